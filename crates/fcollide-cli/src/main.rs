@@ -1,0 +1,466 @@
+//! `fcollide`: the command-line front end. All logic lives in the `fcollide` library.
+mod progress;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use fcollide::collide::io::{load_vertices, save_vertices, VertexFile};
+use fcollide::collide::{find_vertices, BoxMethod, Engine, Penalty, VertexParams};
+use fcollide::data::{self, Dataset};
+use fcollide::model::train::{train, TrainParams};
+use fcollide::model::{arch, default_device, io as model_io, HostNetwork};
+use fcollide::polytope::verify;
+use fcollide::run::{reproduce_mnist, MnistParams};
+use progress::Bars;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::path::{Path, PathBuf};
+
+/// Find, verify, measure and show feature collisions in ReLU networks.
+///
+/// With no command, runs `reproduce mnist --out ./fcollide-out`.
+#[derive(Parser, Debug)]
+#[command(name = "fcollide", version, about, long_about = None)]
+struct Cli {
+    /// No progress bars.
+    #[arg(long, short, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Reproduce one of the paper's experiments end to end.
+    Reproduce {
+        /// Which experiment.
+        #[arg(value_enum)]
+        experiment: Experiment,
+        #[command(flatten)]
+        run: ReproduceArgs,
+    },
+    /// Train a network on MNIST-like data and save it as safetensors.
+    Train {
+        /// Architecture.
+        #[arg(long, default_value = "mlp")]
+        arch: String,
+        /// Where to write the weights.
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
+        #[command(flatten)]
+        train: TrainArgs,
+    },
+    /// Find colliding vertices for a target with a given model.
+    Vertices {
+        #[command(flatten)]
+        model: ModelArgs,
+        #[command(flatten)]
+        data: DataArgs,
+        /// The target: `index:N` (test split) or `file:PATH` (PNG/JPEG of the input size).
+        #[arg(long)]
+        target: String,
+        /// Start: `target`, `index:N` or `file:PATH`.
+        #[arg(long, default_value = "target")]
+        init: String,
+        #[command(flatten)]
+        search: SearchArgs,
+        /// Vertex file to write (safetensors).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Verify saved vertices: sample the polytope and measure it.
+    Verify {
+        #[command(flatten)]
+        model: ModelArgs,
+        /// Vertex file written by `fcollide vertices` or `reproduce`.
+        #[arg(long)]
+        vertices: PathBuf,
+        /// Number of random convex combinations.
+        #[arg(long, default_value_t = 2000)]
+        samples: usize,
+        /// Seed of the sampling.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Write the figures as JSON here (stdout when absent).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(ValueEnum, Clone, Debug)]
+enum Experiment {
+    /// §3.1: MLP on MNIST, rows 1–2, Table 2.
+    Mnist,
+}
+
+#[derive(Args, Debug)]
+struct DataArgs {
+    /// Folder of MNIST-layout IDX files (`train-images-idx3-ubyte[.gz]`, …); default: the
+    /// embedded 10,000 digits split 8,000/2,000.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Seed of the split (embedded data), training and sampling.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+#[derive(Args, Debug)]
+struct TrainArgs {
+    /// Training epochs.
+    #[arg(long, default_value_t = TrainParams::default().epochs)]
+    epochs: usize,
+    /// Minibatch size.
+    #[arg(long, default_value_t = TrainParams::default().batch_size)]
+    batch_size: usize,
+    /// Adam learning rate.
+    #[arg(long, default_value_t = TrainParams::default().lr)]
+    train_lr: f64,
+}
+
+impl TrainArgs {
+    fn params(&self) -> TrainParams {
+        TrainParams {
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            lr: self.train_lr,
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+struct ModelArgs {
+    /// Weights (safetensors written by fcollide, or with `{layer}.weight` keys and --arch).
+    #[arg(long)]
+    model: PathBuf,
+    /// Architecture of a weights file that does not record it.
+    #[arg(long)]
+    arch: Option<String>,
+}
+
+impl ModelArgs {
+    fn load(&self) -> Result<HostNetwork> {
+        let template = match &self.arch {
+            Some(a) => Some(arch::by_name(a, &mut ChaCha8Rng::seed_from_u64(0))?),
+            None => None,
+        };
+        Ok(model_io::load(&self.model, template.as_ref())?)
+    }
+}
+
+#[derive(Args, Debug, Clone)]
+struct SearchArgs {
+    /// Collision layer (an affine layer followed by a ReLU).
+    #[arg(long, default_value = "fc1")]
+    layer: String,
+    /// Number of vertices K, optimized as one batch.
+    #[arg(long, default_value_t = 5)]
+    vertices: usize,
+    /// Units of Z to push down, comma-separated, one per vertex (default: the first K of Z).
+    #[arg(long, value_delimiter = ',')]
+    units: Option<Vec<usize>>,
+    /// Weight α of L+.
+    #[arg(long)]
+    alpha: Option<f32>,
+    /// Weight β of the penalty on the other zero-set units (the paper: 1).
+    #[arg(long)]
+    beta: Option<f32>,
+    /// Penalty on the other zero-set units: square (paper), abs (authors' code), hinge.
+    #[arg(long)]
+    penalty: Option<String>,
+    /// Adam steps.
+    #[arg(long)]
+    steps: Option<usize>,
+    /// Adam learning rate (pixel units).
+    #[arg(long)]
+    lr: Option<f32>,
+    /// Final learning rate as a fraction of --lr.
+    #[arg(long)]
+    lr_final: Option<f32>,
+    /// Pixel box: project (clip) or sigmoid.
+    #[arg(long)]
+    r#box: Option<String>,
+    /// Gradient engine: auto, affine, autodiff.
+    #[arg(long)]
+    engine: Option<String>,
+    /// Use the paper's objective (square penalty) as the base settings.
+    #[arg(long)]
+    paper: bool,
+}
+
+impl SearchArgs {
+    fn params(&self) -> Result<VertexParams> {
+        let mut p = if self.paper {
+            VertexParams::paper()
+        } else {
+            VertexParams::default()
+        };
+        p.layer = self.layer.clone();
+        p.vertices = self.vertices;
+        p.units = self.units.clone();
+        if let Some(a) = self.alpha {
+            p.alpha = a;
+        }
+        if let Some(b) = self.beta {
+            p.beta = b;
+        }
+        if let Some(s) = &self.penalty {
+            p.penalty = Penalty::parse(s)
+                .with_context(|| format!("--penalty '{s}': expected square, abs or hinge"))?;
+        }
+        if let Some(s) = self.steps {
+            p.steps = s;
+        }
+        if let Some(l) = self.lr {
+            p.lr = l;
+        }
+        if let Some(l) = self.lr_final {
+            p.lr_final = l;
+        }
+        if let Some(b) = &self.r#box {
+            p.box_method = match b.as_str() {
+                "project" => BoxMethod::Project,
+                "sigmoid" => BoxMethod::Sigmoid,
+                o => bail!("--box '{o}': expected project or sigmoid"),
+            };
+        }
+        if let Some(e) = &self.engine {
+            p.engine = match e.as_str() {
+                "auto" => Engine::Auto,
+                "affine" => Engine::Affine,
+                "autodiff" => Engine::Autodiff,
+                o => bail!("--engine '{o}': expected auto, affine or autodiff"),
+            };
+        }
+        Ok(p)
+    }
+}
+
+#[derive(Args, Debug)]
+struct ReproduceArgs {
+    /// Output folder.
+    #[arg(long, default_value = "fcollide-out")]
+    out: PathBuf,
+    #[command(flatten)]
+    data: DataArgs,
+    #[command(flatten)]
+    train: TrainArgs,
+    #[command(flatten)]
+    search: SearchArgs,
+    /// Architecture.
+    #[arg(long, default_value = "mlp")]
+    arch: String,
+    /// Use these weights instead of training.
+    #[arg(long)]
+    weights: Option<PathBuf>,
+    /// Train again even if the output folder has a cached model.
+    #[arg(long)]
+    retrain: bool,
+    /// Class of the target.
+    #[arg(long, default_value_t = 7)]
+    target_class: u8,
+    /// Test-split index of the target (overrides --target-class).
+    #[arg(long)]
+    target_index: Option<usize>,
+    /// Test-split index of row 2's starting image.
+    #[arg(long)]
+    init_index: Option<usize>,
+    /// Polytope samples per row.
+    #[arg(long, default_value_t = 2000)]
+    samples: usize,
+}
+
+impl Default for ReproduceArgs {
+    fn default() -> Self {
+        let cli = Cli::parse_from(["fcollide", "reproduce", "mnist"]);
+        match cli.command {
+            Some(Command::Reproduce { run, .. }) => run,
+            _ => unreachable!("the default command parses"),
+        }
+    }
+}
+
+fn reproduce(args: &ReproduceArgs, quiet: bool) -> Result<()> {
+    let p = MnistParams {
+        seed: args.data.seed,
+        arch: args.arch.clone(),
+        data_dir: args.data.data.clone(),
+        weights: args.weights.clone(),
+        retrain: args.retrain,
+        train: args.train.params(),
+        vertex: args.search.params()?,
+        target_class: args.target_class,
+        target_index: args.target_index,
+        init_index: args.init_index,
+        samples: args.samples,
+        ..MnistParams::default()
+    };
+    let rec = reproduce_mnist(&p, &args.out, &Bars::new(quiet))?;
+    println!(
+        "model {}: test accuracy {:.2} %; dataset pairwise L2 {:.3}",
+        p.arch,
+        100.0 * rec.model["test_accuracy"].as_f64().unwrap_or(f64::NAN),
+        rec.dataset_pairwise_l2
+    );
+    for r in &rec.rows {
+        println!(
+            "{}: {:.1} % of {} samples in class {}, confidence {:.4} (target {:.4}), vertex L2 {:.3} ({:.1} % of dataset), feature error mean {:.2e} max {:.2e}, {:.2} s",
+            r.name,
+            100.0 * r.success_rate,
+            r.verification.samples,
+            r.verification.target_class,
+            r.sample_confidence_mean,
+            r.target_confidence,
+            r.vertex_pairwise_l2,
+            100.0 * r.vertex_to_dataset_ratio,
+            r.feature_rel_err_mean,
+            r.feature_rel_err_max,
+            r.vertex_seconds
+        );
+    }
+    println!("wrote {}", args.out.display());
+    Ok(())
+}
+
+fn load_data(args: &DataArgs) -> Result<(Dataset, Dataset)> {
+    Ok(match &args.data {
+        Some(dir) => Dataset::from_idx_dir(dir)?,
+        None => data::mnist_split(args.seed)?,
+    })
+}
+
+/// Reads `index:N` (test split) or `file:PATH` (an image of the model's input size).
+fn read_image(spec: &str, test: &Dataset, net: &HostNetwork, what: &str) -> Result<Vec<f32>> {
+    if let Some(i) = spec.strip_prefix("index:") {
+        let i: usize = i
+            .parse()
+            .with_context(|| format!("--{what} '{spec}': index must be a number"))?;
+        if i >= test.len() {
+            bail!(
+                "--{what} '{spec}': the test split has {} images",
+                test.len()
+            );
+        }
+        return Ok(test.image(i).to_vec());
+    }
+    if let Some(path) = spec.strip_prefix("file:") {
+        return fcollide::data::image_file::read_image(Path::new(path), net.input_shape)
+            .with_context(|| format!("--{what} '{spec}'"));
+    }
+    bail!("--{what} '{spec}': expected index:N or file:PATH")
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let quiet = cli.quiet;
+    match cli.command {
+        None => reproduce(&ReproduceArgs::default(), quiet),
+        Some(Command::Reproduce { run, .. }) => reproduce(&run, quiet),
+        Some(Command::Train {
+            arch: a,
+            out,
+            data,
+            train: t,
+        }) => {
+            let (tr, te) = load_data(&data)?;
+            let mut rng = ChaCha8Rng::seed_from_u64(data.seed);
+            let net = arch::by_name(&a, &mut rng)?;
+            let params = t.params().check()?;
+            let (net, report) = train(&net, &tr, &te, &params, &mut rng, &Bars::new(quiet))?;
+            model_io::save(&net, &out)?;
+            println!(
+                "test accuracy {:.2} % after {} epochs ({:.1} s); wrote {}",
+                100.0 * report.test_accuracy,
+                params.epochs,
+                report.seconds,
+                out.display()
+            );
+            Ok(())
+        }
+        Some(Command::Vertices {
+            model,
+            data,
+            target,
+            init,
+            search,
+            out,
+        }) => {
+            let net = model.load()?;
+            let (_, test) = load_data(&data)?;
+            let t = read_image(&target, &test, &net, "target")?;
+            let i = if init == "target" {
+                t.clone()
+            } else {
+                read_image(&init, &test, &net, "init")?
+            };
+            let params = search.params()?.check()?;
+            let set = find_vertices(&net, &t, &i, &params, &default_device(), &Bars::new(quiet))?;
+            for (k, s) in set.stats.iter().enumerate() {
+                println!(
+                    "vertex {k}: unit {} class {} ({:.4}) feature error {:.2e} L+ {:.2e} Z ok {:.1} %",
+                    s.unit,
+                    s.class,
+                    s.confidence,
+                    s.feature_rel_err,
+                    s.l_plus,
+                    100.0 * s.z_satisfied
+                );
+            }
+            let k = set.len();
+            save_vertices(
+                &VertexFile {
+                    set,
+                    target: t,
+                    init: i.repeat(if i.len() == net.input_len() { k } else { 1 }),
+                    params: serde_json::to_value(&*params)?,
+                },
+                &out,
+            )?;
+            println!("wrote {}", out.display());
+            Ok(())
+        }
+        Some(Command::Verify {
+            model,
+            vertices,
+            samples,
+            seed,
+            out,
+        }) => {
+            let net = model.load()?;
+            let vf = load_vertices(&vertices)?;
+            if vf.set.shape != net.input_shape {
+                bail!(
+                    "{}: vertices are {:?} images but the model takes {:?}",
+                    vertices.display(),
+                    vf.set.shape,
+                    net.input_shape
+                );
+            }
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let (v, _) = verify(
+                &net,
+                &vf.target,
+                &vf.set,
+                samples,
+                &default_device(),
+                &mut rng,
+            )?;
+            let json = serde_json::to_string_pretty(&v)?;
+            match out {
+                Some(p) => {
+                    model_io::write_atomic(&p, json.as_bytes())?;
+                    println!("wrote {}", p.display());
+                }
+                None => println!("{json}"),
+            }
+            Ok(())
+        }
+    }
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = run(cli) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}

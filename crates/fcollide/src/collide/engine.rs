@@ -1,0 +1,229 @@
+//! Gradient engines: the pre-activation `ỹ(u)` of the collision layer for a batch of inputs
+//! and the vector–Jacobian product `∂loss/∂u = J(u)ᵀ ∂loss/∂ỹ`.
+//!
+//! - [`AffineEngine`]: when every layer up to the collision layer is affine, `ỹ = A u + c`
+//!   and `∂loss/∂u = Aᵀ g`; two small matrix products (`[K, d]·[d, N]` and `[K, N]·[N, d]`)
+//!   with `gemm`, no graph.
+//! - [`AutodiffEngine`]: any network; burn's reverse-mode autodiff of `Σ ỹ ⊙ g`.
+use crate::model::network::{batch, to_vec};
+use crate::model::{HostNetwork, ModelError, Network};
+use burn::tensor::{Device, Tensor, TensorData};
+
+/// Computes `ỹ(u)` and `J(u)ᵀ g` for a batch.
+pub trait GradientEngine {
+    /// Name recorded in results.
+    fn name(&self) -> &'static str;
+    /// `ỹ(u)` for `K` inputs (`u` is `[K, d]`), returned `[K, N]`; keeps what
+    /// [`GradientEngine::vjp`] needs.
+    fn forward(&mut self, u: &[f32]) -> Vec<f32>;
+    /// `J(u)ᵀ g` for the `u` of the last forward (`g` is `[K, N]`), returned `[K, d]`.
+    fn vjp(&mut self, g: &[f32]) -> Vec<f32>;
+}
+
+/// `ỹ = A u + c` with `A` `[N, d]` row-major in f32.
+pub struct AffineEngine {
+    a: Vec<f32>,
+    c: Vec<f32>,
+    n: usize,
+    d: usize,
+    /// `Aᵀ` `[d, N]` row-major, the fast layout for the forward product.
+    at: Option<Vec<f32>>,
+}
+
+impl AffineEngine {
+    /// The engine for layer `layer` of `net`, if every layer up to it is affine.
+    pub fn new(net: &HostNetwork, layer: usize) -> Option<Self> {
+        let (a, c, n) = net.composed_affine(layer)?;
+        let d = net.input_len();
+        let mut at = vec![0.0f32; a.len()];
+        for j in 0..n {
+            for i in 0..d {
+                at[i * n + j] = a[j * d + i] as f32;
+            }
+        }
+        Some(Self {
+            at: Some(at),
+            a: a.iter().map(|&v| v as f32).collect(),
+            c: c.iter().map(|&v| v as f32).collect(),
+            n,
+            d: net.input_len(),
+        })
+    }
+
+    /// Reads `A` in place for the forward product instead of its transposed copy (slower;
+    /// kept for the benchmark's comparison).
+    pub fn without_transposed_copy(mut self) -> Self {
+        self.at = None;
+        self
+    }
+}
+
+/// `dst = lhs · rhs` with `(m, n, k)` sizes; each operand is `(values, row stride, column
+/// stride)`, so transposed views cost nothing.
+fn gemm_strided(
+    (m, n, k): (usize, usize, usize),
+    (dst, dst_rs, dst_cs): (&mut [f32], isize, isize),
+    (lhs, lhs_rs, lhs_cs): (&[f32], isize, isize),
+    (rhs, rhs_rs, rhs_cs): (&[f32], isize, isize),
+) {
+    let last = |rows: usize, cols: usize, rs: isize, cs: isize| {
+        (rows.max(1) - 1) as isize * rs + (cols.max(1) - 1) as isize * cs
+    };
+    assert!(
+        last(m, n, dst_rs, dst_cs) < dst.len() as isize
+            && last(m, k, lhs_rs, lhs_cs) < lhs.len() as isize
+            && last(k, n, rhs_rs, rhs_cs) < rhs.len() as isize,
+        "gemm operands too small"
+    );
+    // SAFETY: strides are positive and the assert bounds the last element of every operand.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            dst_cs,
+            dst_rs,
+            false,
+            lhs.as_ptr(),
+            lhs_cs,
+            lhs_rs,
+            rhs.as_ptr(),
+            rhs_cs,
+            rhs_rs,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
+impl GradientEngine for AffineEngine {
+    fn name(&self) -> &'static str {
+        "affine"
+    }
+
+    fn forward(&mut self, u: &[f32]) -> Vec<f32> {
+        let k = u.len() / self.d;
+        let mut y = vec![0.0f32; k * self.n];
+        if let Some(at) = &self.at {
+            // Y[K×N] = U[K×d] · Aᵀ[d×N] with Aᵀ stored row-major (rows of Y contiguous in it).
+            gemm_strided(
+                (k, self.n, self.d),
+                (&mut y, self.n as isize, 1),
+                (u, self.d as isize, 1),
+                (at, self.n as isize, 1),
+            );
+        } else {
+            // Y[K×N] = U[K×d] · Aᵀ[d×N].
+            gemm_strided(
+                (k, self.n, self.d),
+                (&mut y, self.n as isize, 1),
+                (u, self.d as isize, 1),
+                (&self.a, 1, self.d as isize),
+            );
+        }
+        for row in y.chunks_mut(self.n) {
+            for (v, c) in row.iter_mut().zip(&self.c) {
+                *v += c;
+            }
+        }
+        y
+    }
+
+    fn vjp(&mut self, g: &[f32]) -> Vec<f32> {
+        let k = g.len() / self.n;
+        let mut out = vec![0.0f32; k * self.d];
+        // out[K×d] = G[K×N] · A[N×d].
+        gemm_strided(
+            (k, self.d, self.n),
+            (&mut out, self.d as isize, 1),
+            (g, self.n as isize, 1),
+            (&self.a, self.d as isize, 1),
+        );
+        out
+    }
+}
+
+/// Reverse-mode autodiff through a burn [`Network`] on an autodiff device.
+pub struct AutodiffEngine {
+    net: Network,
+    layer: usize,
+    device: Device,
+    d: usize,
+    state: Option<(Tensor<2>, Tensor<2>)>,
+}
+
+impl AutodiffEngine {
+    /// The engine for layer `layer` of `net` on `device` (made an autodiff device here).
+    pub fn new(net: &HostNetwork, layer: usize, device: &Device) -> Result<Self, ModelError> {
+        let device = device.clone().autodiff();
+        Ok(Self {
+            net: Network::from_host(net, &device)?,
+            layer,
+            device,
+            d: net.input_len(),
+            state: None,
+        })
+    }
+}
+
+impl GradientEngine for AutodiffEngine {
+    fn name(&self) -> &'static str {
+        "autodiff"
+    }
+
+    fn forward(&mut self, u: &[f32]) -> Vec<f32> {
+        let x = batch(u, self.d, &self.device).require_grad();
+        let y = self.net.forward_to(x.clone(), self.layer);
+        let values = to_vec(y.clone().detach());
+        self.state = Some((x, y));
+        values
+    }
+
+    fn vjp(&mut self, g: &[f32]) -> Vec<f32> {
+        let (x, y) = self.state.take().expect("vjp after forward");
+        let dims = y.dims();
+        let gt: Tensor<2> = Tensor::from_data(TensorData::new(g.to_vec(), dims), &self.device);
+        let grads = (y * gt).sum().backward();
+        x.grad(&grads)
+            .map(to_vec)
+            .unwrap_or_else(|| vec![0.0; g.len() / dims[1] * self.d])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{arch, default_device};
+    use rand::{Rng, SeedableRng};
+
+    /// The closed-form engine agrees with burn's autodiff on the MLP's first layer.
+    #[test]
+    fn affine_matches_autodiff() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let net = arch::mlp(&mut rng);
+        let layer = net.collision_layer_index("fc1").unwrap();
+        let mut aff = AffineEngine::new(&net, layer).unwrap();
+        let mut ad = AutodiffEngine::new(&net, layer, &default_device()).unwrap();
+        let u: Vec<f32> = (0..3 * 784).map(|_| rng.random::<f32>()).collect();
+        let g: Vec<f32> = (0..3 * 256).map(|_| rng.random::<f32>() - 0.5).collect();
+        let (ya, yb) = (aff.forward(&u), ad.forward(&u));
+        let (ga, gb) = (aff.vjp(&g), ad.vjp(&g));
+        let max_y = ya
+            .iter()
+            .zip(&yb)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        let max_g = ga
+            .iter()
+            .zip(&gb)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        assert!(max_y < 1e-3 && max_g < 1e-3, "{max_y} {max_g}");
+        assert!(AffineEngine::new(&net, net.collision_layer_index("fc2").unwrap()).is_none());
+    }
+}

@@ -1,0 +1,20 @@
+//! Errors of the `collide` module.
+use thiserror::Error;
+
+/// What can go wrong setting up or running a vertex search.
+#[derive(Debug, Error)]
+pub enum CollideError {
+    /// An invalid parameter, named as on the command line.
+    #[error("invalid parameter {param}: {msg}")]
+    Param { param: &'static str, msg: String },
+    /// The network or layer cannot be used.
+    #[error(transparent)]
+    Model(#[from] crate::model::ModelError),
+    /// Input data of the wrong size.
+    #[error("{what} has {got} values, expected {expected}")]
+    Size {
+        what: &'static str,
+        got: usize,
+        expected: usize,
+    },
+}

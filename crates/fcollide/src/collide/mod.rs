@@ -1,0 +1,17 @@
+//! Vertex search (§2 of the paper): the objective `α·L+ + L−_i`, its parameterization in the
+//! pixel box, the optimizer, gradient engines and the batched search.
+pub mod engine;
+pub mod error;
+pub mod io;
+pub mod objective;
+pub mod optimizer;
+pub mod parameterization;
+pub mod params;
+pub mod penalty;
+pub mod search;
+
+pub use error::CollideError;
+pub use objective::{LossTerms, Objective};
+pub use params::{BoxMethod, Engine, ValidVertexParams, VertexParams};
+pub use penalty::Penalty;
+pub use search::{feature_rel_err, find_vertices, VertexSet, VertexStats};

@@ -1,0 +1,133 @@
+//! Vertex-search parameters, validated by [`VertexParams::check`] and recorded in every run.
+use super::{CollideError, Penalty};
+use serde::{Deserialize, Serialize};
+
+/// How the pixel box `[lo, hi]` is enforced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BoxMethod {
+    /// Optimize `u` directly and clip it into the box after every step.
+    Project,
+    /// Optimize `z` with `u = lo + (hi − lo)·σ(z)`.
+    Sigmoid,
+}
+
+/// Which gradient engine computes `∂loss/∂u`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    /// `affine` when every layer up to the collision layer is affine, else `autodiff`.
+    Auto,
+    /// Closed form `∂loss/∂u = Aᵀ ∂loss/∂ỹ` for `ỹ = A u + c`.
+    Affine,
+    /// burn's reverse-mode autodiff through the network.
+    Autodiff,
+}
+
+/// Parameters of a vertex search (unchecked).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VertexParams {
+    /// Collision layer (an affine layer followed by a ReLU).
+    pub layer: String,
+    /// Number of vertices `K`, optimized as one batch.
+    pub vertices: usize,
+    /// Units `i ∈ Z`, one per vertex; `None`: the first `K` units of `Z`.
+    pub units: Option<Vec<usize>>,
+    /// Weight `α` of `L+`.
+    pub alpha: f32,
+    /// Penalty on the other zero-set units.
+    pub penalty: Penalty,
+    /// Weight `β` of that penalty (the paper: 1).
+    pub beta: f32,
+    /// Adam steps.
+    pub steps: usize,
+    /// Adam learning rate at the start (pixel units).
+    pub lr: f32,
+    /// Learning rate at the end as a fraction of `lr` (cosine decay).
+    pub lr_final: f32,
+    /// Box enforcement.
+    pub box_method: BoxMethod,
+    /// Gradient engine.
+    pub engine: Engine,
+}
+
+impl Default for VertexParams {
+    fn default() -> Self {
+        Self {
+            layer: "fc1".into(),
+            vertices: 5,
+            units: None,
+            alpha: 1000.0,
+            penalty: Penalty::Hinge,
+            beta: 1000.0,
+            steps: 3000,
+            lr: 0.1,
+            lr_final: 0.001,
+            box_method: BoxMethod::Project,
+            engine: Engine::Auto,
+        }
+    }
+}
+
+/// Parameters that passed [`VertexParams::check`].
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ValidVertexParams(VertexParams);
+
+impl std::ops::Deref for ValidVertexParams {
+    type Target = VertexParams;
+    fn deref(&self) -> &VertexParams {
+        &self.0
+    }
+}
+
+impl VertexParams {
+    /// The paper's objective: square penalty with weight 1.
+    pub fn paper() -> Self {
+        Self {
+            penalty: Penalty::Square,
+            beta: 1.0,
+            ..Self::default()
+        }
+    }
+
+    /// Validates the parameters (the layer and units are checked against the network later).
+    pub fn check(self) -> Result<ValidVertexParams, CollideError> {
+        let bad = |param, msg: &str| {
+            Err(CollideError::Param {
+                param,
+                msg: msg.into(),
+            })
+        };
+        if self.vertices == 0 {
+            return bad("vertices", "must be at least 1");
+        }
+        if let Some(u) = &self.units {
+            if u.len() != self.vertices {
+                return Err(CollideError::Param {
+                    param: "units",
+                    msg: format!(
+                        "{} units given for {} vertices: give one unit per vertex",
+                        u.len(),
+                        self.vertices
+                    ),
+                });
+            }
+        }
+        if !(self.alpha.is_finite() && self.alpha > 0.0) {
+            return bad("alpha", "must be a positive number");
+        }
+        if !(self.beta.is_finite() && self.beta >= 0.0) {
+            return bad("beta", "must be a number ≥ 0");
+        }
+        if self.steps == 0 {
+            return bad("steps", "must be at least 1");
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return bad("lr", "must be a positive number");
+        }
+        if !(self.lr_final > 0.0 && self.lr_final <= 1.0) {
+            return bad("lr-final", "must be in (0, 1] (a fraction of lr)");
+        }
+        Ok(ValidVertexParams(self))
+    }
+}

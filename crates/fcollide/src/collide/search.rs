@@ -1,0 +1,270 @@
+//! Vertex search (§2): `K` vertices optimized as one batch by Adam on
+//! `Σ_k [α·L+(u_k) + L−_{i_k}(u_k)]` inside the pixel box, each started from an initial image.
+use super::engine::{AffineEngine, AutodiffEngine, GradientEngine};
+use super::optimizer::{cosine_lr, Adam};
+use super::parameterization::PixelBox;
+use super::{CollideError, Engine, LossTerms, Objective, ValidVertexParams};
+use crate::model::{argmax, HostNetwork, Network};
+use crate::progress::Progress;
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+/// Figures of one vertex.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct VertexStats {
+    /// The unit `i ∈ Z` this vertex pushed down.
+    pub unit: usize,
+    /// `L+ = ½‖ỹ[P] − ỹt[P]‖²` at the end.
+    pub l_plus: f64,
+    /// `L−_i` at the end.
+    pub l_minus: f64,
+    /// `ỹ_i` at the end.
+    pub unit_value: f32,
+    /// `‖y(v) − y(t)‖ / ‖y(t)‖` of the post-ReLU activation at the collision layer.
+    pub feature_rel_err: f64,
+    /// Fraction of zero-set units with pre-activation `≤ 0`.
+    pub z_satisfied: f64,
+    /// Predicted class.
+    pub class: usize,
+    /// Top-class probability.
+    pub confidence: f32,
+    /// L2 distance from the starting image.
+    pub dist_from_init: f64,
+}
+
+/// The result of a vertex search.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct VertexSet {
+    /// Collision layer name.
+    pub layer: String,
+    /// Input shape `[C, H, W]`.
+    pub shape: [usize; 3],
+    /// Vertices, `[K, C·H·W]` row-major.
+    pub vertices: Vec<f32>,
+    /// Per-vertex figures.
+    pub stats: Vec<VertexStats>,
+    /// Number of units `N` at the layer and `N+ = |P|`.
+    pub n_units: usize,
+    /// `|P|`.
+    pub n_plus: usize,
+    /// The engine that computed gradients.
+    pub engine: String,
+    /// Total loss every `history_every` steps (mean over vertices).
+    pub loss_history: Vec<f64>,
+    /// Wall-clock seconds of the optimization.
+    pub seconds: f64,
+}
+
+impl VertexSet {
+    /// Vertex `k`.
+    pub fn vertex(&self, k: usize) -> &[f32] {
+        let d: usize = self.shape.iter().product();
+        &self.vertices[k * d..(k + 1) * d]
+    }
+
+    /// Number of vertices.
+    pub fn len(&self) -> usize {
+        self.stats.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.stats.is_empty()
+    }
+}
+
+/// `‖relu(a) − relu(b)‖ / ‖relu(b)‖`.
+pub fn feature_rel_err(a: &[f32], b: &[f32]) -> f64 {
+    let (mut num, mut den) = (0.0f64, 0.0f64);
+    for (&x, &t) in a.iter().zip(b) {
+        let (x, t) = (x.max(0.0) as f64, t.max(0.0) as f64);
+        num += (x - t) * (x - t);
+        den += t * t;
+    }
+    num.sqrt() / den.sqrt().max(1e-30)
+}
+
+fn pick_engine(
+    net: &HostNetwork,
+    layer: usize,
+    params: &ValidVertexParams,
+    device: &Device,
+) -> Result<Box<dyn GradientEngine>, CollideError> {
+    let affine = || AffineEngine::new(net, layer);
+    Ok(match params.engine {
+        Engine::Auto => match affine() {
+            Some(e) => Box::new(e),
+            None => Box::new(AutodiffEngine::new(net, layer, device)?),
+        },
+        Engine::Affine => Box::new(affine().ok_or_else(|| CollideError::Param {
+            param: "engine",
+            msg: format!(
+                "'affine' needs every layer up to '{}' to be affine; use 'auto' or 'autodiff'",
+                params.layer
+            ),
+        })?),
+        Engine::Autodiff => Box::new(AutodiffEngine::new(net, layer, device)?),
+    })
+}
+
+/// Finds `K` colliding vertices for `target`, starting each from `init` (one image for all
+/// vertices, or `K` images).
+pub fn find_vertices(
+    net: &HostNetwork,
+    target: &[f32],
+    init: &[f32],
+    params: &ValidVertexParams,
+    device: &Device,
+    progress: &dyn Progress,
+) -> Result<VertexSet, CollideError> {
+    let d = net.input_len();
+    let k = params.vertices;
+    if target.len() != d {
+        return Err(CollideError::Size {
+            what: "target",
+            got: target.len(),
+            expected: d,
+        });
+    }
+    if init.len() != d && init.len() != k * d {
+        return Err(CollideError::Size {
+            what: "initial image(s)",
+            got: init.len(),
+            expected: d,
+        });
+    }
+    let layer = net.collision_layer_index(&params.layer)?;
+    let mut engine = pick_engine(net, layer, params, device)?;
+    let yt = engine.forward(target);
+    let n = yt.len();
+    let zero: Vec<usize> = (0..n).filter(|&j| yt[j] <= 0.0).collect();
+    let units = match &params.units {
+        Some(u) => {
+            for &i in u {
+                if i >= n {
+                    return Err(CollideError::Param {
+                        param: "units",
+                        msg: format!(
+                            "unit {i} out of range: layer '{}' has {n} units",
+                            params.layer
+                        ),
+                    });
+                }
+                if yt[i] > 0.0 {
+                    return Err(CollideError::Param {
+                        param: "units",
+                        msg: format!(
+                            "unit {i} is in the positive set P (target pre-activation {:.4} > 0); choose units of Z such as {:?}",
+                            yt[i],
+                            &zero[..zero.len().min(8)]
+                        ),
+                    });
+                }
+            }
+            u.clone()
+        }
+        None => {
+            if zero.len() < k {
+                return Err(CollideError::Param {
+                    param: "vertices",
+                    msg: format!(
+                        "the zero set Z of layer '{}' has only {} units, fewer than {k} vertices",
+                        params.layer,
+                        zero.len()
+                    ),
+                });
+            }
+            zero[..k].to_vec()
+        }
+    };
+    let obj = Objective::new(
+        yt.clone(),
+        params.alpha,
+        params.penalty,
+        params.beta,
+        units.clone(),
+    );
+    let (lo, hi) = net.pixel_bounds;
+    let pbox = PixelBox {
+        lo,
+        hi,
+        method: params.box_method,
+    };
+    let start_images: Vec<f32> = if init.len() == d {
+        init.repeat(k)
+    } else {
+        init.to_vec()
+    };
+    let mut z = pbox.init(&start_images);
+    let mut u = vec![0.0f32; k * d];
+    let mut adam = Adam::new(z.len());
+    let mut gy = vec![0.0f32; k * n];
+    let history_every = (params.steps / 100).max(1);
+    let mut loss_history = Vec::new();
+    progress.start(&format!("vertices ({})", params.layer), params.steps as u64);
+    let t0 = std::time::Instant::now();
+    let report_every = (params.steps / 200).max(1);
+    for step in 0..params.steps {
+        pbox.pixels(&z, &mut u);
+        let y = engine.forward(&u);
+        let losses = obj.eval(&y, &mut gy);
+        let mut g = engine.vjp(&gy);
+        pbox.chain(&u, &mut g);
+        adam.step(
+            &mut z,
+            &g,
+            cosine_lr(params.lr, params.lr_final, step, params.steps),
+        );
+        pbox.project(&mut z);
+        if step % history_every == 0 || step + 1 == params.steps {
+            loss_history.push(losses.iter().map(|l| l.total).sum::<f64>() / k as f64);
+        }
+        if (step + 1) % report_every == 0 {
+            let l = losses.iter().map(|l| l.l_plus).fold(0.0, f64::max);
+            progress.advance(report_every as u64, &format!("max L+ {l:.2e}"));
+        }
+    }
+    let seconds = t0.elapsed().as_secs_f64();
+    progress.finish();
+    pbox.pixels(&z, &mut u);
+    let y = engine.forward(&u);
+    let terms: Vec<LossTerms> = obj.eval(&y, &mut gy);
+    let model = Network::from_host(net, device)?;
+    let probs = model.predict(&u, device);
+    let stats = (0..k)
+        .map(|v| {
+            let yv = &y[v * n..(v + 1) * n];
+            let zs =
+                zero.iter().filter(|&&j| yv[j] <= 0.0).count() as f64 / zero.len().max(1) as f64;
+            let class = argmax(&probs[v]);
+            let dist = u[v * d..(v + 1) * d]
+                .iter()
+                .zip(&start_images[v * d..(v + 1) * d])
+                .map(|(a, b)| ((a - b) as f64).powi(2))
+                .sum::<f64>()
+                .sqrt();
+            VertexStats {
+                unit: units[v],
+                l_plus: terms[v].l_plus,
+                l_minus: terms[v].l_minus,
+                unit_value: yv[units[v]],
+                feature_rel_err: feature_rel_err(yv, &yt),
+                z_satisfied: zs,
+                class,
+                confidence: probs[v][class],
+                dist_from_init: dist,
+            }
+        })
+        .collect();
+    Ok(VertexSet {
+        layer: params.layer.clone(),
+        shape: net.input_shape,
+        vertices: u,
+        stats,
+        n_units: n,
+        n_plus: obj.n_plus(),
+        engine: engine.name().into(),
+        loss_history,
+        seconds,
+    })
+}

@@ -1,0 +1,430 @@
+//! Linear programs with HiGHS, and the vertex LPs of the collision polytope.
+//!
+//! Vertex LP for a unit `i ∈ Z` (push its pre-activation as low as it goes, the exact
+//! counterpart of the paper's `L−_i` with `L+` and the other `Z` terms as hard constraints):
+//!
+//! ```text
+//!   minimize   a_i·u
+//!   subject to a_j·u = a_j·t  (j ∈ P),   a_j·u ≤ −c_j  (j ∈ Z),
+//!              g_k·u ≤ h_k  (region),     lo ≤ u ≤ hi.
+//! ```
+//!
+//! The box is given as column bounds. The model is built once ([`VertexLp::new`]); each later
+//! objective only changes the column costs. How the re-solve starts is [`WarmStrategy`]:
+//! from the previous optimal basis (`Dual`, `Primal`, `Choose`: HiGHS keeps the basis of the
+//! live instance after a cost change and skips presolve), or `Restart` (the default): reload the
+//! stored model into a fresh instance (~3 ms) and run the dual simplex from the slack basis,
+//! which is dual feasible at once because every column is boxed. Measured on the 784-256 MLP
+//! at `fc1` (`benches/exact.rs`): successive vertices lie far apart (pairwise L2 ≈ 16 in a box
+//! of diameter 28), so the previous basis is a poor start — dual ≈ 880 iterations, primal
+//! ≈ 4 000 — against ≈ 670 from the slack basis. Presolve is off by default (it costs more
+//! than it saves on these dense rows).
+//! The same model answers any linear objective over the polytope (extents, support values).
+use std::time::Instant;
+
+/// Optimization sense of [`Lp::solve`] (re-exported from `highs`).
+pub use highs::Sense;
+use highs::{ColMatrix, HighsModelStatus, Model, Problem, RowProblem};
+use serde::{Deserialize, Serialize};
+
+use super::error::ExactError;
+use super::polytope::CollisionSystem;
+
+/// Solver settings shared by every LP of the module.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LpOptions {
+    /// HiGHS `primal_feasibility_tolerance`.
+    pub primal_tol: f64,
+    /// HiGHS `dual_feasibility_tolerance`.
+    pub dual_tol: f64,
+    /// HiGHS `time_limit` per solve in seconds (`None`: no limit).
+    pub time_limit: Option<f64>,
+    /// Run HiGHS presolve on cold solves (off by default: on these dense LPs it costs more
+    /// than it saves).
+    pub presolve: bool,
+    /// How a re-solve after an objective change starts.
+    pub warm: WarmStrategy,
+    /// Further HiGHS options, set in order after the ones above (e.g. `("threads", Int(1))`).
+    pub highs_options: Vec<(String, HighsValue)>,
+}
+
+/// A value for a HiGHS option of the matching type.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum HighsValue {
+    /// Boolean option.
+    Bool(bool),
+    /// Integer option.
+    Int(i32),
+    /// Floating-point option.
+    Double(f64),
+    /// String option.
+    Str(String),
+}
+
+/// How a re-solve after an objective change starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WarmStrategy {
+    /// From the previous basis, HiGHS chooses the simplex (`simplex_strategy = 0`; it picks
+    /// the primal simplex since the basis stays primal feasible).
+    Choose,
+    /// From the previous basis with the dual simplex (`1`); boxed columns are made dual
+    /// feasible by bound flips, the rest by a dual phase 1.
+    Dual,
+    /// From the previous basis with the primal simplex (`4`).
+    Primal,
+    /// From the slack basis: reload the stored model into a fresh HiGHS instance (a few ms)
+    /// and run the dual simplex. With the pixel box every column is boxed, so the slack basis
+    /// is dual feasible at once.
+    Restart,
+}
+
+impl WarmStrategy {
+    fn code(self) -> i32 {
+        match self {
+            WarmStrategy::Choose => 0,
+            WarmStrategy::Dual | WarmStrategy::Restart => 1,
+            WarmStrategy::Primal => 4,
+        }
+    }
+}
+
+impl Default for LpOptions {
+    fn default() -> Self {
+        LpOptions {
+            primal_tol: 1e-9,
+            dual_tol: 1e-9,
+            time_limit: None,
+            presolve: false,
+            warm: WarmStrategy::Restart,
+            highs_options: Vec::new(),
+        }
+    }
+}
+
+/// Figures of one LP solve.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LpStats {
+    /// Optimal objective value.
+    pub objective: f64,
+    /// Wall time of the solve (including a model reload for [`WarmStrategy::Restart`]).
+    pub seconds: f64,
+    /// Simplex iterations.
+    pub iterations: i64,
+    /// Whether it started from a previous basis.
+    pub warm: bool,
+}
+
+/// An optimal point and its figures.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LpSolution {
+    /// Column values.
+    pub x: Vec<f64>,
+    /// Figures.
+    pub stats: LpStats,
+}
+
+/// Row-by-row LP under construction.
+pub(crate) struct LpBuilder {
+    problem: RowProblem,
+    cols: Vec<highs::Col>,
+}
+
+impl LpBuilder {
+    pub(crate) fn new() -> Self {
+        LpBuilder {
+            problem: RowProblem::default(),
+            cols: Vec::new(),
+        }
+    }
+
+    /// Add a column with bounds `[lo, hi]` (infinite allowed) and cost 0; returns its index.
+    pub(crate) fn col(&mut self, lo: f64, hi: f64) -> usize {
+        self.cols.push(self.problem.add_column(0.0, lo..=hi));
+        self.cols.len() - 1
+    }
+
+    /// Add `lo ≤ Σ v·x[col] ≤ hi` from sparse entries (zeros skipped).
+    pub(crate) fn row(
+        &mut self,
+        lo: f64,
+        hi: f64,
+        entries: impl IntoIterator<Item = (usize, f64)>,
+    ) {
+        let e: Vec<(highs::Col, f64)> = entries
+            .into_iter()
+            .filter(|(_, v)| *v != 0.0)
+            .map(|(c, v)| (self.cols[c], v))
+            .collect();
+        self.problem.add_row(lo..=hi, e);
+    }
+
+    /// Add `lo ≤ coeffs·x[offset..] ≤ hi` from a dense slice.
+    pub(crate) fn dense_row(&mut self, lo: f64, hi: f64, offset: usize, coeffs: &[f64]) {
+        self.row(
+            lo,
+            hi,
+            coeffs.iter().enumerate().map(|(k, &v)| (offset + k, v)),
+        );
+    }
+
+    pub(crate) fn build(self, what: &str, opts: &LpOptions) -> Result<Lp, ExactError> {
+        let problem: Problem<ColMatrix> = self.problem.into();
+        let mut lp = Lp {
+            model: None,
+            stored: (opts.warm == WarmStrategy::Restart).then(|| problem.clone()),
+            cols: self.cols,
+            what: what.to_string(),
+            solves: 0,
+            opts: opts.clone(),
+        };
+        lp.model = Some(lp.load(problem)?);
+        Ok(lp)
+    }
+}
+
+fn solver(what: &str, status: String) -> ExactError {
+    ExactError::Solver {
+        what: what.to_string(),
+        status,
+    }
+}
+
+/// A live HiGHS model whose objective can be changed between solves.
+pub struct Lp {
+    model: Option<Model>,
+    stored: Option<Problem<ColMatrix>>,
+    cols: Vec<highs::Col>,
+    what: String,
+    solves: usize,
+    opts: LpOptions,
+}
+
+impl Lp {
+    /// A fresh HiGHS instance holding `problem`, with the options applied.
+    fn load(&self, problem: Problem<ColMatrix>) -> Result<Model, ExactError> {
+        let what = self.what.as_str();
+        let opts = &self.opts;
+        let mut model = problem
+            .try_optimise(Sense::Minimise)
+            .map_err(|s| solver(what, format!("model build failed: {s:?}")))?;
+        let mut set = |name: &str, v: &HighsValue| -> Result<(), ExactError> {
+            let ok = match v {
+                HighsValue::Bool(b) => model.try_set_option(name, *b),
+                HighsValue::Int(i) => model.try_set_option(name, *i),
+                HighsValue::Double(x) => model.try_set_option(name, *x),
+                HighsValue::Str(t) if !t.contains('\0') && !name.contains('\0') => {
+                    model.try_set_option(name, t.as_str())
+                }
+                HighsValue::Str(_) => {
+                    return Err(solver(what, format!("HiGHS option {name}: NUL in value")))
+                }
+            };
+            ok.map_err(|_| solver(what, format!("cannot set HiGHS option {name} = {v:?}")))
+        };
+        set(
+            "primal_feasibility_tolerance",
+            &HighsValue::Double(opts.primal_tol),
+        )?;
+        set(
+            "dual_feasibility_tolerance",
+            &HighsValue::Double(opts.dual_tol),
+        )?;
+        if let Some(limit) = opts.time_limit {
+            set("time_limit", &HighsValue::Double(limit))?;
+        }
+        let presolve = if opts.presolve { "on" } else { "off" };
+        set("presolve", &HighsValue::Str(presolve.into()))?;
+        for (name, v) in &opts.highs_options {
+            set(name, v)?;
+        }
+        Ok(model)
+    }
+
+    /// Number of columns.
+    pub fn ncols(&self) -> usize {
+        self.cols.len()
+    }
+
+    /// Solves done so far.
+    pub fn solves(&self) -> usize {
+        self.solves
+    }
+
+    /// Solve with objective `cost` (length `ncols`; sparse costs via [`Lp::solve_sparse`]).
+    pub fn solve(&mut self, sense: Sense, cost: &[f64]) -> Result<LpSolution, ExactError> {
+        if cost.len() != self.ncols() {
+            return Err(ExactError::shape(
+                format!("LP objective ({})", self.what),
+                self.ncols(),
+                cost.len(),
+            ));
+        }
+        self.solve_sparse(sense, cost.iter().copied().enumerate())
+    }
+
+    /// Solve with the objective given as `(column, cost)` pairs; other columns get cost 0.
+    pub fn solve_sparse(
+        &mut self,
+        sense: Sense,
+        cost: impl IntoIterator<Item = (usize, f64)>,
+    ) -> Result<LpSolution, ExactError> {
+        let n = self.ncols();
+        let mut full = vec![0.0; n];
+        for (c, v) in cost {
+            if c >= n {
+                return Err(ExactError::shape(
+                    format!("LP objective column ({})", self.what),
+                    format!("< {n}"),
+                    c,
+                ));
+            }
+            full[c] = v;
+        }
+        let t0 = Instant::now();
+        let restart = self.solves > 0 && self.opts.warm == WarmStrategy::Restart;
+        let mut model = match (&self.stored, restart) {
+            (Some(p), true) => {
+                self.model = None;
+                self.load(p.clone())?
+            }
+            _ => self
+                .model
+                .take()
+                .ok_or_else(|| solver(&self.what, "model lost after an earlier failure".into()))?,
+        };
+        for (col, v) in self.cols.iter().zip(&full) {
+            model.change_column_cost(*col, *v);
+        }
+        model.set_sense(sense);
+        let warm = self.solves > 0 && !restart;
+        if warm {
+            model
+                .try_set_option("simplex_strategy", self.opts.warm.code())
+                .map_err(|_| solver(&self.what, "cannot set simplex_strategy".into()))?;
+        }
+        let solved = model
+            .try_solve()
+            .map_err(|s| solver(&self.what, format!("HiGHS run returned {s:?}")))?;
+        let seconds = t0.elapsed().as_secs_f64();
+        self.solves += 1;
+        let status = solved.status();
+        let result = match status {
+            HighsModelStatus::Optimal => {
+                let sol = solved.get_solution();
+                Ok(LpSolution {
+                    x: sol.columns().to_vec(),
+                    stats: LpStats {
+                        objective: solved.objective_value(),
+                        seconds,
+                        iterations: solved
+                            .int_info_value(c"simplex_iteration_count")
+                            .unwrap_or(-1),
+                        warm,
+                    },
+                })
+            }
+            HighsModelStatus::Infeasible => Err(ExactError::Infeasible {
+                what: self.what.clone(),
+            }),
+            HighsModelStatus::Unbounded | HighsModelStatus::UnboundedOrInfeasible => {
+                Err(ExactError::Unbounded {
+                    what: self.what.clone(),
+                    status: format!("{status:?}"),
+                })
+            }
+            other => Err(solver(&self.what, format!("model status {other:?}"))),
+        };
+        self.model = Some(Model::from(solved));
+        result
+    }
+}
+
+/// The collision polytope as a reusable HiGHS model over `u` (columns `0..d`).
+pub struct VertexLp {
+    lp: Lp,
+    d: usize,
+}
+
+impl VertexLp {
+    /// Build the model: equalities, `Z` and region inequalities, box as column bounds.
+    pub fn new(sys: &CollisionSystem, opts: &LpOptions) -> Result<Self, ExactError> {
+        let d = sys.d;
+        let mut b = LpBuilder::new();
+        for k in 0..d {
+            b.col(sys.lo[k], sys.hi[k]);
+        }
+        add_system_rows(&mut b, sys, 0);
+        Ok(VertexLp {
+            lp: b.build("collision polytope", opts)?,
+            d,
+        })
+    }
+
+    /// Input dimension.
+    pub fn dim(&self) -> usize {
+        self.d
+    }
+
+    /// Minimize `cost·u` over the polytope.
+    pub fn minimize(&mut self, cost: &[f64]) -> Result<LpSolution, ExactError> {
+        self.lp.solve(Sense::Minimise, cost)
+    }
+
+    /// Maximize `cost·u` over the polytope.
+    pub fn maximize(&mut self, cost: &[f64]) -> Result<LpSolution, ExactError> {
+        self.lp.solve(Sense::Maximise, cost)
+    }
+
+    /// The vertex that pushes unit `unit` (a `Z` unit of the layer) as low as it goes.
+    pub fn push_unit(&mut self, sys: &CollisionSystem, unit: usize) -> Result<Vertex, ExactError> {
+        if unit >= sys.map.rows {
+            return Err(ExactError::BadUnit {
+                layer: sys.layer.clone(),
+                unit,
+                reason: format!("the layer has {} units", sys.map.rows),
+            });
+        }
+        if sys.target_preact[unit] > 0.0 {
+            return Err(ExactError::BadUnit {
+                layer: sys.layer.clone(),
+                unit,
+                reason: format!(
+                    "it is positive at the target (ỹt = {:.4e}); only units in Z can be pushed",
+                    sys.target_preact[unit]
+                ),
+            });
+        }
+        let sol = self.minimize(sys.map.row(unit))?;
+        let preact = sol.stats.objective + sys.map.c[unit];
+        Ok(Vertex {
+            unit,
+            preact,
+            point: sol.x,
+            stats: sol.stats,
+        })
+    }
+}
+
+/// Add the collision system's rows on columns `offset..offset + d`.
+pub(crate) fn add_system_rows(b: &mut LpBuilder, sys: &CollisionSystem, offset: usize) {
+    for i in 0..sys.n_eq() {
+        b.dense_row(sys.eq_b[i], sys.eq_b[i], offset, sys.eq_row(i));
+    }
+    for k in 0..sys.ineq.len() {
+        b.dense_row(f64::NEG_INFINITY, sys.ineq.h[k], offset, sys.ineq.row(k));
+    }
+}
+
+/// A vertex of the collision polytope found by pushing one unit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Vertex {
+    /// The pushed unit `i ∈ Z`.
+    pub unit: usize,
+    /// Its pre-activation `a_i·u + c_i` at the vertex (the LP optimum plus `c_i`).
+    pub preact: f64,
+    /// The vertex.
+    pub point: Vec<f64>,
+    /// LP figures.
+    pub stats: LpStats,
+}

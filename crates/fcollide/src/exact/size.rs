@@ -1,0 +1,184 @@
+//! How big the collision polytope is: inscribed ball, directional extents, vertex spread.
+//!
+//! (a) Chebyshev ball **within the affine subspace** `{u : W+ u = W+ t}`. With `N` an
+//! orthonormal basis of `ker(W+)`, the ball `{u + N ζ : ‖ζ‖ ≤ r}` lies in `{g·u ≤ h}` iff
+//! `g·u + r ‖Nᵀg‖ ≤ h`. So, over `(u, r)`:
+//!
+//! ```text
+//!   maximize r  s.t.  W+ u = W+ t,   g_k·u + r‖Nᵀg_k‖ ≤ h_k   (Z rows and region rows),
+//!                     u_i + r‖N_i‖ ≤ hi_i,   u_i − r‖N_i‖ ≥ lo_i   (box; N_i = row i of N),
+//!                     r ≥ 0.
+//! ```
+//!
+//! (equivalent to the `u = u0 + N z` parameterization, without the dense `N` in the LP).
+//! `r = 0` means the polytope is lower-dimensional than the subspace (some inequality is
+//! tight on all of it, e.g. pixels pinned at the box).
+//!
+//! (b) Extents: for `K` random unit directions `v = Nξ/‖Nξ‖` (`ξ ~ N(0, I)`) inside the
+//! subspace, `max v·u` and `min v·u` over the polytope (two warm-started LPs each); the width
+//! is their difference.
+//!
+//! (c) Mean pairwise L2 distance of the vertices, `2/(K(K−1)) Σ_{a<b} ‖v_a − v_b‖`.
+use rand::Rng;
+use rand_distr::StandardNormal;
+use serde::{Deserialize, Serialize};
+
+use super::error::ExactError;
+use super::linearize::dot;
+use super::lp::{LpBuilder, LpOptions, LpStats, VertexLp};
+use super::polytope::CollisionSystem;
+use super::qr::project;
+
+/// Largest ball inside the polytope within the affine subspace.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Chebyshev {
+    /// Radius (L2, input units).
+    pub radius: f64,
+    /// Centre.
+    pub centre: Vec<f64>,
+    /// LP figures (`None` when the subspace is a point and no LP ran).
+    pub stats: Option<LpStats>,
+}
+
+/// Chebyshev centre and radius of the collision polytope inside `ker(W+)` shifted to `t`.
+pub fn chebyshev(
+    sys: &CollisionSystem,
+    null_basis: &[Vec<f64>],
+    opts: &LpOptions,
+) -> Result<Chebyshev, ExactError> {
+    let d = sys.d;
+    if null_basis.is_empty() {
+        return Ok(Chebyshev {
+            radius: 0.0,
+            centre: sys.target.clone(),
+            stats: None,
+        });
+    }
+    let mut b = LpBuilder::new();
+    for k in 0..d {
+        b.col(sys.lo[k], sys.hi[k]);
+    }
+    let r = b.col(0.0, f64::INFINITY);
+    for i in 0..sys.n_eq() {
+        b.dense_row(sys.eq_b[i], sys.eq_b[i], 0, sys.eq_row(i));
+    }
+    for k in 0..sys.ineq.len() {
+        let g = sys.ineq.row(k);
+        let p = project(null_basis, g);
+        let pn = dot(&p, &p).sqrt();
+        b.row(
+            f64::NEG_INFINITY,
+            sys.ineq.h[k],
+            g.iter()
+                .copied()
+                .enumerate()
+                .chain(std::iter::once((r, pn))),
+        );
+    }
+    for i in 0..d {
+        let ni = null_basis.iter().map(|v| v[i] * v[i]).sum::<f64>().sqrt();
+        if sys.hi[i].is_finite() {
+            b.row(f64::NEG_INFINITY, sys.hi[i], [(i, 1.0), (r, ni)]);
+        }
+        if sys.lo[i].is_finite() {
+            b.row(sys.lo[i], f64::INFINITY, [(i, 1.0), (r, -ni)]);
+        }
+    }
+    let mut lp = b.build("Chebyshev ball", opts)?;
+    let sol = lp.solve_sparse(highs::Sense::Maximise, [(r, 1.0)])?;
+    Ok(Chebyshev {
+        radius: sol.x[r],
+        centre: sol.x[..d].to_vec(),
+        stats: Some(sol.stats),
+    })
+}
+
+/// Width of the polytope along one direction.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Extent {
+    /// `max v·u`.
+    pub max: f64,
+    /// `min v·u`.
+    pub min: f64,
+    /// `max − min`.
+    pub width: f64,
+    /// `v·t` (the target's position along `v`).
+    pub target: f64,
+    /// Seconds for both LPs.
+    pub seconds: f64,
+    /// Simplex iterations for both LPs.
+    pub iterations: i64,
+}
+
+/// A random unit vector in the span of `null_basis` (`None` if the span is `{0}`).
+pub fn random_direction(null_basis: &[Vec<f64>], rng: &mut impl Rng) -> Option<Vec<f64>> {
+    let d = null_basis.first()?.len();
+    let mut v = vec![0.0; d];
+    for b in null_basis {
+        let xi: f64 = rng.sample(StandardNormal);
+        for (vi, bi) in v.iter_mut().zip(b) {
+            *vi += xi * bi;
+        }
+    }
+    let n = dot(&v, &v).sqrt();
+    (n > 0.0).then(|| v.into_iter().map(|x| x / n).collect())
+}
+
+/// Extents along `k` random unit directions inside the subspace (reusing the vertex model).
+pub fn extents(
+    lp: &mut VertexLp,
+    sys: &CollisionSystem,
+    null_basis: &[Vec<f64>],
+    k: usize,
+    rng: &mut impl Rng,
+) -> Result<Vec<Extent>, ExactError> {
+    let mut out = Vec::with_capacity(k);
+    for _ in 0..k {
+        let Some(v) = random_direction(null_basis, rng) else {
+            break;
+        };
+        let hi = lp.maximize(&v)?;
+        let lo = lp.minimize(&v)?;
+        out.push(Extent {
+            max: hi.stats.objective,
+            min: lo.stats.objective,
+            width: hi.stats.objective - lo.stats.objective,
+            target: dot(&v, &sys.target),
+            seconds: hi.stats.seconds + lo.stats.seconds,
+            iterations: hi.stats.iterations + lo.stats.iterations,
+        });
+    }
+    Ok(out)
+}
+
+/// Mean pairwise L2 distance (0 for fewer than two points).
+pub fn mean_pairwise_l2(points: &[Vec<f64>]) -> f64 {
+    let n = points.len();
+    if n < 2 {
+        return 0.0;
+    }
+    let mut s = 0.0;
+    for a in 0..n {
+        for b in a + 1..n {
+            s += points[a]
+                .iter()
+                .zip(&points[b])
+                .map(|(x, y)| (x - y) * (x - y))
+                .sum::<f64>()
+                .sqrt();
+        }
+    }
+    s / (n * (n - 1) / 2) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pairwise() {
+        let p = vec![vec![0.0, 0.0], vec![3.0, 4.0], vec![0.0, 4.0]];
+        assert!((mean_pairwise_l2(&p) - (5.0 + 4.0 + 3.0) / 3.0).abs() < 1e-15);
+        assert_eq!(mean_pairwise_l2(&p[..1]), 0.0);
+    }
+}

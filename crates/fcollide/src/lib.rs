@@ -1,0 +1,16 @@
+//! fcollide: find, verify, measure and show feature collisions in ReLU networks
+//! (Li, Zhang & Malik, "Approximate Feature Collisions in Neural Nets", NeurIPS 2019).
+//!
+//! Data flows `data` → `model` → `collide` → `polytope` → `exact` → `patches` → `report`.
+pub mod collide;
+pub mod data;
+pub mod error;
+pub mod exact;
+pub mod model;
+pub mod patches;
+pub mod polytope;
+pub mod progress;
+pub mod report;
+pub mod run;
+
+pub use error::{Error, Result};

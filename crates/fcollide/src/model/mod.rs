@@ -1,0 +1,11 @@
+//! Networks: layer descriptions, burn forward passes, training and weight files.
+pub mod arch;
+pub mod error;
+pub mod host;
+pub mod io;
+pub mod network;
+pub mod train;
+
+pub use error::ModelError;
+pub use host::{HostLayer, HostNetwork, HostOp};
+pub use network::{argmax, default_device, Network};

@@ -1,0 +1,93 @@
+//! Polytope verification (§3): `N` random convex combinations of the vertices are run through
+//! the network; reported are the fraction classified as the target's class, the mean top-class
+//! probability, and the feature error `‖y(s) − y(t)‖/‖y(t)‖` of the post-ReLU activation at the
+//! collision layer (mean and max over samples).
+use super::metrics::mean_pairwise_l2;
+use super::sample::sample_polytope;
+use crate::collide::{feature_rel_err, CollideError, VertexSet};
+use crate::model::{argmax, HostNetwork, Network};
+use burn::tensor::Device;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+/// Figures of a verified polytope (the paper's Tables 2, 4 and 6).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Verification {
+    /// Number of samples.
+    pub samples: usize,
+    /// Fraction of samples classified as the target's class (0–1).
+    pub success_rate: f64,
+    /// The target's class.
+    pub target_class: usize,
+    /// Top-class probability of the target.
+    pub target_confidence: f64,
+    /// Mean top-class probability over samples.
+    pub sample_confidence_mean: f64,
+    /// Mean probability of the target's class over samples.
+    pub sample_target_prob_mean: f64,
+    /// Feature error of samples: mean.
+    pub feature_rel_err_mean: f64,
+    /// Feature error of samples: max.
+    pub feature_rel_err_max: f64,
+    /// Feature error of vertices: max.
+    pub vertex_feature_rel_err_max: f64,
+    /// Mean pairwise L2 distance between vertices.
+    pub vertex_pairwise_l2: f64,
+    /// Smallest fraction of zero-set units with pre-activation ≤ 0 over vertices.
+    pub z_satisfied_min: f64,
+}
+
+/// Verifies the polytope spanned by `set` with `n` samples; returns figures and the samples.
+pub fn verify(
+    net: &HostNetwork,
+    target: &[f32],
+    set: &VertexSet,
+    n: usize,
+    device: &Device,
+    rng: &mut impl Rng,
+) -> Result<(Verification, Vec<f32>), CollideError> {
+    let d = net.input_len();
+    let layer = net.collision_layer_index(&set.layer)?;
+    let model = Network::from_host(net, device)?;
+    let samples = sample_polytope(&set.vertices, d, n, rng);
+    let tp = model.predict(target, device);
+    let target_class = argmax(&tp[0]);
+    let yt = model.activations(target, layer, device).remove(0);
+    let (mut hits, mut conf, mut tprob) = (0usize, 0.0f64, 0.0f64);
+    let (mut fe_sum, mut fe_max) = (0.0f64, 0.0f64);
+    for chunk in samples.chunks(500 * d) {
+        let probs = model.predict(chunk, device);
+        let acts = model.activations(chunk, layer, device);
+        for (p, a) in probs.iter().zip(&acts) {
+            let c = argmax(p);
+            hits += (c == target_class) as usize;
+            conf += p[c] as f64;
+            tprob += p[target_class] as f64;
+            let fe = feature_rel_err(a, &yt);
+            fe_sum += fe;
+            fe_max = fe_max.max(fe);
+        }
+    }
+    let vacts = model.activations(&set.vertices, layer, device);
+    let vfe = vacts
+        .iter()
+        .map(|a| feature_rel_err(a, &yt))
+        .fold(0.0, f64::max);
+    let nn = n.max(1) as f64;
+    Ok((
+        Verification {
+            samples: n,
+            success_rate: hits as f64 / nn,
+            target_class,
+            target_confidence: tp[0][target_class] as f64,
+            sample_confidence_mean: conf / nn,
+            sample_target_prob_mean: tprob / nn,
+            feature_rel_err_mean: fe_sum / nn,
+            feature_rel_err_max: fe_max,
+            vertex_feature_rel_err_max: vfe,
+            vertex_pairwise_l2: mean_pairwise_l2(&set.vertices, d),
+            z_satisfied_min: set.stats.iter().map(|s| s.z_satisfied).fold(1.0, f64::min),
+        },
+        samples,
+    ))
+}

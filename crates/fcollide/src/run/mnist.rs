@@ -1,0 +1,246 @@
+//! `reproduce mnist`: the paper's §3.1 experiment (Tables 1–2) end to end.
+//!
+//! Trains (or loads the cached) network, picks a target 7 from the test split, finds `K`
+//! vertices from the target itself (row 1) and from a test example of another class (row 2),
+//! verifies each polytope with `N` random convex combinations and writes `results.json`,
+//! `report.md`, `report.html`, `rows.png`, `samples.png` and one vertex file per row.
+use super::record::{MachineInfo, RowRecord, RunRecord};
+use crate::collide::io::{save_vertices, VertexFile};
+use crate::collide::{find_vertices, VertexParams};
+use crate::data::{self, Dataset};
+use crate::model::train::{train, TrainParams, TrainReport};
+use crate::model::{arch, default_device, io as model_io, HostNetwork};
+use crate::polytope::{dataset_pairwise_l2, verify};
+use crate::progress::Progress;
+use crate::{Error, Result};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Parameters of `reproduce mnist`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MnistParams {
+    /// Seed of the split, training, target choice, sampling and distances.
+    pub seed: u64,
+    /// Architecture (`mlp` or `lenet5`).
+    pub arch: String,
+    /// A folder of MNIST-layout IDX files instead of the embedded digits.
+    pub data_dir: Option<PathBuf>,
+    /// Weights to use instead of training (safetensors).
+    pub weights: Option<PathBuf>,
+    /// Train again even if the output folder has a cached model.
+    pub retrain: bool,
+    /// Training parameters.
+    pub train: TrainParams,
+    /// Vertex search parameters.
+    pub vertex: VertexParams,
+    /// Class of the target (the paper: 7).
+    pub target_class: u8,
+    /// Test-split index of the target (overrides `target_class`).
+    pub target_index: Option<usize>,
+    /// Test-split index of row 2's starting image (default: the first test example of
+    /// another class after the target).
+    pub init_index: Option<usize>,
+    /// Polytope samples per row.
+    pub samples: usize,
+    /// Random dataset pairs for the dataset distance.
+    pub dataset_pairs: usize,
+}
+
+impl Default for MnistParams {
+    fn default() -> Self {
+        Self {
+            seed: 0,
+            arch: "mlp".into(),
+            data_dir: None,
+            weights: None,
+            retrain: false,
+            train: TrainParams::default(),
+            vertex: VertexParams::default(),
+            target_class: 7,
+            target_index: None,
+            init_index: None,
+            samples: 2000,
+            dataset_pairs: 10_000,
+        }
+    }
+}
+
+fn load_data(p: &MnistParams) -> Result<(Dataset, Dataset)> {
+    Ok(match &p.data_dir {
+        Some(dir) => Dataset::from_idx_dir(dir)?,
+        None => data::mnist_split(p.seed)?,
+    })
+}
+
+/// Trains or loads the model: `(network, facts for the record)`.
+fn get_model(
+    p: &MnistParams,
+    train_set: &Dataset,
+    test_set: &Dataset,
+    out: &Path,
+    progress: &dyn Progress,
+) -> Result<(HostNetwork, serde_json::Value)> {
+    let mut rng = ChaCha8Rng::seed_from_u64(p.seed);
+    let template = arch::by_name(&p.arch, &mut rng)?;
+    let cache = out.join(format!("model-{}.safetensors", p.arch));
+    let (net, source, report) = if let Some(w) = &p.weights {
+        (
+            model_io::load(w, Some(&template))?,
+            w.display().to_string(),
+            None,
+        )
+    } else if cache.exists() && !p.retrain {
+        (
+            model_io::load(&cache, Some(&template))?,
+            format!("cached: {}", cache.display()),
+            None,
+        )
+    } else {
+        let params = p.train.clone().check()?;
+        let (net, report): (HostNetwork, TrainReport) =
+            train(&template, train_set, test_set, &params, &mut rng, progress)?;
+        model_io::save(&net, &cache)?;
+        (net, format!("trained: {}", cache.display()), Some(report))
+    };
+    let acc = match &report {
+        Some(r) => r.test_accuracy,
+        None => crate::model::train::accuracy(&net, test_set, &default_device())?,
+    };
+    let facts = serde_json::json!({
+        "arch": net.arch,
+        "layers": net.layers.iter().map(|l| l.name.clone()).collect::<Vec<_>>(),
+        "source": source,
+        "test_accuracy": acc,
+        "train": report,
+    });
+    Ok((net, facts))
+}
+
+/// Runs the experiment into `out` and returns its record.
+pub fn reproduce_mnist(p: &MnistParams, out: &Path, progress: &dyn Progress) -> Result<RunRecord> {
+    let t0 = std::time::Instant::now();
+    std::fs::create_dir_all(out).map_err(|source| Error::Io {
+        path: out.to_path_buf(),
+        source,
+    })?;
+    let vparams = p.vertex.clone().check()?;
+    let (train_set, test_set) = load_data(p)?;
+    let (net, model_facts) = get_model(p, &train_set, &test_set, out, progress)?;
+    if train_set.shape != net.input_shape {
+        return Err(Error::Msg(format!(
+            "data images are {:?} but the model expects {:?}",
+            train_set.shape, net.input_shape
+        )));
+    }
+    let d = net.input_len();
+    let device = default_device();
+    let target_index = match p.target_index {
+        Some(i) if i < test_set.len() => i,
+        Some(i) => {
+            return Err(Error::Msg(format!(
+                "--target-index {i} is out of range: the test split has {} images",
+                test_set.len()
+            )))
+        }
+        None => (0..test_set.len())
+            .find(|&i| test_set.label(i) == p.target_class)
+            .ok_or_else(|| Error::Msg(format!("no test image of class {}", p.target_class)))?,
+    };
+    let target = test_set.image(target_index).to_vec();
+    let target_label = test_set.label(target_index);
+    let init_index = match p.init_index {
+        Some(i) if i < test_set.len() => i,
+        Some(i) => {
+            return Err(Error::Msg(format!(
+                "--init-index {i} is out of range: the test split has {} images",
+                test_set.len()
+            )))
+        }
+        None => (target_index + 1..test_set.len())
+            .chain(0..target_index)
+            .find(|&i| test_set.label(i) != target_label)
+            .ok_or_else(|| Error::Msg("no test image of another class".into()))?,
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(p.seed.wrapping_add(1));
+    let ds_l2 = dataset_pairwise_l2(&test_set.images, d, p.dataset_pairs, &mut rng);
+    let inits = [
+        ("row 1: from the target", "target".to_string(), target_index),
+        (
+            "row 2: from another example",
+            format!("index:{init_index}"),
+            init_index,
+        ),
+    ];
+    let mut rows = Vec::new();
+    let mut sample_sets = Vec::new();
+    let mut init_images = Vec::new();
+    for (r, (name, init_name, idx)) in inits.iter().enumerate() {
+        let init = test_set.image(*idx).to_vec();
+        let set = find_vertices(&net, &target, &init, &vparams, &device, progress)?;
+        let mut srng = ChaCha8Rng::seed_from_u64(p.seed.wrapping_add(100 + r as u64));
+        let (v, samples) = verify(&net, &target, &set, p.samples, &device, &mut srng)?;
+        let file = format!("vertices-row{}.safetensors", r + 1);
+        save_vertices(
+            &VertexFile {
+                set: set.clone(),
+                target: target.clone(),
+                init: init.repeat(set.len()),
+                params: serde_json::to_value(&*vparams).unwrap_or_default(),
+            },
+            &out.join(&file),
+        )?;
+        rows.push(RowRecord {
+            name: name.to_string(),
+            init: init_name.clone(),
+            init_class: test_set.label(*idx) as usize,
+            layer: set.layer.clone(),
+            units: set.stats.iter().map(|s| s.unit).collect(),
+            n_units: set.n_units,
+            n_plus: set.n_plus,
+            success_rate: v.success_rate,
+            target_confidence: v.target_confidence,
+            sample_confidence_mean: v.sample_confidence_mean,
+            vertex_pairwise_l2: v.vertex_pairwise_l2,
+            vertex_to_dataset_ratio: v.vertex_pairwise_l2 / ds_l2.max(1e-12),
+            feature_rel_err_mean: v.feature_rel_err_mean,
+            feature_rel_err_max: v.feature_rel_err_max,
+            vertex_feature_rel_err_max: v.vertex_feature_rel_err_max,
+            z_satisfied_min: v.z_satisfied_min,
+            vertex_seconds: set.seconds,
+            engine: set.engine.clone(),
+            vertices: set.stats.clone(),
+            verification: v,
+            vertices_file: file,
+        });
+        sample_sets.push((set, samples));
+        init_images.push(init);
+    }
+    let record = RunRecord {
+        tool: "fcollide".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        experiment: format!("reproduce mnist ({})", p.arch),
+        seed: p.seed,
+        machine: MachineInfo::current("cpu (burn-flex)"),
+        params: serde_json::to_value(p).unwrap_or_default(),
+        model: model_facts,
+        dataset: serde_json::json!({
+            "name": train_set.name.split('/').next().unwrap_or(&train_set.name),
+            "train": train_set.len(),
+            "test": test_set.len(),
+            "shape": train_set.shape,
+        }),
+        dataset_pairwise_l2: ds_l2,
+        dataset_pairs: p.dataset_pairs,
+        target: serde_json::json!({
+            "split": "test",
+            "index": target_index,
+            "class": target_label,
+        }),
+        rows,
+        seconds: t0.elapsed().as_secs_f64(),
+    };
+    super::write::write_outputs(out, &record, &target, &sample_sets, &init_images)?;
+    Ok(record)
+}

@@ -1,0 +1,7 @@
+//! End-to-end jobs: the paper's experiments as one call each, with their run records.
+pub mod mnist;
+pub mod record;
+pub mod write;
+
+pub use mnist::{reproduce_mnist, MnistParams};
+pub use record::{MachineInfo, RowRecord, RunRecord};

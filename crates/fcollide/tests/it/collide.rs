@@ -1,0 +1,203 @@
+//! Vertex search and verification end to end on a small trained model.
+use fcollide::collide::engine::{AutodiffEngine, GradientEngine};
+use fcollide::collide::{find_vertices, Objective, Penalty, VertexParams};
+use fcollide::data::mnist_split;
+use fcollide::model::train::{train, TrainParams};
+use fcollide::model::{arch, default_device, HostNetwork};
+use fcollide::polytope::verify;
+use fcollide::progress::Silent;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::sync::OnceLock;
+
+/// A small MLP trained for one epoch on 2,000 embedded digits (shared by the tests).
+fn small_model() -> &'static (HostNetwork, Vec<f32>, Vec<f32>) {
+    static MODEL: OnceLock<(HostNetwork, Vec<f32>, Vec<f32>)> = OnceLock::new();
+    MODEL.get_or_init(|| {
+        let (tr, te) = mnist_split(0).unwrap();
+        let tr = tr.subset(&(0..2000).collect::<Vec<_>>());
+        let te = te.subset(&(0..500).collect::<Vec<_>>());
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let net = arch::mlp(&mut rng);
+        let params = TrainParams {
+            epochs: 2,
+            batch_size: 64,
+            lr: 2e-3,
+        }
+        .check()
+        .unwrap();
+        let (net, report) = train(&net, &tr, &te, &params, &mut rng, &Silent).unwrap();
+        assert!(report.test_accuracy > 0.8, "{}", report.test_accuracy);
+        let t = (0..te.len()).find(|&i| te.label(i) == 7).unwrap();
+        let o = (0..te.len()).find(|&i| te.label(i) == 2).unwrap();
+        (net, te.image(t).to_vec(), te.image(o).to_vec())
+    })
+}
+
+fn params(steps: usize) -> VertexParams {
+    VertexParams {
+        steps,
+        ..VertexParams::default()
+    }
+}
+
+#[test]
+fn vertices_collide_and_the_polytope_verifies() {
+    let (net, target, _) = small_model();
+    let p = params(600).check().unwrap();
+    let set = find_vertices(net, target, target, &p, &default_device(), &Silent).unwrap();
+    assert_eq!(set.len(), 5);
+    assert_eq!(set.engine, "affine");
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let (v, samples) = verify(net, target, &set, 300, &default_device(), &mut rng).unwrap();
+    assert_eq!(samples.len(), 300 * 784);
+    assert_eq!(v.success_rate, 1.0, "{v:?}");
+    assert!(v.vertex_feature_rel_err_max < 0.01, "{v:?}");
+    assert!(v.feature_rel_err_max < 0.01, "{v:?}");
+    // The vertices moved away from the target and from each other.
+    assert!(v.vertex_pairwise_l2 > 1.0, "{v:?}");
+    assert!(samples.iter().all(|&x| (0.0..=1.0).contains(&x)));
+}
+
+#[test]
+fn another_start_reaches_the_target_class() {
+    let (net, target, other) = small_model();
+    let p = params(1500).check().unwrap();
+    let set = find_vertices(net, target, other, &p, &default_device(), &Silent).unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(2);
+    let (v, _) = verify(net, target, &set, 200, &default_device(), &mut rng).unwrap();
+    assert_eq!(v.success_rate, 1.0, "{v:?}");
+    assert!(v.feature_rel_err_max < 0.02, "{v:?}");
+}
+
+#[test]
+fn same_seed_same_vertices_and_engines_agree() {
+    let (net, target, _) = small_model();
+    let p = params(100).check().unwrap();
+    let a = find_vertices(net, target, target, &p, &default_device(), &Silent).unwrap();
+    let b = find_vertices(net, target, target, &p, &default_device(), &Silent).unwrap();
+    assert_eq!(a.vertices, b.vertices);
+    // Autodiff through burn finds (numerically) the same vertices as the closed form.
+    // Autodiff and closed form agree over a few small steps (Adam amplifies rounding later).
+    let small = |engine| {
+        VertexParams {
+            engine,
+            lr: 0.01,
+            ..params(30)
+        }
+        .check()
+        .unwrap()
+    };
+    let a = find_vertices(
+        net,
+        target,
+        target,
+        &small(fcollide::collide::Engine::Affine),
+        &default_device(),
+        &Silent,
+    )
+    .unwrap();
+    let p = small(fcollide::collide::Engine::Autodiff);
+    let c = find_vertices(net, target, target, &p, &default_device(), &Silent).unwrap();
+    assert_eq!(c.engine, "autodiff");
+    // Adam divides by √v, so pixels whose gradient is ~0 can take different (tiny-gradient)
+    // steps: compare the mean and bound the maximum loosely.
+    let diffs: Vec<f32> = a
+        .vertices
+        .iter()
+        .zip(&c.vertices)
+        .map(|(x, y)| (x - y).abs())
+        .collect();
+    let mean = diffs.iter().sum::<f32>() / diffs.len() as f32;
+    let max = diffs.iter().fold(0.0f32, |m, &x| m.max(x));
+    assert!(mean < 1e-3 && max < 0.1, "mean {mean} max {max}");
+}
+
+/// The gradient of the whole objective with respect to the input, against central differences.
+#[test]
+fn objective_gradient_matches_finite_differences() {
+    let (net, target, other) = small_model();
+    let layer = net.collision_layer_index("fc2").unwrap();
+    let mut eng = AutodiffEngine::new(net, layer, &default_device()).unwrap();
+    let yt = eng.forward(target);
+    let zero: Vec<usize> = (0..yt.len()).filter(|&j| yt[j] <= 0.0).collect();
+    for pen in [Penalty::Square, Penalty::Hinge] {
+        let obj = Objective::new(yt.clone(), 2.0, pen, 0.5, vec![zero[0]]);
+        let loss = |eng: &mut AutodiffEngine, u: &[f32]| {
+            let y = eng.forward(u);
+            let mut g = vec![0.0; y.len()];
+            obj.eval(&y, &mut g)[0].total
+        };
+        let u: Vec<f32> = other.iter().map(|&x| 0.1 + 0.8 * x).collect();
+        let y = eng.forward(&u);
+        let mut gy = vec![0.0; y.len()];
+        obj.eval(&y, &mut gy);
+        let grad = eng.vjp(&gy);
+        for &k in &[100usize, 300, 406, 600] {
+            let h = 2e-3f32;
+            let mut up = u.clone();
+            up[k] += h;
+            let mut um = u.clone();
+            um[k] -= h;
+            let fd = (loss(&mut eng, &up) - loss(&mut eng, &um)) / (2.0 * h as f64);
+            let tol = 3e-2 * fd.abs().max(grad[k].abs() as f64).max(1.0);
+            assert!(
+                (fd - grad[k] as f64).abs() < tol,
+                "{pen:?} pixel {k}: fd {fd} vs {}",
+                grad[k]
+            );
+        }
+    }
+}
+
+#[test]
+fn bad_parameters_are_named() {
+    let (net, target, _) = small_model();
+    let err = VertexParams {
+        alpha: -1.0,
+        ..VertexParams::default()
+    }
+    .check()
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("alpha"), "{err}");
+    let p = VertexParams {
+        layer: "fc9".into(),
+        ..params(1)
+    }
+    .check()
+    .unwrap();
+    let err = find_vertices(net, target, target, &p, &default_device(), &Silent)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("fc9") && err.contains("fc1, fc2"), "{err}");
+    let p = VertexParams {
+        layer: "fc3".into(),
+        ..params(1)
+    }
+    .check()
+    .unwrap();
+    let err = find_vertices(net, target, target, &p, &default_device(), &Silent)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("not an affine layer followed by a ReLU"),
+        "{err}"
+    );
+    // A unit of the positive set cannot be pushed down.
+    let mut eng = AutodiffEngine::new(net, 2, &default_device()).unwrap();
+    let yt = eng.forward(target);
+    let pos = (0..yt.len()).find(|&j| yt[j] > 0.0).unwrap();
+    let p = VertexParams {
+        vertices: 1,
+        units: Some(vec![pos]),
+        ..params(1)
+    }
+    .check()
+    .unwrap();
+    let err = find_vertices(net, target, target, &p, &default_device(), &Silent)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("positive set P"), "{err}");
+    assert!(find_vertices(net, &target[..10], target, &p, &default_device(), &Silent).is_err());
+}

@@ -1,0 +1,650 @@
+//! Integration tests of `fcollide::exact`: hand-solved toy polytopes, certificates on random
+//! MLPs and a small conv/max-pool net, `ker(W+) ⊆ ker(W−)` both ways, the error cases, and the
+//! linearization against central finite differences of the f64 forward.
+use fcollide::exact::{
+    build_system, certify, closest_l1, collision_layers, collision_system, exact_closest,
+    exact_polytope, forward, linearize, resolve_layer, ExactError, ExactParams, ExactPolytope,
+    LpOptions, VertexLp, WarmStrategy,
+};
+use fcollide::model::{HostLayer, HostNetwork, HostOp};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+fn lin(name: &str, inp: usize, out: usize, w: Vec<f32>, b: Vec<f32>) -> HostLayer {
+    assert_eq!(w.len(), inp * out);
+    HostLayer {
+        name: name.into(),
+        op: HostOp::Linear {
+            in_features: inp,
+            out_features: out,
+            weight: w,
+            bias: b,
+        },
+    }
+}
+
+fn relu(name: &str) -> HostLayer {
+    HostLayer {
+        name: name.into(),
+        op: HostOp::Relu,
+    }
+}
+
+fn flatten() -> HostLayer {
+    HostLayer {
+        name: "flatten".into(),
+        op: HostOp::Flatten,
+    }
+}
+
+fn net(input_shape: [usize; 3], bounds: (f32, f32), layers: Vec<HostLayer>) -> HostNetwork {
+    HostNetwork {
+        arch: "test".into(),
+        input_shape,
+        pixel_bounds: bounds,
+        layers,
+    }
+}
+
+/// 2-D toy. fc1 units: `u0+u1−0.5` (P at t=(½,½)), `u0−u1−0.75` (Z), `−u0−0.125` (Z)
+/// (all exact in f32). Colliding set: the segment `u0+u1 = 1`, `0 ≤ u0 ≤ 0.875`, from `(0,1)`
+/// to `(0.875,0.125)`.
+fn toy2(bounds: (f32, f32)) -> HostNetwork {
+    net(
+        [1, 1, 2],
+        bounds,
+        vec![
+            flatten(),
+            lin(
+                "fc1",
+                2,
+                3,
+                vec![1.0, 1.0, 1.0, -1.0, -1.0, 0.0],
+                vec![-0.5, -0.75, -0.125],
+            ),
+            relu("relu1"),
+            lin(
+                "fc2",
+                3,
+                2,
+                vec![1.0, 0.5, -1.0, -1.0, 2.0, 0.3],
+                vec![0.1, 0.0],
+            ),
+        ],
+    )
+}
+
+fn close(a: &[f64], b: &[f64], tol: f64) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() <= tol)
+}
+
+fn params(layer: &str, f: impl FnOnce(&mut ExactParams)) -> fcollide::exact::ValidExactParams {
+    let mut p = ExactParams::new(layer);
+    f(&mut p);
+    p.check().expect("valid params")
+}
+
+#[test]
+fn toy2_polytope_by_hand() {
+    let n = toy2((0.0, 1.0));
+    let p = params("fc1", |p| {
+        p.units = Some(vec![1, 2]);
+        p.directions = 3;
+    });
+    let r = exact_polytope(&n, &[0.5, 0.5], &p).unwrap();
+    assert_eq!(
+        (r.d, r.n_plus, r.n_zero, r.rank, r.affine_dim),
+        (2, 1, 2, 1, 1)
+    );
+    assert!(!r.ker_contained);
+    // min (u0 − u1) → (0, 1); min (−u0) → (0.875, 0.125).
+    assert!(
+        close(&r.vertices_f64[0], &[0.0, 1.0], 1e-9),
+        "{:?}",
+        r.vertices_f64
+    );
+    assert!(
+        close(&r.vertices_f64[1], &[0.875, 0.125], 1e-9),
+        "{:?}",
+        r.vertices_f64
+    );
+    assert!((r.vertex_lps[0].preact - (-1.75)).abs() < 1e-9);
+    assert!((r.vertex_lps[1].preact - (-1.0)).abs() < 1e-9);
+    let len = 0.875 * 2f64.sqrt();
+    assert!((r.vertex_pairwise_l2 - len).abs() < 1e-9);
+    // Chebyshev ball in the 1-D subspace: the midpoint, radius half the length.
+    let c = r.chebyshev.as_ref().unwrap();
+    assert!((c.radius - len / 2.0).abs() < 1e-8, "radius {}", c.radius);
+    assert!(close(&c.centre, &[0.4375, 0.5625], 1e-8), "{:?}", c.centre);
+    // Every direction in the subspace is ±(1,−1)/√2: width = segment length.
+    assert_eq!(r.extents.len(), 3);
+    for e in &r.extents {
+        assert!((e.width - len).abs() < 1e-9, "{e:?}");
+    }
+    // Certificates: the post-ReLU activation is exactly the target's.
+    assert!(r.certificate.max_activation_diff < 1e-12);
+    assert!(r.certificate.max_violation < 1e-12);
+    assert!(r.feasible_within_tol);
+    assert_eq!(r.certificate.same_class_fraction, 1.0);
+    assert!(r.certificate_f32.max_activation_diff < 1e-6);
+    // The record serializes.
+    let json = serde_json::to_string(&r).unwrap();
+    let back: ExactPolytope = serde_json::from_str(&json).unwrap();
+    assert_eq!(back.vertices, r.vertices);
+}
+
+#[test]
+fn toy2_default_units_and_warm_strategies_agree() {
+    let n = toy2((0.0, 1.0));
+    let mut seen = Vec::new();
+    for warm in [
+        WarmStrategy::Restart,
+        WarmStrategy::Dual,
+        WarmStrategy::Primal,
+        WarmStrategy::Choose,
+    ] {
+        let p = params("fc1", |p| {
+            p.lp.warm = warm;
+            p.chebyshev = false;
+            p.directions = 0;
+        });
+        let r = exact_polytope(&n, &[0.5, 0.5], &p).unwrap();
+        // Default units: the first `vertices` Z units with non-zero rows: 1 and 2.
+        assert_eq!(
+            r.vertex_lps.iter().map(|v| v.unit).collect::<Vec<_>>(),
+            vec![1, 2]
+        );
+        assert!(r.vertex_lps[1].lp.warm == (warm != WarmStrategy::Restart));
+        seen.push(r.vertices_f64);
+    }
+    for s in &seen[1..] {
+        for (a, b) in s.iter().zip(&seen[0]) {
+            assert!(close(a, b, 1e-9));
+        }
+    }
+}
+
+#[test]
+fn toy2_closest_l1() {
+    let n = toy2((0.0, 1.0));
+    let p = params("fc1", |_| {});
+    // Nearest point of the segment to (1, 0) in L1 is the end (0.875, 0.125): distance 0.25.
+    let (cp, cert) = exact_closest(&n, &[0.5, 0.5], &[1.0, 0.0], &p).unwrap();
+    assert!(close(&cp.point, &[0.875, 0.125], 1e-9), "{:?}", cp.point);
+    assert!((cp.l1 - 0.25).abs() < 1e-9);
+    assert!((cp.target_l1 - 1.0).abs() < 1e-12);
+    assert!(cert.max_activation_diff < 1e-12);
+    // Wrong length is an error, not a panic.
+    let sys = collision_system(&n, &[0.5, 0.5], &p).unwrap();
+    assert!(matches!(
+        closest_l1(&sys, &[1.0], &p.lp),
+        Err(ExactError::Shape { .. })
+    ));
+}
+
+/// 3-D toy with a rank-deficient W+: rows `u0+u1+u2 − 1` and `2(u0+u1+u2) − 2.5` at
+/// t = (½,½,½) (both positive), Z rows `u0 − u1 − 0.9` and `−0.1u0 − u2 − 0.05`.
+/// Colliding set: the regular hexagon `Σu = 1.5` ∩ cube, cut by `u0 − u1 ≤ 0.9`.
+fn toy3(bounds: (f32, f32)) -> HostNetwork {
+    net(
+        [1, 1, 3],
+        bounds,
+        vec![
+            lin(
+                "fc1",
+                3,
+                4,
+                vec![
+                    1.0, 1.0, 1.0, //
+                    2.0, 2.0, 2.0, //
+                    1.0, -1.0, 0.0, //
+                    -0.1, 0.0, -1.0,
+                ],
+                vec![-1.0, -2.5, -0.9, -0.05],
+            ),
+            relu("relu1"),
+            lin(
+                "fc2",
+                4,
+                2,
+                vec![1.0, 0.0, 0.5, -1.0, 0.0, 1.0, 1.0, 1.0],
+                vec![0.0, 0.2],
+            ),
+        ],
+    )
+}
+
+#[test]
+fn toy3_rank_deficient_by_hand() {
+    let n = toy3((0.0, 1.0));
+    let p = params("fc1", |p| p.directions = 5);
+    let r = exact_polytope(&n, &[0.5, 0.5, 0.5], &p).unwrap();
+    assert_eq!((r.n_plus, r.rank, r.affine_dim), (2, 1, 2));
+    assert_eq!(r.n_equalities, 2);
+    // min (u0 − u1) → (0, 1, ½); min (−0.1u0 − u2) → (½, 0, 1).
+    assert!(
+        close(&r.vertices_f64[0], &[0.0, 1.0, 0.5], 1e-9),
+        "{:?}",
+        r.vertices_f64
+    );
+    assert!(
+        close(&r.vertices_f64[1], &[0.5, 0.0, 1.0], 1e-9),
+        "{:?}",
+        r.vertices_f64
+    );
+    // Incircle of the hexagon: centre (½,½,½), radius ½/√(2/3) (the cut is farther: 0.9/√2).
+    let c = r.chebyshev.as_ref().unwrap();
+    assert!(
+        (c.radius - 0.5 / (2.0f64 / 3.0).sqrt()).abs() < 1e-8,
+        "{}",
+        c.radius
+    );
+    assert!(close(&c.centre, &[0.5, 0.5, 0.5], 1e-7), "{:?}", c.centre);
+    for e in &r.extents {
+        // Widths of the hexagon lie between 2·inradius and the diameter √2.
+        assert!(
+            e.width >= 2.0 * c.radius - 1e-9 && e.width <= 2f64.sqrt() + 1e-9,
+            "{e:?}"
+        );
+        assert!(e.min <= e.target && e.target <= e.max);
+    }
+    assert!(r.certificate.max_activation_diff < 1e-12);
+    assert!(r.certificate.max_violation < 1e-12);
+}
+
+#[test]
+fn ker_containment_both_ways() {
+    // Contained: P rows e0, e1; the Z row (1, 1, 0) is their sum → constant on the subspace.
+    let n = net(
+        [1, 1, 3],
+        (0.0, 1.0),
+        vec![
+            lin(
+                "fc1",
+                3,
+                3,
+                vec![1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0],
+                vec![0.0, 0.0, -2.0],
+            ),
+            relu("relu1"),
+        ],
+    );
+    let p = params("fc1", |p| p.directions = 2);
+    let r = exact_polytope(&n, &[0.25, 0.5, 0.5], &p).unwrap();
+    assert!(r.ker_contained, "{:?}", r.analysis);
+    assert!(r.ker_max_residual < 1e-12);
+    assert_eq!(r.analysis.z_rows_in_row_space, 1);
+    // The colliding set is the whole segment u2 ∈ [0, 1].
+    for e in &r.extents {
+        assert!((e.width - 1.0).abs() < 1e-9);
+    }
+    // Pushing the Z unit cannot move it: its pre-activation stays at the target's −1.25.
+    assert!((r.vertex_lps[0].preact - (-1.25)).abs() < 1e-9);
+    assert!(
+        r.notes.iter().any(|n| n.contains("constant")),
+        "{:?}",
+        r.notes
+    );
+    // Not contained: the 2-D toy.
+    let r = exact_polytope(&toy2((0.0, 1.0)), &[0.5, 0.5], &params("fc1", |_| {})).unwrap();
+    assert!(!r.ker_contained);
+    assert!(r.ker_max_residual > 0.5);
+}
+
+#[test]
+fn errors() {
+    let n = toy2((0.0, 1.0));
+    let t = [0.5f32, 0.5];
+    // Unknown layer, listing the valid ones.
+    let e = exact_polytope(&n, &t, &params("relu1", |_| {})).unwrap_err();
+    match &e {
+        ExactError::UnknownLayer { valid, .. } => assert_eq!(valid, &vec!["fc1".to_string()]),
+        other => panic!("{other:?}"),
+    }
+    assert!(e.to_string().contains("fc1"));
+    assert!(matches!(
+        resolve_layer(&n, "fc2"),
+        Err(ExactError::UnknownLayer { .. })
+    ));
+    assert_eq!(collision_layers(&n), vec!["fc1".to_string()]);
+    // Infeasible: the target lies outside the pixel box.
+    let e = exact_polytope(&toy2((0.0, 0.4)), &t, &params("fc1", |_| {})).unwrap_err();
+    assert!(matches!(e, ExactError::Infeasible { .. }), "{e:?}");
+    // Unbounded: no pixel box (the hexagon of `toy3` becomes an unbounded slab).
+    let inf = toy3((f32::NEG_INFINITY, f32::INFINITY));
+    let t3 = [0.5f32; 3];
+    let e = exact_polytope(&inf, &t3, &params("fc1", |p| p.chebyshev = false)).unwrap_err();
+    assert!(matches!(e, ExactError::Unbounded { .. }), "{e:?}");
+    let e = exact_polytope(&inf, &t3, &params("fc1", |p| p.units = Some(vec![]))).unwrap_err();
+    assert!(matches!(e, ExactError::Unbounded { .. }), "{e:?}");
+    // N+ ≥ d.
+    let full = net(
+        [1, 1, 2],
+        (0.0, 1.0),
+        vec![
+            lin("fc1", 2, 2, vec![1.0, 0.0, 0.0, 1.0], vec![1.0, 1.0]),
+            relu("r"),
+        ],
+    );
+    let e = exact_polytope(&full, &t, &params("fc1", |_| {})).unwrap_err();
+    assert_eq!(
+        e,
+        ExactError::NoRoom {
+            layer: "fc1".into(),
+            n_plus: 2,
+            d: 2
+        }
+    );
+    assert!(e.to_string().contains("N+ = 2") && e.to_string().contains("d = 2"));
+    // A unit in P cannot be pushed; a unit out of range neither.
+    for u in [0usize, 7] {
+        let e = exact_polytope(&n, &t, &params("fc1", |p| p.units = Some(vec![u]))).unwrap_err();
+        assert!(matches!(e, ExactError::BadUnit { .. }), "{e:?}");
+    }
+    // Shapes and parameters.
+    let e = exact_polytope(&n, &[0.5], &params("fc1", |_| {})).unwrap_err();
+    assert!(matches!(e, ExactError::Shape { .. }));
+    let e = exact_polytope(&n, &[f32::NAN, 0.5], &params("fc1", |_| {})).unwrap_err();
+    assert!(matches!(e, ExactError::Shape { .. }));
+    let mut bad = ExactParams::new("fc1");
+    bad.tol_rank = 0.0;
+    assert!(matches!(bad.check(), Err(ExactError::InvalidParam { .. })));
+    let mut bad = ExactParams::new("fc1");
+    bad.units = Some(vec![1, 1]);
+    assert!(matches!(bad.check(), Err(ExactError::InvalidParam { .. })));
+    let mut bad = ExactParams::new("");
+    bad.vertices = 1;
+    assert!(bad.check().is_err());
+    // Weights that do not fit.
+    let broken = net(
+        [1, 1, 2],
+        (0.0, 1.0),
+        vec![lin("fc1", 3, 1, vec![0.0; 3], vec![0.0]), relu("r")],
+    );
+    assert!(matches!(
+        exact_polytope(&broken, &t, &params("fc1", |_| {})),
+        Err(ExactError::Shape { .. })
+    ));
+}
+
+#[test]
+fn params_serde_round_trip() {
+    let p = ExactParams {
+        units: Some(vec![3, 5]),
+        directions: 2,
+        ..ExactParams::new("fc2")
+    };
+    let json = serde_json::to_string(&p).unwrap();
+    let back: ExactParams = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, p);
+    // Missing fields take defaults.
+    let q: ExactParams = serde_json::from_str(r#"{"layer": "conv2"}"#).unwrap();
+    assert_eq!(q.vertices, 5);
+    assert_eq!(q.lp, LpOptions::default());
+    let v = q.check().unwrap();
+    assert_eq!(v.layer, "conv2");
+}
+
+fn random_mlp(rng: &mut ChaCha8Rng, sizes: &[usize], side: usize) -> HostNetwork {
+    let mut layers = vec![flatten()];
+    for (k, w) in sizes.windows(2).enumerate() {
+        let s = (2.0 / w[0] as f64).sqrt() as f32;
+        let weight = (0..w[0] * w[1])
+            .map(|_| rng.random_range(-1.7f32..1.7) * s)
+            .collect();
+        let bias = (0..w[1]).map(|_| rng.random_range(-0.1f32..0.1)).collect();
+        layers.push(lin(&format!("fc{}", k + 1), w[0], w[1], weight, bias));
+        if k + 2 < sizes.len() {
+            layers.push(relu(&format!("relu{}", k + 1)));
+        }
+    }
+    net([1, side, side], (0.0, 1.0), layers)
+}
+
+fn random_image(rng: &mut ChaCha8Rng, d: usize) -> Vec<f32> {
+    (0..d)
+        .map(|_| {
+            if rng.random_bool(0.3) {
+                0.0
+            } else {
+                rng.random_range(0.05f32..0.95)
+            }
+        })
+        .collect()
+}
+
+/// Random convex combinations of the vertices also collide (they are in the polytope).
+fn convex_combinations(rng: &mut ChaCha8Rng, verts: &[Vec<f64>], n: usize) -> Vec<Vec<f64>> {
+    (0..n)
+        .map(|_| {
+            let w: Vec<f64> = verts.iter().map(|_| rng.random_range(0.01..1.0)).collect();
+            let s: f64 = w.iter().sum();
+            let mut x = vec![0.0; verts[0].len()];
+            for (v, wi) in verts.iter().zip(&w) {
+                for (xi, vi) in x.iter_mut().zip(v) {
+                    *xi += wi / s * vi;
+                }
+            }
+            x
+        })
+        .collect()
+}
+
+#[test]
+fn random_mlp_certificates() {
+    for seed in 0..4u64 {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let n = random_mlp(&mut rng, &[36, 14, 10, 4], 6);
+        let t = random_image(&mut rng, 36);
+        for layer in ["fc1", "fc2"] {
+            let p = params(layer, |p| {
+                p.vertices = 4;
+                p.directions = 2;
+            });
+            let r = match exact_polytope(&n, &t, &p) {
+                Ok(r) => r,
+                Err(ExactError::NoRoom { .. }) => continue,
+                Err(e) => panic!("seed {seed} {layer}: {e}"),
+            };
+            assert!(r.linearization_residual < 1e-12);
+            assert_eq!(r.affine_dim, r.d - r.rank);
+            assert!(r.rank <= r.n_plus);
+            if layer == "fc2" {
+                assert_eq!(
+                    r.region.relu_on + r.region.relu_off + r.region.trivial_dropped,
+                    14
+                );
+            }
+            assert!(
+                r.certificate.max_activation_diff < 1e-7,
+                "{seed} {layer}: {:?}",
+                r.certificate
+            );
+            assert!(r.certificate.max_violation < 1e-7);
+            assert_eq!(r.certificate.same_class_fraction, 1.0);
+            for v in &r.vertex_lps {
+                assert!(v.preact <= v.target_preact + 1e-9);
+            }
+            let sys = collision_system(&n, &t, &p).unwrap();
+            let mix = convex_combinations(&mut rng, &r.vertices_f64, 20);
+            let c = certify(&n, &sys, &mix).unwrap();
+            assert!(c.max_activation_diff < 1e-7 && c.max_violation < 1e-7);
+            assert_eq!(c.same_class_fraction, 1.0);
+            if let Some(ch) = &r.chebyshev {
+                let cc = certify(&n, &sys, std::slice::from_ref(&ch.centre)).unwrap();
+                assert!(cc.max_activation_diff < 1e-7, "centre {:?}", cc);
+            }
+        }
+    }
+}
+
+/// conv1 (1→2, 3×3) → relu → maxpool 2 → conv2 (2→3, 2×2) → relu → flatten → fc (3→2).
+fn conv_net(rng: &mut ChaCha8Rng) -> HostNetwork {
+    let mut r =
+        |n: usize, s: f32| -> Vec<f32> { (0..n).map(|_| rng.random_range(-s..s)).collect() };
+    net(
+        [1, 6, 6],
+        (0.0, 1.0),
+        vec![
+            HostLayer {
+                name: "norm".into(),
+                op: HostOp::Normalize {
+                    mean: vec![0.4],
+                    std: vec![0.3],
+                },
+            },
+            HostLayer {
+                name: "conv1".into(),
+                op: HostOp::Conv2d {
+                    in_channels: 1,
+                    out_channels: 2,
+                    kernel: [3, 3],
+                    stride: [1, 1],
+                    padding: [0, 0],
+                    weight: r(18, 0.6),
+                    bias: r(2, 0.1),
+                },
+            },
+            relu("relu1"),
+            HostLayer {
+                name: "pool1".into(),
+                op: HostOp::MaxPool2d {
+                    kernel: [2, 2],
+                    stride: [2, 2],
+                },
+            },
+            HostLayer {
+                name: "conv2".into(),
+                op: HostOp::Conv2d {
+                    in_channels: 2,
+                    out_channels: 3,
+                    kernel: [2, 2],
+                    stride: [1, 1],
+                    padding: [1, 1],
+                    weight: r(24, 0.6),
+                    bias: r(3, 0.1),
+                },
+            },
+            relu("relu2"),
+            flatten(),
+            lin("fc", 27, 2, r(54, 0.4), r(2, 0.1)),
+        ],
+    )
+}
+
+#[test]
+fn conv_maxpool_certificates() {
+    let mut done = 0;
+    for seed in 0..6u64 {
+        let mut rng = ChaCha8Rng::seed_from_u64(100 + seed);
+        let n = conv_net(&mut rng);
+        assert_eq!(
+            collision_layers(&n),
+            vec!["conv1".to_string(), "conv2".to_string()]
+        );
+        let t = random_image(&mut rng, 36);
+        for layer in ["conv1", "conv2"] {
+            let p = params(layer, |p| p.directions = 2);
+            let r = match exact_polytope(&n, &t, &p) {
+                Ok(r) => r,
+                Err(ExactError::NoRoom { .. }) => continue,
+                Err(e) => panic!("seed {seed} {layer}: {e}"),
+            };
+            done += 1;
+            if layer == "conv2" {
+                // 32 ReLUs of conv1 and 8 windows × 3 "chosen ≥ other" half-spaces.
+                let c = r.region;
+                assert_eq!(
+                    c.relu_on + c.relu_off + c.trivial_dropped + c.maxpool,
+                    32 + 24
+                );
+            }
+            assert!(r.linearization_residual < 1e-12);
+            assert!(
+                r.certificate.max_activation_diff < 1e-7,
+                "{seed} {layer}: {:?}",
+                r.certificate
+            );
+            assert!(r.certificate.max_violation < 1e-7);
+            assert_eq!(r.certificate.same_class_fraction, 1.0);
+            let sys = collision_system(&n, &t, &p).unwrap();
+            let mix = convex_combinations(&mut rng, &r.vertices_f64, 10);
+            let c = certify(&n, &sys, &mix).unwrap();
+            assert!(c.max_activation_diff < 1e-7 && c.max_violation < 1e-7);
+        }
+    }
+    assert!(done >= 4, "too few conv cases ran: {done}");
+}
+
+/// Central differences of the f64 forward reproduce the linearization column by column.
+fn check_fd(n: &HostNetwork, t: &[f64], layer_index: usize) {
+    let l = linearize(n, t, layer_index, usize::MAX).unwrap();
+    let h = 1e-6;
+    let mut worst: f64 = 0.0;
+    for k in 0..t.len() {
+        let mut up = t.to_vec();
+        let mut dn = t.to_vec();
+        up[k] += h;
+        dn[k] -= h;
+        let fu = &forward(n, &up).unwrap().outputs[layer_index];
+        let fd = &forward(n, &dn).unwrap().outputs[layer_index];
+        for j in 0..l.map.rows {
+            let g = (fu[j] - fd[j]) / (2.0 * h);
+            worst = worst.max((g - l.map.a[j * t.len() + k]).abs());
+        }
+    }
+    assert!(
+        worst < 1e-6,
+        "layer {layer_index}: finite-difference mismatch {worst}"
+    );
+    assert!(l.max_map_residual < 1e-12);
+    // The target lies in its own region.
+    assert!(l.region.max_violation(t) < 1e-12);
+}
+
+#[test]
+fn linearize_matches_finite_differences() {
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let n = random_mlp(&mut rng, &[36, 14, 10, 4], 6);
+    // Interior target (no pixel exactly at a kink of a later ReLU, almost surely).
+    let t: Vec<f64> = (0..36).map(|_| rng.random_range(0.1..0.9)).collect();
+    for li in [1, 3, 5] {
+        check_fd(&n, &t, li);
+    }
+    let n = conv_net(&mut rng);
+    let t: Vec<f64> = (0..36).map(|_| rng.random_range(0.1..0.9)).collect();
+    for li in [1, 3, 4, 7] {
+        check_fd(&n, &t, li);
+    }
+}
+
+#[test]
+fn dead_units_are_dropped_and_counted() {
+    // Unit 1 of fc1 has a zero row and negative bias: always off, constant.
+    let n = net(
+        [1, 1, 3],
+        (0.0, 1.0),
+        vec![
+            lin(
+                "fc1",
+                3,
+                3,
+                vec![1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, -1.0],
+                vec![-0.5, -1.0, -0.5],
+            ),
+            relu("relu1"),
+        ],
+    );
+    let t = [0.5f32, 0.5, 0.2];
+    let p = params("fc1", |_| {});
+    let sys = build_system(&n, &t.map(f64::from), 0, usize::MAX).unwrap();
+    assert_eq!(sys.zero_rows_dropped, 1);
+    assert_eq!((sys.n_plus(), sys.z_units.len(), sys.n_z_rows()), (1, 2, 1));
+    let r = exact_polytope(&n, &t, &p).unwrap();
+    assert_eq!(r.zero_rows_dropped, 1);
+    assert_eq!(r.vertex_lps.len(), 1); // only the live Z unit is pushed by default
+    let mut lp = VertexLp::new(&sys, &p.lp).unwrap();
+    let v = lp.push_unit(&sys, 2).unwrap();
+    // min u1 − u2 s.t. u0 + u1 = 1, u1 − u2 ≤ 0.5 → u1 = 0, u2 = 1: −1.
+    assert!((v.stats.objective - (-1.0)).abs() < 1e-9);
+}

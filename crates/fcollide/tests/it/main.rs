@@ -1,0 +1,5 @@
+//! The integration-test binary: one module per part of the library.
+mod collide;
+mod data;
+mod exact;
+mod knn;
