@@ -6,9 +6,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use fcollide::collide::io::{load_vertices, save_vertices, VertexFile};
 use fcollide::collide::{find_vertices, BoxMethod, Engine, Penalty, VertexParams};
 use fcollide::data::{self, Dataset};
+use fcollide::exact::ExactParams;
 use fcollide::model::train::{train, TrainParams};
 use fcollide::model::{arch, default_device, io as model_io, HostNetwork};
 use fcollide::polytope::verify;
+use fcollide::run::exact::{run_exact, ExactJob};
 use fcollide::run::{reproduce_mnist, MnistParams};
 use progress::Bars;
 use rand::SeedableRng;
@@ -67,6 +69,37 @@ enum Command {
         search: SearchArgs,
         /// Vertex file to write (safetensors).
         #[arg(long)]
+        out: PathBuf,
+    },
+    /// Exact colliding polytope by linear programming: certified vertices, dimension, size.
+    Exact {
+        #[command(flatten)]
+        model: ModelArgs,
+        #[command(flatten)]
+        data: DataArgs,
+        /// The target: `index:N` (test split) or `file:PATH`.
+        #[arg(long)]
+        target: String,
+        /// Also find the colliding input closest in L1 to this image (`index:N`, `file:PATH`).
+        #[arg(long)]
+        other: Option<String>,
+        /// Collision layer.
+        #[arg(long, default_value = "fc1")]
+        layer: String,
+        /// Number of vertices (one LP each).
+        #[arg(long, default_value_t = 5)]
+        vertices: usize,
+        /// Units of Z to push, comma-separated (default: the first K of Z).
+        #[arg(long, value_delimiter = ',')]
+        units: Option<Vec<usize>>,
+        /// Random convex combinations to certify.
+        #[arg(long, default_value_t = 2000)]
+        samples: usize,
+        /// Random directions for extents (two LPs each).
+        #[arg(long, default_value_t = 8)]
+        directions: usize,
+        /// Output folder.
+        #[arg(long, default_value = "fcollide-exact")]
         out: PathBuf,
     },
     /// Verify saved vertices: sample the polytope and measure it.
@@ -268,6 +301,9 @@ struct ReproduceArgs {
     /// Polytope samples per row.
     #[arg(long, default_value_t = 2000)]
     samples: usize,
+    /// Add exact (LP) rows beside the gradient rows.
+    #[arg(long)]
+    exact: bool,
 }
 
 impl Default for ReproduceArgs {
@@ -293,6 +329,7 @@ fn reproduce(args: &ReproduceArgs, quiet: bool) -> Result<()> {
         target_index: args.target_index,
         init_index: args.init_index,
         samples: args.samples,
+        exact: args.exact,
         ..MnistParams::default()
     };
     let rec = reproduce_mnist(&p, &args.out, &Bars::new(quiet))?;
@@ -318,8 +355,35 @@ fn reproduce(args: &ReproduceArgs, quiet: bool) -> Result<()> {
             r.vertex_seconds
         );
     }
+    print_exact(&rec);
     println!("wrote {}", args.out.display());
     Ok(())
+}
+
+fn print_exact(rec: &fcollide::run::RunRecord) {
+    for r in &rec.exact_rows {
+        println!(
+            "{} at {}: N+ {} rank {} affine dim {}; {:.1} % of {} samples in the target class, vertex L2 {:.3} ({:.1} % of dataset), collision deviation {:.1e} (vertices) {:.1e} (samples), Chebyshev radius {}",
+            r.name,
+            r.layer,
+            r.n_plus,
+            r.rank,
+            r.affine_dim,
+            100.0 * r.success_rate,
+            r.samples,
+            r.vertex_pairwise_l2,
+            100.0 * r.vertex_to_dataset_ratio,
+            r.vertex_collision_dev,
+            r.sample_collision_dev,
+            r.chebyshev_radius.map(|x| format!("{x:.4}")).unwrap_or_else(|| "-".into())
+        );
+        if let Some(c) = &r.closest {
+            println!(
+                "closest colliding input to {}: L1 {:.3}, L2 {:.3}, class {} ({:.4})",
+                c.other, c.l1, c.l2, c.class, c.confidence
+            );
+        }
+    }
 }
 
 fn load_data(args: &DataArgs) -> Result<(Dataset, Dataset)> {
@@ -415,6 +479,46 @@ fn run(cli: Cli) -> Result<()> {
                 },
                 &out,
             )?;
+            println!("wrote {}", out.display());
+            Ok(())
+        }
+        Some(Command::Exact {
+            model,
+            data,
+            target,
+            other,
+            layer,
+            vertices,
+            units,
+            samples,
+            directions,
+            out,
+        }) => {
+            let net = model.load()?;
+            let (_, test) = load_data(&data)?;
+            let t = read_image(&target, &test, &net, "target")?;
+            let o = match &other {
+                Some(spec) => Some(read_image(spec, &test, &net, "other")?),
+                None => None,
+            };
+            let job = ExactJob {
+                params: ExactParams {
+                    layer,
+                    vertices,
+                    units,
+                    directions,
+                    seed: data.seed,
+                    ..ExactParams::default()
+                },
+                target: (&target, &t),
+                other: other.as_deref().zip(o.as_deref()),
+                samples,
+                dataset: (&test.name, &test.images),
+                dataset_pairs: 10_000,
+                seed: data.seed,
+            };
+            let rec = run_exact(&net, &job, &out)?;
+            print_exact(&rec);
             println!("wrote {}", out.display());
             Ok(())
         }

@@ -46,6 +46,9 @@ pub struct MnistParams {
     pub samples: usize,
     /// Random dataset pairs for the dataset distance.
     pub dataset_pairs: usize,
+    /// Also compute exact (LP) rows: vertices, certificates and the closest colliding
+    /// point to row 2's start.
+    pub exact: bool,
 }
 
 impl Default for MnistParams {
@@ -63,6 +66,7 @@ impl Default for MnistParams {
             init_index: None,
             samples: 2000,
             dataset_pairs: 10_000,
+            exact: false,
         }
     }
 }
@@ -217,6 +221,28 @@ pub fn reproduce_mnist(p: &MnistParams, out: &Path, progress: &dyn Progress) -> 
         sample_sets.push((set, samples));
         init_images.push(init);
     }
+    let mut exact_rows = Vec::new();
+    if p.exact {
+        let ep = crate::exact::ExactParams {
+            layer: vparams.layer.clone(),
+            vertices: vparams.vertices,
+            units: vparams.units.clone(),
+            seed: p.seed,
+            ..Default::default()
+        };
+        let mut erng = ChaCha8Rng::seed_from_u64(p.seed.wrapping_add(200));
+        let other = test_set.image(init_index);
+        exact_rows.push(super::exact::exact_row(
+            "exact: LP vertices",
+            &net,
+            &target,
+            ep,
+            p.samples,
+            ds_l2,
+            Some((&format!("index:{init_index}"), other)),
+            &mut erng,
+        )?);
+    }
     let record = RunRecord {
         tool: "fcollide".into(),
         version: env!("CARGO_PKG_VERSION").into(),
@@ -239,8 +265,16 @@ pub fn reproduce_mnist(p: &MnistParams, out: &Path, progress: &dyn Progress) -> 
             "class": target_label,
         }),
         rows,
+        exact_rows: exact_rows.iter().map(|r| r.record.clone()).collect(),
         seconds: t0.elapsed().as_secs_f64(),
     };
-    super::write::write_outputs(out, &record, &target, &sample_sets, &init_images)?;
+    super::write::write_outputs(
+        out,
+        &record,
+        &target,
+        &sample_sets,
+        &init_images,
+        &exact_rows,
+    )?;
     Ok(record)
 }

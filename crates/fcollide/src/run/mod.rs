@@ -1,4 +1,5 @@
 //! End-to-end jobs: the paper's experiments as one call each, with their run records.
+pub mod exact;
 pub mod mnist;
 pub mod record;
 pub mod write;

@@ -103,6 +103,9 @@ pub struct RunRecord {
     pub target: serde_json::Value,
     /// Rows.
     pub rows: Vec<RowRecord>,
+    /// Exact (LP) rows, when asked for.
+    #[serde(default)]
+    pub exact_rows: Vec<super::exact::ExactRowRecord>,
     /// Wall-clock seconds of the whole run.
     pub seconds: f64,
 }

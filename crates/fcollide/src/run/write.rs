@@ -1,6 +1,7 @@
 //! Writes a run's outputs: `results.json`, `report.md`, `report.html`, `rows.png` (the paper's
 //! Table 1: target and vertices per row, with an indicator of where the vertices differ) and
 //! `samples.png` (random polytope samples per row).
+use super::exact::ExactRow;
 use super::record::RunRecord;
 use crate::collide::VertexSet;
 use crate::model::io::write_atomic;
@@ -150,8 +151,13 @@ fn what_was_used(record: &RunRecord) -> String {
 
 /// `rows.png`: per row the start, the target, the vertices and an indicator of where the
 /// vertices differ most.
-fn rows_grid(target: &[f32], rows: &[(VertexSet, Vec<f32>)], inits: &[Vec<f32>]) -> Result<Grid> {
-    let shape = rows.first().map(|r| r.0.shape).unwrap_or([1, 28, 28]);
+fn rows_grid(
+    shape: [usize; 3],
+    target: &[f32],
+    rows: &[(VertexSet, Vec<f32>)],
+    inits: &[Vec<f32>],
+    exact: &[ExactRow],
+) -> Result<Grid> {
     let mut g = Grid::new(shape)?.with_title("Target and vertices (the paper's Table 1)");
     for (r, ((set, _), init)) in rows.iter().zip(inits).enumerate() {
         g.start_row(&format!("row {}", r + 1));
@@ -166,7 +172,79 @@ fn rows_grid(target: &[f32], rows: &[(VertexSet, Vec<f32>)], inits: &[Vec<f32>])
         let vs: Vec<&[f32]> = (0..set.len()).map(|k| set.vertex(k)).collect();
         g.add_difference(&vs, "differ", DiffScale::Max)?;
     }
+    for (r, row) in exact.iter().enumerate() {
+        g.start_row(&format!("exact {}", r + 1));
+        g.add_image(target, "target")?;
+        for (k, v) in row.vertices.iter().enumerate() {
+            let c = row.record.vertex_class.get(k).copied().unwrap_or(0);
+            let p = row
+                .record
+                .vertex_confidence
+                .get(k)
+                .copied()
+                .unwrap_or(f64::NAN);
+            g.add_image(v, &format!("x{} {} {:.2}", k + 1, c, p))?;
+        }
+        let vs: Vec<&[f32]> = row.vertices.iter().map(|v| v.as_slice()).collect();
+        g.add_difference(&vs, "differ", DiffScale::Max)?;
+        if let (Some(c), Some(rec)) = (&row.closest, &row.record.closest) {
+            g.add_image(c, &format!("closest {}", rec.class))?;
+        }
+    }
     Ok(g)
+}
+
+/// The exact rows' figures.
+pub fn exact_table(record: &RunRecord, exact: &[ExactRow]) -> Table {
+    let mut t = Table::new(
+        "Exact polytopes (LP vertices, certified in f64)",
+        vec![
+            "row",
+            "layer",
+            "N+",
+            "rank W+",
+            "affine dim",
+            "success",
+            "sample conf. (mean)",
+            "vertex pairwise L2",
+            "ratio",
+            "collision dev. vertices / samples",
+            "max violation",
+            "Chebyshev radius",
+            "first LP s",
+            "later LP s (mean)",
+            "closest to start: L2, class",
+        ],
+    );
+    for r in exact.iter().map(|e| &e.record) {
+        t.push_row(vec![
+            r.name.clone(),
+            r.layer.clone(),
+            r.n_plus.to_string(),
+            r.rank.to_string(),
+            r.affine_dim.to_string(),
+            fmt_pct(r.success_rate, 1),
+            fmt_num(r.sample_confidence_mean, 4),
+            fmt_num(r.vertex_pairwise_l2, 3),
+            fmt_pct(r.vertex_to_dataset_ratio, 1),
+            format!(
+                "{:.1e} / {:.1e}",
+                r.vertex_collision_dev, r.sample_collision_dev
+            ),
+            format!("{:.1e}", r.vertex_max_violation),
+            r.chebyshev_radius
+                .map(|x| fmt_num(x, 4))
+                .unwrap_or_else(|| "-".into()),
+            fmt_num(r.first_lp_s, 3),
+            fmt_num(r.warm_lp_mean_s, 3),
+            r.closest
+                .as_ref()
+                .map(|c| format!("{} ({}), class {}", fmt_num(c.l2, 3), c.other, c.class))
+                .unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    let _ = record;
+    t
 }
 
 /// Writes every output file into `out`.
@@ -176,14 +254,16 @@ pub fn write_outputs(
     target: &[f32],
     rows: &[(VertexSet, Vec<f32>)],
     inits: &[Vec<f32>],
+    exact: &[ExactRow],
 ) -> Result<()> {
     let json = serde_json::to_string_pretty(record).expect("record serializes");
     write_atomic(&out.join("results.json"), json.as_bytes())?;
 
-    let rows_png = rows_grid(target, rows, inits)?.to_png()?;
+    let shape: [usize; 3] = serde_json::from_value(record.dataset["shape"].clone())
+        .unwrap_or_else(|_| rows.first().map(|r| r.0.shape).unwrap_or([1, 28, 28]));
+    let rows_png = rows_grid(shape, target, rows, inits, exact)?.to_png()?;
     crate::report::write_atomic(out.join("rows.png"), &rows_png)?;
 
-    let shape = rows.first().map(|r| r.0.shape).unwrap_or([1, 28, 28]);
     let d: usize = shape.iter().product();
     let mut g = Grid::new(shape)?.with_title("Random points of each polytope");
     for (r, (_, samples)) in rows.iter().enumerate() {
@@ -192,14 +272,33 @@ pub fn write_outputs(
             g.add_image(s, "")?;
         }
     }
+    for (r, row) in exact.iter().enumerate() {
+        g.start_row(&format!("exact {}", r + 1));
+        for s in row.samples.chunks(d).take(SHOWN_SAMPLES) {
+            g.add_image(s, "")?;
+        }
+    }
     let samples_png = g.to_png()?;
     crate::report::write_atomic(out.join("samples.png"), &samples_png)?;
 
     let t2 = table2(record);
     let tv = vertex_table(record);
+    let te = exact_table(record, exact);
+    let exact_md = if exact.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "{}\n\nExact rows: one LP per unit (minimize its pre-activation) over \
+             `W+ u + b+ = ỹt+`, `W− u + b− ≤ 0`, `0 ≤ u ≤ 1` (and the linear region's \
+             constraints at deeper layers); collision deviation = max |post-ReLU activation − \
+             target's| in an f64 forward pass. \"closest\": the colliding input nearest in L1 \
+             to row 2's start.\n\n",
+            te.to_markdown()
+        )
+    };
     let used = what_was_used(record);
     let md = format!(
-        "# {}\n\n{}\n\n{}\n\n![target and vertices](rows.png)\n\n![samples](samples.png)\n\n{}\n\n\
+        "# {}\n\n{}\n\n{}\n\n{}![target and vertices](rows.png)\n\n![samples](samples.png)\n\n{}\n\n\
          Success: share of samples classified as the target's class. Feature error: \
          ‖y(s) − y(t)‖ / ‖y(t)‖ of the post-ReLU activation at the collision layer. Ratio: \
          vertex pairwise L2 / dataset pairwise L2 (the paper: 12–13 %). Full figures: \
@@ -207,20 +306,23 @@ pub fn write_outputs(
         record.experiment,
         used,
         t2.to_markdown(),
+        exact_md,
         tv.to_markdown()
     );
     write_atomic(&out.join("report.md"), md.as_bytes())?;
 
     let mut html = HtmlReport::new(&record.experiment);
-    html.paragraph(&used)
-        .table(&t2)
-        .image_png(
-            &rows_png,
-            "target and vertices",
-            "Target and vertices per row",
-        )
-        .image_png(&samples_png, "samples", "Random polytope samples per row")
-        .table(&tv);
+    html.paragraph(&used).table(&t2);
+    if !exact.is_empty() {
+        html.table(&te);
+    }
+    html.image_png(
+        &rows_png,
+        "target and vertices",
+        "Target and vertices per row",
+    )
+    .image_png(&samples_png, "samples", "Random polytope samples per row")
+    .table(&tv);
     html.save(out.join("report.html"))?;
     Ok(())
 }

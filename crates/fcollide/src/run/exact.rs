@@ -1,0 +1,286 @@
+//! Exact rows: LP vertices of the colliding polytope (Proposition 1, or a linear region at
+//! deeper layers), their f64 certificates, `N` random convex combinations certified the same
+//! way, the polytope's size (Chebyshev radius, extents, vertex spread), and the colliding
+//! point closest in L1 to another image (the exact version of the paper's row 2).
+use crate::exact::{
+    certify, collision_system, exact_closest, exact_polytope, ExactParams, ExactPolytope,
+};
+use crate::model::HostNetwork;
+use crate::polytope::dirichlet_weights;
+use crate::Result;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+/// The exact counterpart of a row.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ExactRowRecord {
+    /// Row name.
+    pub name: String,
+    /// Collision layer.
+    pub layer: String,
+    /// `N+`, `rank(W+)`, affine dimension `d − rank`.
+    pub n_plus: usize,
+    /// `rank(W+)`.
+    pub rank: usize,
+    /// `d − rank(W+)`.
+    pub affine_dim: usize,
+    /// Whether `ker(W+) ⊆ ker(W−)` numerically (then the set is the whole subspace ∩ box).
+    pub ker_contained: bool,
+    /// Units pushed by the vertex LPs.
+    pub units: Vec<usize>,
+    /// Predicted class of each vertex (f64 forward).
+    pub vertex_class: Vec<usize>,
+    /// Top-class probability of each vertex.
+    pub vertex_confidence: Vec<f64>,
+    /// Fraction of samples (and vertices) classified as the target's class.
+    pub success_rate: f64,
+    /// Top-class probability of the target.
+    pub target_confidence: f64,
+    /// Mean top-class probability over samples.
+    pub sample_confidence_mean: f64,
+    /// Mean pairwise L2 distance between vertices.
+    pub vertex_pairwise_l2: f64,
+    /// `vertex_pairwise_l2 / dataset_pairwise_l2`.
+    pub vertex_to_dataset_ratio: f64,
+    /// Max |post-ReLU activation − target's| over vertices (f64 forward).
+    pub vertex_collision_dev: f64,
+    /// The same over samples.
+    pub sample_collision_dev: f64,
+    /// Max constraint violation over vertices.
+    pub vertex_max_violation: f64,
+    /// Number of samples.
+    pub samples: usize,
+    /// Radius of the largest ball inside the polytope within its affine subspace.
+    pub chebyshev_radius: Option<f64>,
+    /// Mean width along random directions in the subspace.
+    pub mean_extent: f64,
+    /// Seconds of the first (cold) vertex LP.
+    pub first_lp_s: f64,
+    /// Mean seconds of each later vertex LP.
+    pub warm_lp_mean_s: f64,
+    /// Notes on degenerate cases.
+    pub notes: Vec<String>,
+    /// The closest colliding point to another image, if asked.
+    pub closest: Option<ClosestRecord>,
+    /// Everything the LP module reported (without the vertex images).
+    pub detail: serde_json::Value,
+}
+
+/// The colliding point closest in L1 to another image.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ClosestRecord {
+    /// What the other image was (`index:N`).
+    pub other: String,
+    /// `‖u − x_other‖₁`.
+    pub l1: f64,
+    /// `‖u − x_other‖₂`.
+    pub l2: f64,
+    /// `‖u − x_other‖∞`.
+    pub linf: f64,
+    /// Predicted class of the point.
+    pub class: usize,
+    /// Its top-class probability.
+    pub confidence: f64,
+    /// Max |post-ReLU activation − target's|.
+    pub collision_dev: f64,
+}
+
+/// An exact row with its images: vertices `[K][d]`, samples `[n·d]`, closest point.
+pub struct ExactRow {
+    /// Figures.
+    pub record: ExactRowRecord,
+    /// Vertices as f32 images.
+    pub vertices: Vec<Vec<f32>>,
+    /// Samples, `[n, d]`.
+    pub samples: Vec<f32>,
+    /// The closest point to the other image, if asked.
+    pub closest: Option<Vec<f32>>,
+}
+
+/// Computes an exact row.
+#[allow(clippy::too_many_arguments)]
+pub fn exact_row(
+    name: &str,
+    net: &HostNetwork,
+    target: &[f32],
+    params: ExactParams,
+    samples: usize,
+    dataset_l2: f64,
+    other: Option<(&str, &[f32])>,
+    rng: &mut impl Rng,
+) -> Result<ExactRow> {
+    let p = params.check()?;
+    let poly: ExactPolytope = exact_polytope(net, target, &p)?;
+    let sys = collision_system(net, target, &p)?;
+    let k = poly.vertices_f64.len();
+    let d = poly.d;
+    let mut pts: Vec<Vec<f64>> = Vec::with_capacity(samples);
+    for w in dirichlet_weights(k, samples, rng) {
+        let mut x = vec![0.0f64; d];
+        for (v, wk) in poly.vertices_f64.iter().zip(&w) {
+            for (o, &vi) in x.iter_mut().zip(v) {
+                *o += wk * vi;
+            }
+        }
+        pts.push(x);
+    }
+    let cert = certify(net, &sys, &pts)?;
+    let hits = cert
+        .points
+        .iter()
+        .filter(|c| c.predicted == cert.target_class)
+        .count();
+    let closest = match other {
+        Some((label, img)) => {
+            let (cp, cc) = exact_closest(net, target, img, &p)?;
+            let pc = &cc.points[0];
+            let l2 = cp
+                .point
+                .iter()
+                .zip(img)
+                .map(|(a, &b)| (a - b as f64).powi(2))
+                .sum::<f64>()
+                .sqrt();
+            Some((
+                ClosestRecord {
+                    other: label.to_string(),
+                    l1: cp
+                        .point
+                        .iter()
+                        .zip(img)
+                        .map(|(a, &b)| (a - b as f64).abs())
+                        .sum(),
+                    l2,
+                    linf: cp.linf,
+                    class: pc.predicted,
+                    confidence: pc.top_prob,
+                    collision_dev: pc.max_activation_diff,
+                },
+                cp.point.iter().map(|&x| x as f32).collect::<Vec<f32>>(),
+            ))
+        }
+        None => None,
+    };
+    let mut detail = serde_json::to_value(&poly).unwrap_or_default();
+    if let Some(o) = detail.as_object_mut() {
+        o.remove("vertices");
+        o.remove("vertices_f64");
+        if let Some(c) = o.get_mut("chebyshev").and_then(|c| c.as_object_mut()) {
+            c.remove("centre");
+        }
+        for key in ["certificate", "certificate_f32"] {
+            if let Some(c) = o.get_mut(key).and_then(|c| c.as_object_mut()) {
+                c.remove("points");
+            }
+        }
+    }
+    let record = ExactRowRecord {
+        name: name.to_string(),
+        layer: poly.layer.clone(),
+        n_plus: poly.n_plus,
+        rank: poly.rank,
+        affine_dim: poly.affine_dim,
+        ker_contained: poly.ker_contained,
+        units: poly.vertex_lps.iter().map(|v| v.unit).collect(),
+        vertex_class: poly
+            .certificate
+            .points
+            .iter()
+            .map(|c| c.predicted)
+            .collect(),
+        vertex_confidence: poly.certificate.points.iter().map(|c| c.top_prob).collect(),
+        success_rate: hits as f64 / samples.max(1) as f64,
+        target_confidence: cert.target_top_prob,
+        sample_confidence_mean: cert.mean_top_prob,
+        vertex_pairwise_l2: poly.vertex_pairwise_l2,
+        vertex_to_dataset_ratio: poly.vertex_pairwise_l2 / dataset_l2.max(1e-12),
+        vertex_collision_dev: poly.certificate.max_activation_diff,
+        sample_collision_dev: cert.max_activation_diff,
+        vertex_max_violation: poly.certificate.max_violation,
+        samples,
+        chebyshev_radius: poly.chebyshev.as_ref().map(|c| c.radius),
+        mean_extent: poly.mean_extent,
+        first_lp_s: poly.timings.first_lp_s,
+        warm_lp_mean_s: poly.timings.warm_lp_mean_s,
+        notes: poly.notes.clone(),
+        closest: closest.as_ref().map(|c| c.0.clone()),
+        detail,
+    };
+    Ok(ExactRow {
+        record,
+        vertices: poly.vertices.clone(),
+        samples: pts.iter().flatten().map(|&x| x as f32).collect(),
+        closest: closest.map(|c| c.1),
+    })
+}
+
+/// What `fcollide exact` needs besides the network.
+pub struct ExactJob<'a> {
+    /// Exact parameters (layer, vertices, units, tolerances).
+    pub params: ExactParams,
+    /// The target image and how it was named.
+    pub target: (&'a str, &'a [f32]),
+    /// Another image for the closest colliding point, and how it was named.
+    pub other: Option<(&'a str, &'a [f32])>,
+    /// Samples to certify.
+    pub samples: usize,
+    /// Images for the dataset distance, `[n, d]`, and the dataset's name.
+    pub dataset: (&'a str, &'a [f32]),
+    /// Random pairs for the dataset distance.
+    pub dataset_pairs: usize,
+    /// Seed of sampling and distances.
+    pub seed: u64,
+}
+
+/// Runs `fcollide exact`: one exact row, written to `out` like `reproduce`.
+pub fn run_exact(
+    net: &HostNetwork,
+    job: &ExactJob<'_>,
+    out: &std::path::Path,
+) -> Result<super::RunRecord> {
+    use rand::SeedableRng;
+    let t0 = std::time::Instant::now();
+    std::fs::create_dir_all(out).map_err(|source| crate::Error::Io {
+        path: out.to_path_buf(),
+        source,
+    })?;
+    let d = net.input_len();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(job.seed);
+    let ds_l2 = crate::polytope::dataset_pairwise_l2(job.dataset.1, d, job.dataset_pairs, &mut rng);
+    let row = exact_row(
+        "exact: LP vertices",
+        net,
+        job.target.1,
+        job.params.clone(),
+        job.samples,
+        ds_l2,
+        job.other,
+        &mut rng,
+    )?;
+    let record = super::RunRecord {
+        tool: "fcollide".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        experiment: format!("exact polytope ({}, {})", net.arch, job.params.layer),
+        seed: job.seed,
+        machine: super::MachineInfo::current("cpu (HiGHS, f64)"),
+        params: serde_json::json!({
+            "exact": job.params,
+            "samples": job.samples,
+            "vertex": { "layer": job.params.layer, "vertices": job.params.vertices },
+        }),
+        model: serde_json::json!({ "arch": net.arch }),
+        dataset: serde_json::json!({
+            "name": job.dataset.0,
+            "test": job.dataset.1.len() / d.max(1),
+            "shape": net.input_shape,
+        }),
+        dataset_pairwise_l2: ds_l2,
+        dataset_pairs: job.dataset_pairs,
+        target: serde_json::json!({ "image": job.target.0 }),
+        rows: Vec::new(),
+        exact_rows: vec![row.record.clone()],
+        seconds: t0.elapsed().as_secs_f64(),
+    };
+    super::write::write_outputs(out, &record, job.target.1, &[], &[], &[row])?;
+    Ok(record)
+}
