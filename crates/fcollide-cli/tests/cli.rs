@@ -1,0 +1,190 @@
+//! The binary end to end: clear errors with a non-zero exit on bad input, and a small run.
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn fcollide(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fcollide"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A failure that is an error message, not a panic.
+fn assert_clean_failure(o: &Output, needles: &[&str]) {
+    let err = stderr(o);
+    assert!(!o.status.success(), "expected failure, got success: {err}");
+    assert!(!err.contains("panicked"), "panic: {err}");
+    for n in needles {
+        assert!(err.contains(n), "missing '{n}' in: {err}");
+    }
+}
+
+#[test]
+fn bad_inputs_give_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // A data folder without MNIST files.
+    let o = fcollide(&[
+        "train",
+        "--out",
+        "m.safetensors",
+        "--data",
+        d.to_str().unwrap(),
+    ]);
+    assert_clean_failure(&o, &["train-images-idx3-ubyte"]);
+    // A truncated IDX file.
+    std::fs::write(d.join("train-images-idx3-ubyte"), [0u8, 0, 8, 3, 0, 0]).unwrap();
+    for f in [
+        "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+    ] {
+        std::fs::write(d.join(f), [0u8, 0, 8, 1, 0, 0, 0, 0]).unwrap();
+    }
+    let o = fcollide(&[
+        "train",
+        "--out",
+        "m.safetensors",
+        "--data",
+        d.to_str().unwrap(),
+    ]);
+    assert_clean_failure(&o, &["train-images-idx3-ubyte", "truncated"]);
+    // A model file that is not safetensors.
+    let bogus = d.join("bogus.safetensors");
+    std::fs::write(&bogus, b"definitely not a model").unwrap();
+    let o = fcollide(&[
+        "verify",
+        "--model",
+        bogus.to_str().unwrap(),
+        "--vertices",
+        "v.safetensors",
+    ]);
+    assert_clean_failure(&o, &["bogus.safetensors", "safetensors"]);
+    // Missing model file.
+    let o = fcollide(&[
+        "vertices",
+        "--model",
+        "/nonexistent/m.safetensors",
+        "--target",
+        "index:0",
+        "--out",
+        "v",
+    ]);
+    assert_clean_failure(&o, &["/nonexistent/m.safetensors"]);
+    // Bad flag values name the flag.
+    let o = fcollide(&[
+        "reproduce",
+        "mnist",
+        "--penalty",
+        "l3",
+        "--out",
+        d.to_str().unwrap(),
+    ]);
+    assert_clean_failure(&o, &["--penalty", "square, abs or hinge"]);
+    let o = fcollide(&[
+        "reproduce",
+        "mnist",
+        "--alpha=-3",
+        "--out",
+        d.to_str().unwrap(),
+    ]);
+    assert_clean_failure(&o, &["alpha"]);
+}
+
+#[test]
+fn train_vertices_verify_exact_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let model = d.join("m.safetensors");
+    let m = model.to_str().unwrap();
+    let o = fcollide(&["-q", "train", "--out", m, "--epochs", "1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // A layer the MLP does not have: the valid names are listed.
+    let v = d.join("v.safetensors");
+    let vs = v.to_str().unwrap();
+    let o = fcollide(&[
+        "-q", "vertices", "--model", m, "--target", "index:0", "--layer", "conv1", "--out", vs,
+    ]);
+    assert_clean_failure(&o, &["conv1", "fc1, fc2"]);
+    let o = fcollide(&[
+        "-q",
+        "vertices",
+        "--model",
+        m,
+        "--target",
+        "index:99999",
+        "--out",
+        vs,
+    ]);
+    assert_clean_failure(&o, &["index:99999", "2000"]);
+    let o = fcollide(&[
+        "-q",
+        "vertices",
+        "--model",
+        m,
+        "--target",
+        "index:0",
+        "--init",
+        "index:1",
+        "--steps",
+        "300",
+        "--vertices",
+        "3",
+        "--out",
+        vs,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(Path::new(vs).exists());
+    let figures = d.join("f.json");
+    let o = fcollide(&[
+        "-q",
+        "verify",
+        "--model",
+        m,
+        "--vertices",
+        vs,
+        "--samples",
+        "200",
+        "--out",
+        figures.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let f: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&figures).unwrap()).unwrap();
+    assert_eq!(f["samples"], 200);
+    assert!(f["success_rate"].as_f64().unwrap() > 0.99, "{f}");
+    // Exact vertices with certificates.
+    let out = d.join("exact");
+    let o = fcollide(&[
+        "-q",
+        "exact",
+        "--model",
+        m,
+        "--target",
+        "index:0",
+        "--other",
+        "index:1",
+        "--vertices",
+        "2",
+        "--samples",
+        "100",
+        "--directions",
+        "0",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    let row = &r["exact_rows"][0];
+    assert_eq!(row["success_rate"], 1.0, "{row}");
+    assert!(
+        row["sample_collision_dev"].as_f64().unwrap() < 1e-6,
+        "{row}"
+    );
+    assert!(out.join("rows.png").exists() && out.join("report.md").exists());
+}
