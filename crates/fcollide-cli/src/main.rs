@@ -4,7 +4,7 @@ mod progress;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use fcollide::collide::io::{load_vertices, save_vertices, VertexFile};
-use fcollide::collide::{find_vertices, BoxMethod, Engine, Penalty, VertexParams};
+use fcollide::collide::{find_vertices, BoxMethod, Engine, Penalty, UnitChoice, VertexParams};
 use fcollide::data::{self, Dataset};
 use fcollide::exact::ExactParams;
 use fcollide::model::train::{train, TrainParams};
@@ -102,6 +102,28 @@ enum Command {
         #[arg(long, default_value = "fcollide-exact")]
         out: PathBuf,
     },
+    /// Collisions at several layers from one target: success, feature error and vertex
+    /// spread per layer (Markdown table and a plot of spread vs depth).
+    Sweep {
+        #[command(flatten)]
+        model: ModelArgs,
+        #[command(flatten)]
+        data: DataArgs,
+        /// The target: `index:N` (test split) or `file:PATH`.
+        #[arg(long)]
+        target: String,
+        /// Layers, comma-separated (default: every collision layer).
+        #[arg(long, value_delimiter = ',')]
+        layers: Option<Vec<String>>,
+        #[command(flatten)]
+        search: SearchArgs,
+        /// Samples per layer.
+        #[arg(long, default_value_t = 2000)]
+        samples: usize,
+        /// Output folder.
+        #[arg(long, default_value = "fcollide-sweep")]
+        out: PathBuf,
+    },
     /// Verify saved vertices: sample the polytope and measure it.
     Verify {
         #[command(flatten)]
@@ -125,6 +147,8 @@ enum Command {
 enum Experiment {
     /// §3.1: MLP on MNIST, rows 1–2, Table 2.
     Mnist,
+    /// The same on LeNet-5 at fc1, plus a row at a conv layer (--conv-layer).
+    Lenet,
 }
 
 #[derive(Args, Debug)]
@@ -192,6 +216,10 @@ struct SearchArgs {
     /// Units of Z to push down, comma-separated, one per vertex (default: the first K of Z).
     #[arg(long, value_delimiter = ',')]
     units: Option<Vec<usize>>,
+    /// How units are chosen without --units: first (the first K of Z) or spread (evenly
+    /// over Z; the default at conv layers).
+    #[arg(long)]
+    unit_choice: Option<String>,
     /// Weight α of L+.
     #[arg(long)]
     alpha: Option<f32>,
@@ -231,6 +259,13 @@ impl SearchArgs {
         p.layer = self.layer.clone();
         p.vertices = self.vertices;
         p.units = self.units.clone();
+        if let Some(c) = &self.unit_choice {
+            p.unit_choice = match c.as_str() {
+                "first" => UnitChoice::First,
+                "spread" => UnitChoice::Spread,
+                o => bail!("--unit-choice '{o}': expected first or spread"),
+            };
+        }
         if let Some(a) = self.alpha {
             p.alpha = a;
         }
@@ -280,9 +315,12 @@ struct ReproduceArgs {
     train: TrainArgs,
     #[command(flatten)]
     search: SearchArgs,
-    /// Architecture.
-    #[arg(long, default_value = "mlp")]
-    arch: String,
+    /// Architecture (default: mlp for `mnist`, lenet5 for `lenet`).
+    #[arg(long)]
+    arch: Option<String>,
+    /// `lenet`: the conv layer of the extra row.
+    #[arg(long, default_value = "conv2")]
+    conv_layer: String,
     /// Use these weights instead of training.
     #[arg(long)]
     weights: Option<PathBuf>,
@@ -316,10 +354,18 @@ impl Default for ReproduceArgs {
     }
 }
 
-fn reproduce(args: &ReproduceArgs, quiet: bool) -> Result<()> {
+fn reproduce(experiment: &Experiment, args: &ReproduceArgs, quiet: bool) -> Result<()> {
+    let (arch, extra) = match experiment {
+        Experiment::Mnist => (args.arch.clone().unwrap_or_else(|| "mlp".into()), None),
+        Experiment::Lenet => (
+            args.arch.clone().unwrap_or_else(|| "lenet5".into()),
+            Some(args.conv_layer.clone()),
+        ),
+    };
     let p = MnistParams {
         seed: args.data.seed,
-        arch: args.arch.clone(),
+        arch,
+        extra_layer: extra,
         data_dir: args.data.data.clone(),
         weights: args.weights.clone(),
         retrain: args.retrain,
@@ -417,8 +463,8 @@ fn read_image(spec: &str, test: &Dataset, net: &HostNetwork, what: &str) -> Resu
 fn run(cli: Cli) -> Result<()> {
     let quiet = cli.quiet;
     match cli.command {
-        None => reproduce(&ReproduceArgs::default(), quiet),
-        Some(Command::Reproduce { run, .. }) => reproduce(&run, quiet),
+        None => reproduce(&Experiment::Mnist, &ReproduceArgs::default(), quiet),
+        Some(Command::Reproduce { experiment, run }) => reproduce(&experiment, &run, quiet),
         Some(Command::Train {
             arch: a,
             out,
@@ -519,6 +565,34 @@ fn run(cli: Cli) -> Result<()> {
             };
             let rec = run_exact(&net, &job, &out)?;
             print_exact(&rec);
+            println!("wrote {}", out.display());
+            Ok(())
+        }
+        Some(Command::Sweep {
+            model,
+            data,
+            target,
+            layers,
+            search,
+            samples,
+            out,
+        }) => {
+            let net = model.load()?;
+            let (_, test) = load_data(&data)?;
+            let t = read_image(&target, &test, &net, "target")?;
+            let layers = layers.unwrap_or_else(|| net.collision_layers());
+            let rec = fcollide::run::sweep::sweep(
+                &net,
+                &t,
+                &layers,
+                &search.params()?,
+                samples,
+                &test.images,
+                data.seed,
+                &out,
+                &Bars::new(quiet),
+            )?;
+            println!("{}", fcollide::run::sweep::sweep_table(&rec).to_markdown());
             println!("wrote {}", out.display());
             Ok(())
         }

@@ -112,6 +112,18 @@ fn main() {
     let mut ad2 = AutodiffEngine::new(&net, fc2, &dev).unwrap();
     let s = time_steps(&mut ad2, &target, 300, 5);
     println!("| MLP step, K=5, fc2 | autodiff | {:.4} ms |", s * 1e3);
+    // LeNet-5 (step time does not depend on the weights: seeded random ones).
+    use rand::SeedableRng;
+    let lenet = fcollide::model::arch::lenet5(&mut rand_chacha::ChaCha8Rng::seed_from_u64(0));
+    for layer in ["fc1", "conv2"] {
+        let li = lenet.collision_layer_index(layer).unwrap();
+        let mut e = AutodiffEngine::new(&lenet, li, &dev).unwrap();
+        let s = time_steps(&mut e, &target, 200, 5);
+        println!(
+            "| LeNet-5 step, K=5, {layer} | autodiff | {:.4} ms |",
+            s * 1e3
+        );
+    }
     // The whole job minus training: the cached model is loaded.
     let mut times = Vec::new();
     for _ in 0..3 {

@@ -12,6 +12,6 @@ pub mod search;
 
 pub use error::CollideError;
 pub use objective::{LossTerms, Objective};
-pub use params::{BoxMethod, Engine, ValidVertexParams, VertexParams};
+pub use params::{BoxMethod, Engine, UnitChoice, ValidVertexParams, VertexParams};
 pub use penalty::Penalty;
 pub use search::{feature_rel_err, find_vertices, VertexSet, VertexStats};

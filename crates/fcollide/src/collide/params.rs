@@ -24,6 +24,17 @@ pub enum Engine {
     Autodiff,
 }
 
+/// How units `i ∈ Z` are chosen when not given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnitChoice {
+    /// The first `K` units of `Z` (the paper: `i = 0..4`).
+    First,
+    /// `K` units evenly spaced over `Z` — for conv layers, where the first units of `Z` are
+    /// all in one channel's corner.
+    Spread,
+}
+
 /// Parameters of a vertex search (unchecked).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct VertexParams {
@@ -31,8 +42,10 @@ pub struct VertexParams {
     pub layer: String,
     /// Number of vertices `K`, optimized as one batch.
     pub vertices: usize,
-    /// Units `i ∈ Z`, one per vertex; `None`: the first `K` units of `Z`.
+    /// Units `i ∈ Z`, one per vertex; `None`: chosen by `unit_choice`.
     pub units: Option<Vec<usize>>,
+    /// How units are chosen when `units` is `None`.
+    pub unit_choice: UnitChoice,
     /// Weight `α` of `L+`.
     pub alpha: f32,
     /// Penalty on the other zero-set units.
@@ -57,6 +70,7 @@ impl Default for VertexParams {
             layer: "fc1".into(),
             vertices: 5,
             units: None,
+            unit_choice: UnitChoice::First,
             alpha: 1000.0,
             penalty: Penalty::Hinge,
             beta: 1000.0,

@@ -174,7 +174,10 @@ pub fn find_vertices(
                     ),
                 });
             }
-            zero[..k].to_vec()
+            match params.unit_choice {
+                super::UnitChoice::First => zero[..k].to_vec(),
+                super::UnitChoice::Spread => (0..k).map(|v| zero[v * zero.len() / k]).collect(),
+            }
         }
     };
     let obj = Objective::new(

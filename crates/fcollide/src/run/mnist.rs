@@ -42,6 +42,8 @@ pub struct MnistParams {
     /// Test-split index of row 2's starting image (default: the first test example of
     /// another class after the target).
     pub init_index: Option<usize>,
+    /// A third row from the target at this layer (e.g. a conv layer), units spread over Z.
+    pub extra_layer: Option<String>,
     /// Polytope samples per row.
     pub samples: usize,
     /// Random dataset pairs for the dataset distance.
@@ -64,6 +66,7 @@ impl Default for MnistParams {
             target_class: 7,
             target_index: None,
             init_index: None,
+            extra_layer: None,
             samples: 2000,
             dataset_pairs: 10_000,
             exact: false,
@@ -169,20 +172,40 @@ pub fn reproduce_mnist(p: &MnistParams, out: &Path, progress: &dyn Progress) -> 
     };
     let mut rng = ChaCha8Rng::seed_from_u64(p.seed.wrapping_add(1));
     let ds_l2 = dataset_pairwise_l2(&test_set.images, d, p.dataset_pairs, &mut rng);
-    let inits = [
-        ("row 1: from the target", "target".to_string(), target_index),
+    let mut inits = vec![
         (
-            "row 2: from another example",
+            "row 1: from the target".to_string(),
+            "target".to_string(),
+            target_index,
+            vparams.clone(),
+        ),
+        (
+            "row 2: from another example".to_string(),
             format!("index:{init_index}"),
             init_index,
+            vparams.clone(),
         ),
     ];
+    if let Some(layer) = &p.extra_layer {
+        let vp = VertexParams {
+            layer: layer.clone(),
+            unit_choice: crate::collide::UnitChoice::Spread,
+            ..(*vparams).clone()
+        }
+        .check()?;
+        inits.push((
+            format!("row 3: from the target at {layer}"),
+            "target".to_string(),
+            target_index,
+            vp,
+        ));
+    }
     let mut rows = Vec::new();
     let mut sample_sets = Vec::new();
     let mut init_images = Vec::new();
-    for (r, (name, init_name, idx)) in inits.iter().enumerate() {
+    for (r, (name, init_name, idx, vparams)) in inits.iter().enumerate() {
         let init = test_set.image(*idx).to_vec();
-        let set = find_vertices(&net, &target, &init, &vparams, &device, progress)?;
+        let set = find_vertices(&net, &target, &init, vparams, &device, progress)?;
         let mut srng = ChaCha8Rng::seed_from_u64(p.seed.wrapping_add(100 + r as u64));
         let (v, samples) = verify(&net, &target, &set, p.samples, &device, &mut srng)?;
         let file = format!("vertices-row{}.safetensors", r + 1);
@@ -191,7 +214,7 @@ pub fn reproduce_mnist(p: &MnistParams, out: &Path, progress: &dyn Progress) -> 
                 set: set.clone(),
                 target: target.clone(),
                 init: init.repeat(set.len()),
-                params: serde_json::to_value(&*vparams).unwrap_or_default(),
+                params: serde_json::to_value(&**vparams).unwrap_or_default(),
             },
             &out.join(&file),
         )?;
@@ -246,7 +269,7 @@ pub fn reproduce_mnist(p: &MnistParams, out: &Path, progress: &dyn Progress) -> 
     let record = RunRecord {
         tool: "fcollide".into(),
         version: env!("CARGO_PKG_VERSION").into(),
-        experiment: format!("reproduce mnist ({})", p.arch),
+        experiment: format!("reproduce mnist ({})", net.arch),
         seed: p.seed,
         machine: MachineInfo::current("cpu (burn-flex)"),
         params: serde_json::to_value(p).unwrap_or_default(),

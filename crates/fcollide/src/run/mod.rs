@@ -2,6 +2,7 @@
 pub mod exact;
 pub mod mnist;
 pub mod record;
+pub mod sweep;
 pub mod write;
 
 pub use mnist::{reproduce_mnist, MnistParams};
