@@ -1,5 +1,6 @@
 //! The integration-test binary: one module per part of the library.
 mod collide;
+mod conv;
 mod data;
 mod exact;
 mod knn;
