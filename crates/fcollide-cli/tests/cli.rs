@@ -188,3 +188,82 @@ fn train_vertices_verify_exact_round_trip() {
     );
     assert!(out.join("rows.png").exists() && out.join("report.md").exists());
 }
+
+#[test]
+fn lenet_reproduction_and_sweep_write_their_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("lenet");
+    let o = fcollide(&[
+        "-q",
+        "reproduce",
+        "lenet",
+        "--epochs",
+        "1",
+        "--steps",
+        "150",
+        "--samples",
+        "100",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    assert_eq!(r["model"]["arch"], "lenet5");
+    let rows = r["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[0]["layer"], "fc1");
+    assert_eq!(rows[2]["layer"], "conv2");
+    for f in [
+        "rows.png",
+        "samples.png",
+        "report.md",
+        "report.html",
+        "model-lenet5.safetensors",
+    ] {
+        assert!(out.join(f).exists(), "{f}");
+    }
+    // Sweep over two layers of the model just trained.
+    let model = out.join("model-lenet5.safetensors");
+    let sw = dir.path().join("sweep");
+    let o = fcollide(&[
+        "-q",
+        "sweep",
+        "--model",
+        model.to_str().unwrap(),
+        "--target",
+        "index:4",
+        "--layers",
+        "conv2,fc1",
+        "--steps",
+        "100",
+        "--samples",
+        "50",
+        "--out",
+        sw.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(sw.join("sweep.json")).unwrap()).unwrap();
+    let layers: Vec<&str> = s["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["layer"].as_str().unwrap())
+        .collect();
+    assert_eq!(layers, ["conv2", "fc1"]);
+    assert!(sw.join("sweep.png").exists() && sw.join("sweep.md").exists());
+    let o = fcollide(&[
+        "-q",
+        "sweep",
+        "--model",
+        model.to_str().unwrap(),
+        "--target",
+        "index:4",
+        "--layers",
+        "pool1",
+        "--out",
+        sw.to_str().unwrap(),
+    ]);
+    assert_clean_failure(&o, &["pool1", "conv1, conv2, fc1, fc2"]);
+}
