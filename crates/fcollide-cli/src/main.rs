@@ -8,7 +8,7 @@ use fcollide::collide::{find_vertices, BoxMethod, Engine, Penalty, UnitChoice, V
 use fcollide::data::{self, Dataset};
 use fcollide::exact::ExactParams;
 use fcollide::model::train::{train, TrainParams};
-use fcollide::model::{arch, default_device, io as model_io, HostNetwork};
+use fcollide::model::{arch, io as model_io, HostNetwork};
 use fcollide::polytope::verify;
 use fcollide::run::exact::{run_exact, ExactJob};
 use fcollide::run::{reproduce_mnist, MnistParams};
@@ -26,6 +26,9 @@ struct Cli {
     /// No progress bars.
     #[arg(long, short, global = true)]
     quiet: bool,
+    /// Compute device: cpu (burn-flex) or cuda (a build with `--features cuda`).
+    #[arg(long, global = true, default_value = "cpu")]
+    device: String,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -354,7 +357,12 @@ impl Default for ReproduceArgs {
     }
 }
 
-fn reproduce(experiment: &Experiment, args: &ReproduceArgs, quiet: bool) -> Result<()> {
+fn reproduce(
+    experiment: &Experiment,
+    args: &ReproduceArgs,
+    device: &str,
+    quiet: bool,
+) -> Result<()> {
     let (arch, extra) = match experiment {
         Experiment::Mnist => (args.arch.clone().unwrap_or_else(|| "mlp".into()), None),
         Experiment::Lenet => (
@@ -376,6 +384,7 @@ fn reproduce(experiment: &Experiment, args: &ReproduceArgs, quiet: bool) -> Resu
         init_index: args.init_index,
         samples: args.samples,
         exact: args.exact,
+        device: device.to_string(),
         ..MnistParams::default()
     };
     let rec = reproduce_mnist(&p, &args.out, &Bars::new(quiet))?;
@@ -462,9 +471,17 @@ fn read_image(spec: &str, test: &Dataset, net: &HostNetwork, what: &str) -> Resu
 
 fn run(cli: Cli) -> Result<()> {
     let quiet = cli.quiet;
+    let device = fcollide::model::device_by_name(&cli.device)?;
     match cli.command {
-        None => reproduce(&Experiment::Mnist, &ReproduceArgs::default(), quiet),
-        Some(Command::Reproduce { experiment, run }) => reproduce(&experiment, &run, quiet),
+        None => reproduce(
+            &Experiment::Mnist,
+            &ReproduceArgs::default(),
+            &cli.device,
+            quiet,
+        ),
+        Some(Command::Reproduce { experiment, run }) => {
+            reproduce(&experiment, &run, &cli.device, quiet)
+        }
         Some(Command::Train {
             arch: a,
             out,
@@ -475,7 +492,14 @@ fn run(cli: Cli) -> Result<()> {
             let mut rng = ChaCha8Rng::seed_from_u64(data.seed);
             let net = arch::by_name(&a, &mut rng)?;
             let params = t.params().check()?;
-            let (net, report) = train(&net, &tr, &te, &params, &mut rng, &Bars::new(quiet))?;
+            let (net, report) = train(
+                &net,
+                (&tr, &te),
+                &params,
+                &device,
+                &mut rng,
+                &Bars::new(quiet),
+            )?;
             model_io::save(&net, &out)?;
             println!(
                 "test accuracy {:.2} % after {} epochs ({:.1} s); wrote {}",
@@ -503,7 +527,7 @@ fn run(cli: Cli) -> Result<()> {
                 read_image(&init, &test, &net, "init")?
             };
             let params = search.params()?.check()?;
-            let set = find_vertices(&net, &t, &i, &params, &default_device(), &Bars::new(quiet))?;
+            let set = find_vertices(&net, &t, &i, &params, &device, &Bars::new(quiet))?;
             for (k, s) in set.stats.iter().enumerate() {
                 println!(
                     "vertex {k}: unit {} class {} ({:.4}) feature error {:.2e} L+ {:.2e} Z ok {:.1} %",
@@ -589,7 +613,7 @@ fn run(cli: Cli) -> Result<()> {
                 samples,
                 &test.images,
                 data.seed,
-                &out,
+                (&out, &device),
                 &Bars::new(quiet),
             )?;
             println!("{}", fcollide::run::sweep::sweep_table(&rec).to_markdown());
@@ -614,14 +638,7 @@ fn run(cli: Cli) -> Result<()> {
                 );
             }
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
-            let (v, _) = verify(
-                &net,
-                &vf.target,
-                &vf.set,
-                samples,
-                &default_device(),
-                &mut rng,
-            )?;
+            let (v, _) = verify(&net, &vf.target, &vf.set, samples, &device, &mut rng)?;
             let json = serde_json::to_string_pretty(&v)?;
             match out {
                 Some(p) => {

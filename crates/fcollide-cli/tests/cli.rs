@@ -75,6 +75,9 @@ fn bad_inputs_give_clear_errors() {
         "v",
     ]);
     assert_clean_failure(&o, &["/nonexistent/m.safetensors"]);
+    // A device this build does not have.
+    let o = fcollide(&["--device", "tpu", "train", "--out", "m.safetensors"]);
+    assert_clean_failure(&o, &["device", "cpu or cuda"]);
     // Bad flag values name the flag.
     let o = fcollide(&[
         "reproduce",

@@ -8,4 +8,4 @@ pub mod train;
 
 pub use error::ModelError;
 pub use host::{HostLayer, HostNetwork, HostOp};
-pub use network::{argmax, default_device, Network};
+pub use network::{argmax, default_device, device_by_name, Network};

@@ -25,6 +25,24 @@ pub fn cuda_device() -> Device {
     Device::cuda(0)
 }
 
+/// A device by name: `cpu` (burn-flex) or `cuda` (needs the `cuda` feature).
+pub fn device_by_name(name: &str) -> Result<Device, ModelError> {
+    match name {
+        "cpu" | "flex" => Ok(default_device()),
+        #[cfg(feature = "cuda")]
+        "cuda" => Ok(cuda_device()),
+        #[cfg(not(feature = "cuda"))]
+        "cuda" => Err(ModelError::Param {
+            param: "device",
+            msg: "this build has no CUDA backend: rebuild with `--features cuda`".into(),
+        }),
+        other => Err(ModelError::Param {
+            param: "device",
+            msg: format!("'{other}': expected cpu or cuda"),
+        }),
+    }
+}
+
 /// A fully connected layer's parameters: `weight` `[out, in]`, `bias` `[out]`.
 #[derive(Module, Debug)]
 pub struct Dense {

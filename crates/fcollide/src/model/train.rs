@@ -1,5 +1,5 @@
 //! Training by minibatch Adam on the cross-entropy `−(1/B) Σ_b log softmax(f(x_b))[y_b]`.
-use super::network::{batch, default_device, to_vec, Network};
+use super::network::{batch, to_vec, Network};
 use super::{HostNetwork, ModelError};
 use crate::data::Dataset;
 use crate::progress::Progress;
@@ -91,12 +91,12 @@ pub fn accuracy(net: &HostNetwork, data: &Dataset, device: &Device) -> Result<f6
     Ok(correct as f64 / data.labels.len().max(1) as f64)
 }
 
-/// Trains `net` on `train` and reports accuracy on `test`.
+/// Trains `net` on `train` (on `device`) and reports accuracy on `test`.
 pub fn train(
     net: &HostNetwork,
-    train: &Dataset,
-    test: &Dataset,
+    (train, test): (&Dataset, &Dataset),
     params: &ValidTrainParams,
+    device: &Device,
     rng: &mut impl Rng,
     progress: &dyn Progress,
 ) -> Result<(HostNetwork, TrainReport), ModelError> {
@@ -110,7 +110,8 @@ pub fn train(
             shape: net.input_shape,
         });
     }
-    let device = default_device().autodiff();
+    let plain = device.clone();
+    let device = plain.clone().autodiff();
     let mut model = Network::from_host(net, &device)?;
     let mut optim = AdamConfig::new().init();
     let n = train.labels.len();
@@ -153,7 +154,7 @@ pub fn train(
     }
     progress.finish();
     let trained = model.to_host();
-    let test_accuracy = accuracy(&trained, test, &default_device())?;
+    let test_accuracy = accuracy(&trained, test, &plain)?;
     Ok((
         trained,
         TrainReport {

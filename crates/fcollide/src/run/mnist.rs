@@ -9,7 +9,7 @@ use crate::collide::io::{save_vertices, VertexFile};
 use crate::collide::{find_vertices, VertexParams};
 use crate::data::{self, Dataset};
 use crate::model::train::{train, TrainParams, TrainReport};
-use crate::model::{arch, default_device, io as model_io, HostNetwork};
+use crate::model::{arch, io as model_io, HostNetwork};
 use crate::polytope::{dataset_pairwise_l2, verify};
 use crate::progress::Progress;
 use crate::{Error, Result};
@@ -46,6 +46,8 @@ pub struct MnistParams {
     pub extra_layer: Option<String>,
     /// Polytope samples per row.
     pub samples: usize,
+    /// Compute device: `cpu` or `cuda`.
+    pub device: String,
     /// Random dataset pairs for the dataset distance.
     pub dataset_pairs: usize,
     /// Also compute exact (LP) rows: vertices, certificates and the closest colliding
@@ -68,6 +70,7 @@ impl Default for MnistParams {
             init_index: None,
             extra_layer: None,
             samples: 2000,
+            device: "cpu".into(),
             dataset_pairs: 10_000,
             exact: false,
         }
@@ -87,6 +90,7 @@ fn get_model(
     train_set: &Dataset,
     test_set: &Dataset,
     out: &Path,
+    device: &burn::tensor::Device,
     progress: &dyn Progress,
 ) -> Result<(HostNetwork, serde_json::Value)> {
     let mut rng = ChaCha8Rng::seed_from_u64(p.seed);
@@ -106,14 +110,20 @@ fn get_model(
         )
     } else {
         let params = p.train.clone().check()?;
-        let (net, report): (HostNetwork, TrainReport) =
-            train(&template, train_set, test_set, &params, &mut rng, progress)?;
+        let (net, report): (HostNetwork, TrainReport) = train(
+            &template,
+            (train_set, test_set),
+            &params,
+            device,
+            &mut rng,
+            progress,
+        )?;
         model_io::save(&net, &cache)?;
         (net, format!("trained: {}", cache.display()), Some(report))
     };
     let acc = match &report {
         Some(r) => r.test_accuracy,
-        None => crate::model::train::accuracy(&net, test_set, &default_device())?,
+        None => crate::model::train::accuracy(&net, test_set, device)?,
     };
     let facts = serde_json::json!({
         "arch": net.arch,
@@ -134,7 +144,8 @@ pub fn reproduce_mnist(p: &MnistParams, out: &Path, progress: &dyn Progress) -> 
     })?;
     let vparams = p.vertex.clone().check()?;
     let (train_set, test_set) = load_data(p)?;
-    let (net, model_facts) = get_model(p, &train_set, &test_set, out, progress)?;
+    let device = crate::model::device_by_name(&p.device)?;
+    let (net, model_facts) = get_model(p, &train_set, &test_set, out, &device, progress)?;
     if train_set.shape != net.input_shape {
         return Err(Error::Msg(format!(
             "data images are {:?} but the model expects {:?}",
@@ -142,7 +153,6 @@ pub fn reproduce_mnist(p: &MnistParams, out: &Path, progress: &dyn Progress) -> 
         )));
     }
     let d = net.input_len();
-    let device = default_device();
     let target_index = match p.target_index {
         Some(i) if i < test_set.len() => i,
         Some(i) => {
@@ -271,7 +281,11 @@ pub fn reproduce_mnist(p: &MnistParams, out: &Path, progress: &dyn Progress) -> 
         version: env!("CARGO_PKG_VERSION").into(),
         experiment: format!("reproduce mnist ({})", net.arch),
         seed: p.seed,
-        machine: MachineInfo::current("cpu (burn-flex)"),
+        machine: MachineInfo::current(if p.device == "cuda" {
+            "cuda (burn)"
+        } else {
+            "cpu (burn-flex)"
+        }),
         params: serde_json::to_value(p).unwrap_or_default(),
         model: model_facts,
         dataset: serde_json::json!({

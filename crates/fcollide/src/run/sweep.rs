@@ -70,14 +70,13 @@ pub fn sweep(
     samples: usize,
     dataset: &[f32],
     seed: u64,
-    out: &Path,
+    (out, device): (&Path, &burn::tensor::Device),
     progress: &dyn Progress,
 ) -> Result<SweepRecord> {
     std::fs::create_dir_all(out).map_err(|source| crate::Error::Io {
         path: out.to_path_buf(),
         source,
     })?;
-    let device = crate::model::default_device();
     let d = net.input_len();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let ds = dataset_pairwise_l2(dataset, d, 10_000, &mut rng);
@@ -95,9 +94,9 @@ pub fn sweep(
             ..params.clone()
         }
         .check()?;
-        let set = find_vertices(net, target, target, &vp, &device, progress)?;
+        let set = find_vertices(net, target, target, &vp, device, progress)?;
         let mut srng = ChaCha8Rng::seed_from_u64(seed.wrapping_add(index as u64));
-        let (v, _) = verify(net, target, &set, samples, &device, &mut srng)?;
+        let (v, _) = verify(net, target, &set, samples, device, &mut srng)?;
         rows.push(SweepRow {
             layer: layer.clone(),
             index,

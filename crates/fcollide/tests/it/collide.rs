@@ -26,7 +26,15 @@ fn small_model() -> &'static (HostNetwork, Vec<f32>, Vec<f32>) {
         }
         .check()
         .unwrap();
-        let (net, report) = train(&net, &tr, &te, &params, &mut rng, &Silent).unwrap();
+        let (net, report) = train(
+            &net,
+            (&tr, &te),
+            &params,
+            &default_device(),
+            &mut rng,
+            &Silent,
+        )
+        .unwrap();
         assert!(report.test_accuracy > 0.8, "{}", report.test_accuracy);
         let t = (0..te.len()).find(|&i| te.label(i) == 7).unwrap();
         let o = (0..te.len()).find(|&i| te.label(i) == 2).unwrap();
