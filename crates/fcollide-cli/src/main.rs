@@ -190,21 +190,39 @@ impl TrainArgs {
 
 #[derive(Args, Debug)]
 struct ModelArgs {
-    /// Weights (safetensors written by fcollide, or with `{layer}.weight` keys and --arch).
+    /// The model: a safetensors file written by fcollide; a model spec (`.toml`: arch,
+    /// weights, key remapping, input shape, preprocessing); an ONNX graph (`.onnx`); or, with
+    /// --arch, weights in any supported format (safetensors, PyTorch .pth state dict, .npz).
     #[arg(long)]
     model: PathBuf,
-    /// Architecture of a weights file that does not record it.
+    /// Architecture of a weights file that does not record it (mlp, lenet5, vgg16).
     #[arg(long)]
     arch: Option<String>,
 }
 
 impl ModelArgs {
     fn load(&self) -> Result<HostNetwork> {
-        let template = match &self.arch {
-            Some(a) => Some(arch::by_name(a, &mut ChaCha8Rng::seed_from_u64(0))?),
-            None => None,
-        };
-        Ok(model_io::load(&self.model, template.as_ref())?)
+        use fcollide::model::import;
+        let ext = self
+            .model
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("");
+        if ext == "toml" {
+            return Ok(import::load_model(&import::ModelSpec::from_file(
+                &self.model,
+            )?)?);
+        }
+        if ext == "onnx" {
+            return Ok(import::load_onnx(&self.model, None)?);
+        }
+        match &self.arch {
+            Some(a) => {
+                let template = arch::by_name(a, &mut ChaCha8Rng::seed_from_u64(0))?;
+                Ok(import::load_weights_auto(&self.model, &template)?)
+            }
+            None => Ok(model_io::load(&self.model, None)?),
+        }
     }
 }
 

@@ -270,3 +270,52 @@ fn lenet_reproduction_and_sweep_write_their_files() {
     ]);
     assert_clean_failure(&o, &["pool1", "conv1, conv2, fc1, fc2"]);
 }
+
+#[test]
+fn models_from_other_tools_load_through_model() {
+    let fx = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fcollide/tests/fixtures/weights");
+    let dir = tempfile::tempdir().unwrap();
+    // A PyTorch state dict through a model spec, an ONNX graph directly: both run a search.
+    for model in [fx.join("mlp_pth.toml"), fx.join("mlp.onnx")] {
+        let v = dir.path().join("v.safetensors");
+        let o = fcollide(&[
+            "-q",
+            "vertices",
+            "--model",
+            model.to_str().unwrap(),
+            "--target",
+            "index:0",
+            "--steps",
+            "50",
+            "--vertices",
+            "2",
+            "--out",
+            v.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}: {}", model.display(), stderr(&o));
+    }
+    // A whole pickled module is refused with advice, not executed.
+    let o = fcollide(&[
+        "-q",
+        "vertices",
+        "--model",
+        fx.join("whole_module.toml").to_str().unwrap(),
+        "--target",
+        "index:0",
+        "--out",
+        "v.safetensors",
+    ]);
+    assert_clean_failure(&o, &["state_dict"]);
+    // An ONNX operator fcollide cannot differentiate through is named.
+    let o = fcollide(&[
+        "-q",
+        "vertices",
+        "--model",
+        fx.join("softmax.onnx").to_str().unwrap(),
+        "--target",
+        "index:0",
+        "--out",
+        "v.safetensors",
+    ]);
+    assert_clean_failure(&o, &["Softmax"]);
+}

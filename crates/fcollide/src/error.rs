@@ -10,6 +10,9 @@ pub enum Error {
     /// Describing, training, saving or loading a network.
     #[error(transparent)]
     Model(#[from] crate::model::ModelError),
+    /// Importing weights from other tools (boxed: the import error is large).
+    #[error(transparent)]
+    Import(Box<crate::model::import::ImportError>),
     /// Vertex search and verification.
     #[error(transparent)]
     Collide(#[from] crate::collide::CollideError),
@@ -32,6 +35,12 @@ pub enum Error {
     /// Anything else, with a message that names what was wrong.
     #[error("{0}")]
     Msg(String),
+}
+
+impl From<crate::model::import::ImportError> for Error {
+    fn from(e: crate::model::import::ImportError) -> Self {
+        Error::Import(Box::new(e))
+    }
 }
 
 /// Result with the crate error.

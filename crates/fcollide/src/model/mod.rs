@@ -2,6 +2,7 @@
 pub mod arch;
 pub mod error;
 pub mod host;
+pub mod import;
 pub mod io;
 pub mod network;
 pub mod train;

@@ -3,4 +3,5 @@ mod collide;
 mod conv;
 mod data;
 mod exact;
+mod import;
 mod knn;

@@ -1,0 +1,130 @@
+//! Format detection and loading weights into a template.
+use super::keymap::{fill_template, to_tensor_map, Layout};
+use super::safetensors::{looks_like_safetensors, map_file, read_safetensors};
+use super::tensors::TensorMap;
+use super::zip::ZipArchive;
+use super::{npz, onnx, pth, ImportError};
+use crate::model::{HostNetwork, HostOp};
+use std::path::Path;
+
+/// A weights file format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// safetensors (any key names, f32/f64/f16/bf16).
+    Safetensors,
+    /// PyTorch zip checkpoint (`.pth`, `.pt`).
+    Pth,
+    /// NumPy `.npz`.
+    Npz,
+    /// ONNX model.
+    Onnx,
+}
+
+impl Format {
+    /// The format named by a spec or a file extension.
+    pub fn from_name(name: &str) -> Option<Format> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "safetensors" | "st" => Format::Safetensors,
+            "pth" | "pt" | "torch" | "pytorch" | "ckpt" | "bin" => Format::Pth,
+            "npz" | "numpy" => Format::Npz,
+            "onnx" => Format::Onnx,
+            _ => return None,
+        })
+    }
+}
+
+/// Detects the format of `bytes` by magic: safetensors (8-byte header length then `{`), zip
+/// (`PK`: a PyTorch checkpoint when it has a `data.pkl`, else `.npz`), ONNX (a protobuf
+/// ModelProto with a graph). `path`'s extension is only used in the error message.
+pub fn detect_format(bytes: &[u8], path: &str) -> Result<Format, ImportError> {
+    if looks_like_safetensors(bytes) {
+        return Ok(Format::Safetensors);
+    }
+    if bytes.starts_with(b"PK") {
+        let zip = ZipArchive::new(bytes, path, "zip")?;
+        return Ok(if pth::is_pth_zip(&zip) {
+            Format::Pth
+        } else {
+            Format::Npz
+        });
+    }
+    if bytes.starts_with(&[0x80]) || bytes.starts_with(&[0x8a, 0x0a]) {
+        return Ok(Format::Pth); // legacy pickle: read_pth explains
+    }
+    if onnx::looks_like_onnx(bytes) {
+        return Ok(Format::Onnx);
+    }
+    let head: Vec<String> = bytes.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    Err(ImportError::UnknownFormat {
+        path: path.into(),
+        msg: format!("the file starts with bytes {}", head.join(" ")),
+    })
+}
+
+/// Reads every tensor of a weights file in a known format (ONNX: the initializers under
+/// fcollide layer names).
+pub fn read_tensors(bytes: &[u8], format: Format, path: &str) -> Result<TensorMap, ImportError> {
+    match format {
+        Format::Safetensors => read_safetensors(bytes, path),
+        Format::Pth => pth::read_pth(bytes, path),
+        Format::Npz => npz::read_npz(bytes, path),
+        Format::Onnx => Ok(to_tensor_map(&onnx::read_onnx(bytes, path, None)?)),
+    }
+}
+
+/// ImageNet channel means of `vgg16_weights.npz` (RGB, pixels in 0–255).
+pub const VGG_NPZ_MEAN_255: [f32; 3] = [123.68, 116.779, 103.939];
+
+/// The normalization the `vgg16_weights.npz` model expects, for pixels in `[0, 1]`:
+/// `(255·x − mean) = (x − mean/255) / (1/255)`.
+pub fn vgg_npz_normalize() -> HostOp {
+    HostOp::Normalize {
+        mean: VGG_NPZ_MEAN_255.iter().map(|m| m / 255.0).collect(),
+        std: vec![1.0 / 255.0; 3],
+    }
+}
+
+/// Loads weights from bytes into `template` (format by `format` or magic); with the TF `.npz`
+/// layout and 3 input channels, the network's first `Normalize` becomes [`vgg_npz_normalize`].
+/// Returns the network and the layout that matched.
+pub fn load_weights_bytes(
+    bytes: &[u8],
+    path: &str,
+    format: Option<Format>,
+    template: &HostNetwork,
+    remap: &[(String, String)],
+) -> Result<(HostNetwork, Layout), ImportError> {
+    let format = match format {
+        Some(f) => f,
+        None => detect_format(bytes, path)?,
+    };
+    let tensors = read_tensors(bytes, format, path)?;
+    let (mut net, layout) = fill_template(template, &tensors, remap, path)?;
+    if layout == Layout::TfNpz && net.input_shape[0] == 3 {
+        match net.layers.first_mut() {
+            Some(l) if matches!(l.op, HostOp::Normalize { .. }) => l.op = vgg_npz_normalize(),
+            _ => net.layers.insert(
+                0,
+                crate::model::HostLayer {
+                    name: "norm".into(),
+                    op: vgg_npz_normalize(),
+                },
+            ),
+        }
+    }
+    Ok((net, layout))
+}
+
+/// Loads a weights file (safetensors, PyTorch zip, `.npz` or ONNX, detected by magic bytes)
+/// into the structure of `template`.
+pub fn load_weights_auto(path: &Path, template: &HostNetwork) -> Result<HostNetwork, ImportError> {
+    let map = map_file(path)?;
+    Ok(load_weights_bytes(&map, &path.display().to_string(), None, template, &[])?.0)
+}
+
+/// Loads an ONNX file as a network (structure and weights).
+pub fn load_onnx(path: &Path, input_shape: Option<[usize; 3]>) -> Result<HostNetwork, ImportError> {
+    let map = map_file(path)?;
+    onnx::read_onnx(&map, &path.display().to_string(), input_shape)
+}
