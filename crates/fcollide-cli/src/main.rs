@@ -4,7 +4,9 @@ mod progress;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use fcollide::collide::io::{load_vertices, save_vertices, VertexFile};
-use fcollide::collide::{find_vertices, BoxMethod, Engine, Penalty, UnitChoice, VertexParams};
+use fcollide::collide::{
+    find_vertices_checkpointed, BoxMethod, Checkpointing, Engine, Penalty, UnitChoice, VertexParams,
+};
 use fcollide::data::{self, Dataset};
 use fcollide::exact::ExactParams;
 use fcollide::model::train::{train, TrainParams};
@@ -73,6 +75,15 @@ enum Command {
         /// Vertex file to write (safetensors).
         #[arg(long)]
         out: PathBuf,
+        /// Checkpoint file (written atomically every --checkpoint-every steps and on Ctrl-C).
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+        /// Steps between checkpoints (0: only on Ctrl-C).
+        #[arg(long, default_value_t = 500)]
+        checkpoint_every: usize,
+        /// Resume from --checkpoint if it exists (same settings, target and start).
+        #[arg(long)]
+        resume: bool,
     },
     /// Exact colliding polytope by linear programming: certified vertices, dimension, size.
     Exact {
@@ -535,6 +546,9 @@ fn run(cli: Cli) -> Result<()> {
             init,
             search,
             out,
+            checkpoint,
+            checkpoint_every,
+            resume,
         }) => {
             let net = model.load()?;
             let (_, test) = load_data(&data)?;
@@ -545,7 +559,23 @@ fn run(cli: Cli) -> Result<()> {
                 read_image(&init, &test, &net, "init")?
             };
             let params = search.params()?.check()?;
-            let set = find_vertices(&net, &t, &i, &params, &device, &Bars::new(quiet))?;
+            if resume && checkpoint.is_none() {
+                bail!("--resume needs --checkpoint FILE");
+            }
+            let ckpt = checkpoint.map(|path| Checkpointing {
+                path,
+                every: checkpoint_every,
+                resume,
+            });
+            let set = find_vertices_checkpointed(
+                &net,
+                &t,
+                &i,
+                &params,
+                &device,
+                &Bars::new(quiet),
+                ckpt.as_ref(),
+            )?;
             for (k, s) in set.stats.iter().enumerate() {
                 println!(
                     "vertex {k}: unit {} class {} ({:.4}) feature error {:.2e} L+ {:.2e} Z ok {:.1} %",
@@ -672,6 +702,7 @@ fn run(cli: Cli) -> Result<()> {
 
 fn main() {
     let cli = Cli::parse();
+    progress::install_ctrlc();
     if let Err(e) = run(cli) {
         eprintln!("error: {e:#}");
         std::process::exit(1);

@@ -1,7 +1,22 @@
 //! indicatif progress bars on stderr for the library's `Progress` trait.
 use fcollide::progress::Progress;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
+
+/// Set by the Ctrl-C handler; long loops check it through [`Progress::cancelled`].
+pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Installs the Ctrl-C handler: the first Ctrl-C asks the running loop to save and stop, a
+/// second one exits at once.
+pub fn install_ctrlc() {
+    let _ = ctrlc::set_handler(|| {
+        if INTERRUPTED.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\ninterrupted: saving a checkpoint (Ctrl-C again to quit now)");
+    });
+}
 
 /// Draws one bar per phase on stderr, or nothing when quiet.
 pub struct Bars {
@@ -45,5 +60,9 @@ impl Progress for Bars {
         if let Some(bar) = self.bar.lock().expect("bar lock").take() {
             bar.finish();
         }
+    }
+
+    fn cancelled(&self) -> bool {
+        INTERRUPTED.load(Ordering::SeqCst)
     }
 }

@@ -142,6 +142,60 @@ fn train_vertices_verify_exact_round_trip() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(Path::new(vs).exists());
+    // Resuming from a checkpoint written at step 200 ends with the same vertices.
+    let ck = d.join("run.ckpt");
+    let v2 = d.join("v2.safetensors");
+    let o = fcollide(&[
+        "-q",
+        "vertices",
+        "--model",
+        m,
+        "--target",
+        "index:0",
+        "--init",
+        "index:1",
+        "--steps",
+        "300",
+        "--vertices",
+        "3",
+        "--checkpoint",
+        ck.to_str().unwrap(),
+        "--checkpoint-every",
+        "200",
+        "--out",
+        v2.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(ck.exists());
+    let v3 = d.join("v3.safetensors");
+    let o = fcollide(&[
+        "-q",
+        "vertices",
+        "--model",
+        m,
+        "--target",
+        "index:0",
+        "--init",
+        "index:1",
+        "--steps",
+        "300",
+        "--vertices",
+        "3",
+        "--checkpoint",
+        ck.to_str().unwrap(),
+        "--resume",
+        "--out",
+        v3.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let verts = |p: &Path| {
+        fcollide::collide::io::load_vertices(p)
+            .unwrap()
+            .set
+            .vertices
+    };
+    assert_eq!(verts(&v3), verts(&v2));
+    assert_eq!(verts(&v2), verts(Path::new(vs)));
     let figures = d.join("f.json");
     let o = fcollide(&[
         "-q",

@@ -8,6 +8,11 @@ pub trait Progress: Sync {
     fn advance(&self, n: u64, msg: &str);
     /// The phase is over.
     fn finish(&self);
+    /// Whether the user asked to stop (e.g. Ctrl-C); long loops then save a checkpoint and
+    /// return an error.
+    fn cancelled(&self) -> bool {
+        false
+    }
 }
 
 /// Reports nothing.

@@ -10,6 +10,12 @@ pub enum CollideError {
     /// The network or layer cannot be used.
     #[error(transparent)]
     Model(#[from] crate::model::ModelError),
+    /// The run was interrupted; its state is in the checkpoint.
+    #[error("interrupted at step {step}; state saved to {path} (resume with the same settings and --resume)")]
+    Interrupted { step: usize, path: String },
+    /// A checkpoint that does not belong to this run or cannot be read.
+    #[error("checkpoint {path}: {msg}")]
+    Checkpoint { path: String, msg: String },
     /// Input data of the wrong size.
     #[error("{what} has {got} values, expected {expected}")]
     Size {

@@ -1,5 +1,6 @@
 //! Vertex search (§2 of the paper): the objective `α·L+ + L−_i`, its parameterization in the
 //! pixel box, the optimizer, gradient engines and the batched search.
+pub mod checkpoint;
 pub mod engine;
 pub mod error;
 pub mod io;
@@ -10,8 +11,11 @@ pub mod params;
 pub mod penalty;
 pub mod search;
 
+pub use checkpoint::Checkpointing;
 pub use error::CollideError;
 pub use objective::{LossTerms, Objective};
 pub use params::{BoxMethod, Engine, UnitChoice, ValidVertexParams, VertexParams};
 pub use penalty::Penalty;
-pub use search::{feature_rel_err, find_vertices, VertexSet, VertexStats};
+pub use search::{
+    feature_rel_err, find_vertices, find_vertices_checkpointed, VertexSet, VertexStats,
+};

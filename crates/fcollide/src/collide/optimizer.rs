@@ -32,6 +32,22 @@ impl Adam {
         }
     }
 
+    /// The state `(m, v, t)`, for checkpoints.
+    pub fn state(&self) -> (&[f32], &[f32], i32) {
+        (&self.m, &self.v, self.t)
+    }
+
+    /// Restores a state saved by [`Adam::state`] (lengths must match).
+    pub fn restore(&mut self, m: &[f32], v: &[f32], t: i32) -> bool {
+        if m.len() != self.m.len() || v.len() != self.v.len() {
+            return false;
+        }
+        self.m.copy_from_slice(m);
+        self.v.copy_from_slice(v);
+        self.t = t;
+        true
+    }
+
     /// One step of size `lr` on `z` with gradient `g`.
     pub fn step(&mut self, z: &mut [f32], g: &[f32], lr: f32) {
         self.t += 1;

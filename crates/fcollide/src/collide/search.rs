@@ -1,5 +1,6 @@
 //! Vertex search (§2): `K` vertices optimized as one batch by Adam on
 //! `Σ_k [α·L+(u_k) + L−_{i_k}(u_k)]` inside the pixel box, each started from an initial image.
+use super::checkpoint::{self, Checkpointing};
 use super::engine::{AffineEngine, AutodiffEngine, GradientEngine};
 use super::optimizer::{cosine_lr, Adam};
 use super::parameterization::PixelBox;
@@ -117,6 +118,22 @@ pub fn find_vertices(
     device: &Device,
     progress: &dyn Progress,
 ) -> Result<VertexSet, CollideError> {
+    find_vertices_checkpointed(net, target, init, params, device, progress, None)
+}
+
+/// [`find_vertices`] that saves its state to a checkpoint every `every` steps and when
+/// `progress` reports a cancellation (then it returns [`CollideError::Interrupted`]), and that
+/// can resume from such a checkpoint; a resumed run ends with the same vertices as an
+/// uninterrupted one.
+pub fn find_vertices_checkpointed(
+    net: &HostNetwork,
+    target: &[f32],
+    init: &[f32],
+    params: &ValidVertexParams,
+    device: &Device,
+    progress: &dyn Progress,
+    ckpt: Option<&Checkpointing>,
+) -> Result<VertexSet, CollideError> {
     let d = net.input_len();
     let k = params.vertices;
     if target.len() != d {
@@ -204,10 +221,69 @@ pub fn find_vertices(
     let mut gy = vec![0.0f32; k * n];
     let history_every = (params.steps / 100).max(1);
     let mut loss_history = Vec::new();
+    let params_json = serde_json::to_value(&**params).unwrap_or_default();
+    let fp = checkpoint::fingerprint(&[target, &start_images]);
+    let mut first_step = 0;
+    if let Some(c) = ckpt.filter(|c| c.resume && c.path.exists()) {
+        let (meta, z0, m0, v0) = checkpoint::load(&c.path)?;
+        let bad = |msg: &str| CollideError::Checkpoint {
+            path: c.path.display().to_string(),
+            msg: msg.to_string(),
+        };
+        if meta.params != params_json {
+            return Err(bad("it was written with other search parameters"));
+        }
+        if meta.fingerprint != fp {
+            return Err(bad("it was written for another target or starting image"));
+        }
+        if z0.len() != z.len() || !adam.restore(&m0, &v0, meta.adam_t) || meta.step > params.steps {
+            return Err(bad("its tensors do not fit this search"));
+        }
+        z = z0;
+        first_step = meta.step;
+        loss_history = meta.loss_history;
+    }
+    let save = |step: usize, z: &[f32], adam: &Adam, history: &[f64]| match ckpt {
+        Some(c) => {
+            let (m, v, t) = adam.state();
+            checkpoint::save(
+                &c.path,
+                &checkpoint::CheckpointMeta {
+                    step,
+                    adam_t: t,
+                    params: params_json.clone(),
+                    fingerprint: fp,
+                    loss_history: history.to_vec(),
+                },
+                (z, m, v),
+            )
+        }
+        None => Ok(()),
+    };
     progress.start(&format!("vertices ({})", params.layer), params.steps as u64);
+    progress.advance(first_step as u64, "resumed");
     let t0 = std::time::Instant::now();
     let report_every = (params.steps / 200).max(1);
-    for step in 0..params.steps {
+    for step in first_step..params.steps {
+        if progress.cancelled() {
+            progress.finish();
+            save(step, &z, &adam, &loss_history)?;
+            return Err(match ckpt {
+                Some(c) => CollideError::Interrupted {
+                    step,
+                    path: c.path.display().to_string(),
+                },
+                None => CollideError::Interrupted {
+                    step,
+                    path: "(no checkpoint file given: nothing saved)".into(),
+                },
+            });
+        }
+        if let Some(c) = ckpt {
+            if c.every > 0 && step > first_step && step % c.every == 0 {
+                save(step, &z, &adam, &loss_history)?;
+            }
+        }
         pbox.pixels(&z, &mut u);
         let y = engine.forward(&u);
         let losses = obj.eval(&y, &mut gy);

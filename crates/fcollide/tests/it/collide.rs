@@ -209,3 +209,86 @@ fn bad_parameters_are_named() {
     assert!(err.contains("positive set P"), "{err}");
     assert!(find_vertices(net, &target[..10], target, &p, &default_device(), &Silent).is_err());
 }
+
+/// Says "cancel" after `after` checks, like a Ctrl-C in the middle of a run.
+struct CancelAfter {
+    after: usize,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+impl fcollide::progress::Progress for CancelAfter {
+    fn start(&self, _: &str, _: u64) {}
+    fn advance(&self, _: u64, _: &str) {}
+    fn finish(&self) {}
+    fn cancelled(&self) -> bool {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= self.after
+    }
+}
+
+#[test]
+fn an_interrupted_run_resumes_to_the_same_vertices() {
+    use fcollide::collide::{find_vertices_checkpointed, Checkpointing, CollideError};
+    let (net, target, other) = small_model();
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt = Checkpointing {
+        path: dir.path().join("run.ckpt"),
+        every: 50,
+        resume: true,
+    };
+    let p = VertexParams {
+        engine: fcollide::collide::Engine::Autodiff,
+        ..params(200)
+    }
+    .check()
+    .unwrap();
+    let full = find_vertices(net, target, other, &p, &default_device(), &Silent).unwrap();
+    let stop = CancelAfter {
+        after: 130,
+        calls: Default::default(),
+    };
+    let err = find_vertices_checkpointed(
+        net,
+        target,
+        other,
+        &p,
+        &default_device(),
+        &stop,
+        Some(&ckpt),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, CollideError::Interrupted { step: 130, .. }),
+        "{err}"
+    );
+    let resumed = find_vertices_checkpointed(
+        net,
+        target,
+        other,
+        &p,
+        &default_device(),
+        &Silent,
+        Some(&ckpt),
+    )
+    .unwrap();
+    assert_eq!(resumed.vertices, full.vertices);
+    assert_eq!(resumed.loss_history, full.loss_history);
+    // A checkpoint of another search is refused.
+    let q = VertexParams {
+        alpha: 5.0,
+        ..params(200)
+    }
+    .check()
+    .unwrap();
+    let err = find_vertices_checkpointed(
+        net,
+        target,
+        other,
+        &q,
+        &default_device(),
+        &Silent,
+        Some(&ckpt),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("other search parameters"), "{err}");
+}
