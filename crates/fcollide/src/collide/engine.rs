@@ -7,6 +7,7 @@
 //! - [`AutodiffEngine`]: any network; burn's reverse-mode autodiff of `Σ ỹ ⊙ g`.
 use crate::model::network::{batch, to_vec};
 use crate::model::{HostNetwork, ModelError, Network};
+use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 
 /// Computes `ỹ(u)` and `J(u)ᵀ g` for a batch.
@@ -162,7 +163,8 @@ impl AutodiffEngine {
     pub fn new(net: &HostNetwork, layer: usize, device: &Device) -> Result<Self, ModelError> {
         let device = device.clone().autodiff();
         Ok(Self {
-            net: Network::from_host(net, &device)?,
+            // Only the input needs a gradient: no weight gradients are computed.
+            net: Network::from_host(net, &device)?.no_grad(),
             layer,
             device,
             d: net.input_len(),
