@@ -1,4 +1,6 @@
-//! Patch-composition search space (§4): k-nearest-neighbour retrieval of image patches.
-//!
-//! [`knn`] holds exact brute-force search and the Prioritized DCI index (Li & Malik 2017).
+//! Patch-composition search space (§4): patch extraction, k-nearest-neighbour retrieval
+//! (exact brute force and Prioritized DCI, Li & Malik 2017), and the softmax composition of
+//! candidate patches that vertices are searched over.
+pub mod compose;
+pub mod extract;
 pub mod knn;
