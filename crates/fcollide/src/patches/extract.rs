@@ -81,7 +81,7 @@ pub fn window(
 pub fn extract(images: &[f32], shape: [usize; 3], size: usize, stride: usize) -> Patches {
     let d: usize = shape.iter().product();
     let corners = window_corners(shape[1], shape[2], size, stride);
-    let n = if d == 0 { 0 } else { images.len() / d };
+    let n = images.len().checked_div(d).unwrap_or(0);
     let mut data = Vec::with_capacity(n * corners.len() * shape[0] * size * size);
     let mut sources = Vec::with_capacity(n * corners.len());
     for i in 0..n {
