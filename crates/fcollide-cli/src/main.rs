@@ -163,6 +163,8 @@ enum Experiment {
     Mnist,
     /// The same on LeNet-5 at fc1, plus a row at a conv layer (--conv-layer).
     Lenet,
+    /// §4: vertices as compositions of dataset patches (MLP, or --arch lenet5).
+    Patches,
 }
 
 #[derive(Args, Debug)]
@@ -374,6 +376,18 @@ struct ReproduceArgs {
     /// Add exact (LP) rows beside the gradient rows.
     #[arg(long)]
     exact: bool,
+    /// `patches`: patch side.
+    #[arg(long, default_value_t = 7)]
+    patch_size: usize,
+    /// `patches`: candidate patches per location.
+    #[arg(long, default_value_t = 10)]
+    patch_k: usize,
+    /// `patches`: training images the patch database is cut from (stride 1).
+    #[arg(long, default_value_t = 2000)]
+    patch_db_images: usize,
+    /// `patches`: weight of the total variation of the coefficients.
+    #[arg(long, default_value_t = 0.0)]
+    tv: f32,
 }
 
 impl Default for ReproduceArgs {
@@ -393,7 +407,9 @@ fn reproduce(
     quiet: bool,
 ) -> Result<()> {
     let (arch, extra) = match experiment {
-        Experiment::Mnist => (args.arch.clone().unwrap_or_else(|| "mlp".into()), None),
+        Experiment::Mnist | Experiment::Patches => {
+            (args.arch.clone().unwrap_or_else(|| "mlp".into()), None)
+        }
         Experiment::Lenet => (
             args.arch.clone().unwrap_or_else(|| "lenet5".into()),
             Some(args.conv_layer.clone()),
@@ -414,6 +430,15 @@ fn reproduce(
         samples: args.samples,
         exact: args.exact,
         device: device.to_string(),
+        patches: matches!(experiment, Experiment::Patches).then(|| {
+            fcollide::patches::space::PatchParams {
+                size: args.patch_size,
+                k: args.patch_k,
+                db_images: args.patch_db_images,
+                tv: args.tv,
+                ..Default::default()
+            }
+        }),
         ..MnistParams::default()
     };
     let rec = reproduce_mnist(&p, &args.out, &Bars::new(quiet))?;

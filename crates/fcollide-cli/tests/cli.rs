@@ -373,3 +373,38 @@ fn models_from_other_tools_load_through_model() {
     ]);
     assert_clean_failure(&o, &["Softmax"]);
 }
+
+#[test]
+fn patch_composition_rows_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("patches");
+    let o = fcollide(&[
+        "-q",
+        "reproduce",
+        "patches",
+        "--epochs",
+        "1",
+        "--steps",
+        "100",
+        "--samples",
+        "50",
+        "--patch-db-images",
+        "100",
+        "--patch-k",
+        "4",
+        "--tv",
+        "0.01",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    assert_eq!(r["experiment"], "reproduce patches (mlp)");
+    assert_eq!(r["params"]["patches"]["k"], 4);
+    assert_eq!(r["rows"].as_array().unwrap().len(), 2);
+    // Every vertex pixel is a convex combination of candidate pixels, so it stays in [0, 1].
+    let v = fcollide::collide::io::load_vertices(&out.join("vertices-row1.safetensors")).unwrap();
+    assert!(v.set.vertices.iter().all(|&x| (0.0..=1.0).contains(&x)));
+    assert!(out.join("rows.png").exists());
+}

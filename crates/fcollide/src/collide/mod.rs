@@ -14,8 +14,10 @@ pub mod search;
 pub use checkpoint::Checkpointing;
 pub use error::CollideError;
 pub use objective::{LossTerms, Objective};
+pub use parameterization::{Parameterization, PixelBox};
 pub use params::{BoxMethod, Engine, UnitChoice, ValidVertexParams, VertexParams};
 pub use penalty::Penalty;
 pub use search::{
-    feature_rel_err, find_vertices, find_vertices_checkpointed, VertexSet, VertexStats,
+    feature_rel_err, find_vertices, find_vertices_checkpointed, find_vertices_in, VertexSet,
+    VertexStats,
 };

@@ -2,6 +2,42 @@
 //! `u = lo + (hi − lo)·σ(z)` (then `∂u/∂z = (u − lo)(hi − u)/(hi − lo)`).
 use super::BoxMethod;
 
+/// A search space: free parameters `z` of a batch of `K` vertices and the pixels they give.
+pub trait Parameterization {
+    /// Name recorded in results.
+    fn name(&self) -> &'static str;
+    /// Parameters for the starting images `[K, d]`.
+    fn init(&self, start: &[f32]) -> Vec<f32>;
+    /// Pixels `[K, d]` of parameters `z`.
+    fn pixels(&self, z: &[f32], u: &mut [f32]);
+    /// `∂L/∂z` from `∂L/∂u` at `z` (with `u = pixels(z)`); may add the space's own penalty.
+    fn chain(&self, z: &[f32], u: &[f32], grad_u: Vec<f32>) -> Vec<f32>;
+    /// After an optimizer step.
+    fn project(&self, z: &mut [f32]);
+}
+
+impl Parameterization for PixelBox {
+    fn name(&self) -> &'static str {
+        match self.method {
+            BoxMethod::Project => "pixels (projection)",
+            BoxMethod::Sigmoid => "pixels (sigmoid)",
+        }
+    }
+    fn init(&self, start: &[f32]) -> Vec<f32> {
+        PixelBox::init(self, start)
+    }
+    fn pixels(&self, z: &[f32], u: &mut [f32]) {
+        PixelBox::pixels(self, z, u)
+    }
+    fn chain(&self, _z: &[f32], u: &[f32], mut grad_u: Vec<f32>) -> Vec<f32> {
+        PixelBox::chain(self, u, &mut grad_u);
+        grad_u
+    }
+    fn project(&self, z: &mut [f32]) {
+        PixelBox::project(self, z)
+    }
+}
+
 /// Maps free parameters `z` to pixels `u` inside the box.
 #[derive(Clone, Copy, Debug)]
 pub struct PixelBox {

@@ -3,7 +3,7 @@
 use super::checkpoint::{self, Checkpointing};
 use super::engine::{AffineEngine, AutodiffEngine, GradientEngine};
 use super::optimizer::{cosine_lr, Adam};
-use super::parameterization::PixelBox;
+use super::parameterization::{Parameterization, PixelBox};
 use super::{CollideError, Engine, LossTerms, Objective, ValidVertexParams};
 use crate::model::{argmax, HostNetwork, Network};
 use crate::progress::Progress;
@@ -134,6 +134,25 @@ pub fn find_vertices_checkpointed(
     progress: &dyn Progress,
     ckpt: Option<&Checkpointing>,
 ) -> Result<VertexSet, CollideError> {
+    let (lo, hi) = net.pixel_bounds;
+    let pbox = PixelBox {
+        lo,
+        hi,
+        method: params.box_method,
+    };
+    find_vertices_in(net, (target, init), params, device, progress, ckpt, &pbox)
+}
+
+/// [`find_vertices_checkpointed`] over another search space (e.g. patch compositions).
+pub fn find_vertices_in(
+    net: &HostNetwork,
+    (target, init): (&[f32], &[f32]),
+    params: &ValidVertexParams,
+    device: &Device,
+    progress: &dyn Progress,
+    ckpt: Option<&Checkpointing>,
+    space: &dyn Parameterization,
+) -> Result<VertexSet, CollideError> {
     let d = net.input_len();
     let k = params.vertices;
     if target.len() != d {
@@ -204,18 +223,12 @@ pub fn find_vertices_checkpointed(
         params.beta,
         units.clone(),
     );
-    let (lo, hi) = net.pixel_bounds;
-    let pbox = PixelBox {
-        lo,
-        hi,
-        method: params.box_method,
-    };
     let start_images: Vec<f32> = if init.len() == d {
         init.repeat(k)
     } else {
         init.to_vec()
     };
-    let mut z = pbox.init(&start_images);
+    let mut z = space.init(&start_images);
     let mut u = vec![0.0f32; k * d];
     let mut adam = Adam::new(z.len());
     let mut gy = vec![0.0f32; k * n];
@@ -284,17 +297,16 @@ pub fn find_vertices_checkpointed(
                 save(step, &z, &adam, &loss_history)?;
             }
         }
-        pbox.pixels(&z, &mut u);
+        space.pixels(&z, &mut u);
         let y = engine.forward(&u);
         let losses = obj.eval(&y, &mut gy);
-        let mut g = engine.vjp(&gy);
-        pbox.chain(&u, &mut g);
+        let g = space.chain(&z, &u, engine.vjp(&gy));
         adam.step(
             &mut z,
             &g,
             cosine_lr(params.lr, params.lr_final, step, params.steps),
         );
-        pbox.project(&mut z);
+        space.project(&mut z);
         if step % history_every == 0 || step + 1 == params.steps {
             loss_history.push(losses.iter().map(|l| l.total).sum::<f64>() / k as f64);
         }
@@ -305,7 +317,7 @@ pub fn find_vertices_checkpointed(
     }
     let seconds = t0.elapsed().as_secs_f64();
     progress.finish();
-    pbox.pixels(&z, &mut u);
+    space.pixels(&z, &mut u);
     let y = engine.forward(&u);
     let terms: Vec<LossTerms> = obj.eval(&y, &mut gy);
     let model = Network::from_host(net, device)?;

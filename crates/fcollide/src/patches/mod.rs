@@ -4,3 +4,4 @@
 pub mod compose;
 pub mod extract;
 pub mod knn;
+pub mod space;

@@ -48,6 +48,8 @@ pub struct MnistParams {
     pub samples: usize,
     /// Compute device: `cpu` or `cuda`.
     pub device: String,
+    /// Search over compositions of dataset patches (§4) instead of pixels.
+    pub patches: Option<crate::patches::space::PatchParams>,
     /// Random dataset pairs for the dataset distance.
     pub dataset_pairs: usize,
     /// Also compute exact (LP) rows: vertices, certificates and the closest colliding
@@ -71,6 +73,7 @@ impl Default for MnistParams {
             extra_layer: None,
             samples: 2000,
             device: "cpu".into(),
+            patches: None,
             dataset_pairs: 10_000,
             exact: false,
         }
@@ -210,12 +213,43 @@ pub fn reproduce_mnist(p: &MnistParams, out: &Path, progress: &dyn Progress) -> 
             vp,
         ));
     }
+    let db = match &p.patches {
+        Some(pp) => {
+            let n = pp.db_images.min(train_set.len());
+            let d = train_set.image_len();
+            Some(crate::patches::extract::extract(
+                &train_set.images[..n * d],
+                train_set.shape,
+                pp.size,
+                pp.db_stride,
+            ))
+        }
+        None => None,
+    };
     let mut rows = Vec::new();
     let mut sample_sets = Vec::new();
     let mut init_images = Vec::new();
     for (r, (name, init_name, idx, vparams)) in inits.iter().enumerate() {
         let init = test_set.image(*idx).to_vec();
-        let set = find_vertices(&net, &target, &init, vparams, &device, progress)?;
+        let set = match (&p.patches, &db) {
+            (Some(pp), Some(db)) => {
+                let space = crate::patches::space::PatchSpace {
+                    comp: crate::patches::space::candidates(&init, net.input_shape, db, pp.k)?,
+                    tv: pp.tv,
+                    init_weight: pp.init_weight,
+                };
+                crate::collide::find_vertices_in(
+                    &net,
+                    (&target, &init),
+                    vparams,
+                    &device,
+                    progress,
+                    None,
+                    &space,
+                )?
+            }
+            _ => find_vertices(&net, &target, &init, vparams, &device, progress)?,
+        };
         let mut srng = ChaCha8Rng::seed_from_u64(p.seed.wrapping_add(100 + r as u64));
         let (v, samples) = verify(&net, &target, &set, p.samples, &device, &mut srng)?;
         let file = format!("vertices-row{}.safetensors", r + 1);
@@ -279,7 +313,10 @@ pub fn reproduce_mnist(p: &MnistParams, out: &Path, progress: &dyn Progress) -> 
     let record = RunRecord {
         tool: "fcollide".into(),
         version: env!("CARGO_PKG_VERSION").into(),
-        experiment: format!("reproduce mnist ({})", net.arch),
+        experiment: match &p.patches {
+            Some(_) => format!("reproduce patches ({})", net.arch),
+            None => format!("reproduce mnist ({})", net.arch),
+        },
         seed: p.seed,
         machine: MachineInfo::current(if p.device == "cuda" {
             "cuda (burn)"

@@ -1,0 +1,174 @@
+//! The patch search space for a start image: cut the image into `s×s` windows on a grid
+//! (stride `s`, the last row/column of windows flush with the border), retrieve for each the
+//! `k` nearest patches of a patch database (exact k-NN), and let every pixel be a softmax
+//! combination of the `k` candidates' pixels ([`Composition`]). Vertices are searched over
+//! the softmax parameters with the same objective as in pixel space, plus `λ·TV`.
+use super::compose::Composition;
+use super::extract::{window, Patches};
+use super::knn::{brute_force, KnnError, Vectors};
+use crate::collide::Parameterization;
+use serde::{Deserialize, Serialize};
+
+/// Parameters of the patch space.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PatchParams {
+    /// Patch side `s`.
+    pub size: usize,
+    /// Stride of the database's patches.
+    pub db_stride: usize,
+    /// Images the database is cut from (the first `n` training images).
+    pub db_images: usize,
+    /// Candidates per location `k`.
+    pub k: usize,
+    /// Weight `λ` of the total variation of the coefficients.
+    pub tv: f32,
+    /// Starting softmax weight of the nearest candidate.
+    pub init_weight: f32,
+}
+
+impl Default for PatchParams {
+    fn default() -> Self {
+        Self {
+            size: 7,
+            db_stride: 1,
+            db_images: 2000,
+            k: 10,
+            tv: 0.0,
+            init_weight: 0.9,
+        }
+    }
+}
+
+/// Top-left corners of a grid of `s×s` windows covering `h×w`.
+pub fn grid(h: usize, w: usize, s: usize) -> Vec<(usize, usize)> {
+    let axis = |n: usize| -> Vec<usize> {
+        let mut v: Vec<usize> = (0..n.saturating_sub(s) + 1).step_by(s.max(1)).collect();
+        if let Some(&last) = v.last() {
+            if last + s < n {
+                v.push(n - s);
+            }
+        }
+        v
+    };
+    let (rows, cols) = (axis(h), axis(w));
+    rows.iter()
+        .flat_map(|&r| cols.iter().map(move |&c| (r, c)))
+        .collect()
+}
+
+/// The candidates of `start` (`[C, H, W]`): the `k` database patches nearest to each grid
+/// window, nearest first, placed at that window.
+pub fn candidates(
+    start: &[f32],
+    shape: [usize; 3],
+    db: &Patches,
+    k: usize,
+) -> Result<Composition, KnnError> {
+    let s = db.size;
+    let [c, h, w] = shape;
+    let corners = grid(h, w, s);
+    let queries: Vec<f32> = corners
+        .iter()
+        .flat_map(|&rc| window(start, shape, rc, s))
+        .collect();
+    let nn = brute_force(
+        Vectors::new(&db.data, db.dim())?,
+        Vectors::new(&queries, db.dim())?,
+        k,
+    )?;
+    let d = c * h * w;
+    let mut cand = vec![0.0f32; d * k];
+    for (&(r0, c0), hits) in corners.iter().zip(&nn) {
+        for (j, &id) in hits.ids.iter().enumerate() {
+            let patch = db.patch(id as usize);
+            for ch in 0..c {
+                for dr in 0..s {
+                    for dc in 0..s {
+                        let p = ch * h * w + (r0 + dr) * w + (c0 + dc);
+                        cand[p * k + j] = patch[ch * s * s + dr * s + dc];
+                    }
+                }
+            }
+        }
+    }
+    Ok(Composition { shape, k, cand })
+}
+
+/// A batch of `K` vertices searched over one [`Composition`].
+pub struct PatchSpace {
+    /// The candidates.
+    pub comp: Composition,
+    /// `λ` of the TV penalty.
+    pub tv: f32,
+    /// Starting weight of the nearest candidate.
+    pub init_weight: f32,
+}
+
+impl Parameterization for PatchSpace {
+    fn name(&self) -> &'static str {
+        "patch composition"
+    }
+
+    fn init(&self, start: &[f32]) -> Vec<f32> {
+        let d = self.comp.d();
+        let one = self.comp.init_on(0, self.init_weight);
+        one.repeat(start.len() / d.max(1))
+    }
+
+    fn pixels(&self, z: &[f32], u: &mut [f32]) {
+        let dk = self.comp.d() * self.comp.k;
+        for (zv, uv) in z.chunks(dk).zip(u.chunks_mut(self.comp.d())) {
+            uv.copy_from_slice(&self.comp.pixels(zv));
+        }
+    }
+
+    fn chain(&self, z: &[f32], _u: &[f32], grad_u: Vec<f32>) -> Vec<f32> {
+        let (d, dk) = (self.comp.d(), self.comp.d() * self.comp.k);
+        let mut out = Vec::with_capacity(z.len());
+        for (zv, gv) in z.chunks(dk).zip(grad_u.chunks(d)) {
+            let mut g = self.comp.chain(zv, gv);
+            if self.tv > 0.0 {
+                for (a, b) in g.iter_mut().zip(self.comp.tv(zv).1) {
+                    *a += self.tv * b;
+                }
+            }
+            out.extend(g);
+        }
+        out
+    }
+
+    fn project(&self, _z: &mut [f32]) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::patches::extract::extract;
+
+    #[test]
+    fn grid_covers_the_image_and_candidates_start_from_the_nearest() {
+        assert_eq!(grid(28, 28, 7).len(), 16);
+        let g = grid(10, 10, 4);
+        assert_eq!(g.iter().map(|x| x.0).max(), Some(6));
+        // A database that contains the start image: its own windows are the nearest.
+        let img: Vec<f32> = (0..64).map(|x| ((x * 37) % 64) as f32 / 64.0).collect();
+        let db = extract(&img, [1, 8, 8], 4, 1);
+        let comp = candidates(&img, [1, 8, 8], &db, 3).unwrap();
+        for (p, &v) in img.iter().enumerate() {
+            assert!((comp.cand[p * 3] - v).abs() < 1e-6);
+        }
+        let space = PatchSpace {
+            comp,
+            tv: 0.1,
+            init_weight: 0.999,
+        };
+        let z = space.init(&img.repeat(2));
+        let mut u = vec![0.0; 128];
+        space.pixels(&z, &mut u);
+        assert!(u
+            .iter()
+            .zip(img.iter().cycle())
+            .all(|(a, b)| (a - b).abs() < 1e-2));
+        assert_eq!(space.chain(&z, &u, vec![1.0; 128]).len(), z.len());
+    }
+}
