@@ -195,7 +195,7 @@ fn rows_grid(
 }
 
 /// The exact rows' figures.
-pub fn exact_table(record: &RunRecord, exact: &[ExactRow]) -> Table {
+pub fn exact_table(exact: &[ExactRow]) -> Table {
     let mut t = Table::new(
         "Exact polytopes (LP vertices, certified in f64)",
         vec![
@@ -243,7 +243,6 @@ pub fn exact_table(record: &RunRecord, exact: &[ExactRow]) -> Table {
                 .unwrap_or_else(|| "-".into()),
         ]);
     }
-    let _ = record;
     t
 }
 
@@ -283,7 +282,7 @@ pub fn write_outputs(
 
     let t2 = table2(record);
     let tv = vertex_table(record);
-    let te = exact_table(record, exact);
+    let te = exact_table(exact);
     let exact_md = if exact.is_empty() {
         String::new()
     } else {
