@@ -165,6 +165,9 @@ enum Experiment {
     Lenet,
     /// §4: vertices as compositions of dataset patches (MLP, or --arch lenet5).
     Patches,
+    /// §3.2: an image model (default VGG-16 at fc6) with --weights, --target-image and
+    /// --init-image.
+    Imagenet,
 }
 
 #[derive(Args, Debug)]
@@ -241,9 +244,9 @@ impl ModelArgs {
 
 #[derive(Args, Debug, Clone)]
 struct SearchArgs {
-    /// Collision layer (an affine layer followed by a ReLU).
-    #[arg(long, default_value = "fc1")]
-    layer: String,
+    /// Collision layer (an affine layer followed by a ReLU) [default: fc1; fc6 for imagenet].
+    #[arg(long)]
+    layer: Option<String>,
     /// Number of vertices K, optimized as one batch.
     #[arg(long, default_value_t = 5)]
     vertices: usize,
@@ -290,7 +293,9 @@ impl SearchArgs {
         } else {
             VertexParams::default()
         };
-        p.layer = self.layer.clone();
+        if let Some(l) = &self.layer {
+            p.layer = l.clone();
+        }
         p.vertices = self.vertices;
         p.units = self.units.clone();
         if let Some(c) = &self.unit_choice {
@@ -376,6 +381,21 @@ struct ReproduceArgs {
     /// Add exact (LP) rows beside the gradient rows.
     #[arg(long)]
     exact: bool,
+    /// `imagenet`: the target image (PNG/JPEG; resized and centre-cropped).
+    #[arg(long)]
+    target_image: Option<PathBuf>,
+    /// `imagenet`: row 2's starting image.
+    #[arg(long)]
+    init_image: Option<PathBuf>,
+    /// `imagenet`: class names, one per line (for top-5 in the report).
+    #[arg(long)]
+    labels: Option<PathBuf>,
+    /// `imagenet`: steps between checkpoints (also written on Ctrl-C).
+    #[arg(long, default_value_t = 500)]
+    checkpoint_every: usize,
+    /// `imagenet`: continue from the checkpoints in --out.
+    #[arg(long)]
+    resume: bool,
     /// `patches`: patch side.
     #[arg(long, default_value_t = 7)]
     patch_size: usize,
@@ -406,8 +426,11 @@ fn reproduce(
     device: &str,
     quiet: bool,
 ) -> Result<()> {
+    if matches!(experiment, Experiment::Imagenet) {
+        return reproduce_imagenet(args, device, quiet);
+    }
     let (arch, extra) = match experiment {
-        Experiment::Mnist | Experiment::Patches => {
+        Experiment::Mnist | Experiment::Patches | Experiment::Imagenet => {
             (args.arch.clone().unwrap_or_else(|| "mlp".into()), None)
         }
         Experiment::Lenet => (
@@ -465,6 +488,89 @@ fn reproduce(
         );
     }
     print_exact(&rec);
+    println!("wrote {}", args.out.display());
+    Ok(())
+}
+
+/// Loads a model file: fcollide safetensors, a `.toml` spec, `.onnx`, or with `arch` any
+/// supported weights format.
+fn load_model_file(path: &Path, arch_name: Option<&str>) -> Result<HostNetwork> {
+    ModelArgs {
+        model: path.to_path_buf(),
+        arch: arch_name.map(str::to_string),
+    }
+    .load()
+}
+
+fn reproduce_imagenet(args: &ReproduceArgs, device: &str, quiet: bool) -> Result<()> {
+    let weights = args.weights.as_ref().context(
+        "reproduce imagenet needs --weights FILE (safetensors, .pth, .npz, .onnx or a .toml spec)",
+    )?;
+    let arch_name = args.arch.clone().unwrap_or_else(|| "vgg16".into());
+    let net = load_model_file(weights, Some(&arch_name))?;
+    let img = |p: &Option<PathBuf>, flag: &str| -> Result<(String, Vec<f32>)> {
+        let p = p
+            .as_ref()
+            .with_context(|| format!("reproduce imagenet needs --{flag} IMAGE"))?;
+        let v = fcollide::data::image_file::read_image(p, net.input_shape)
+            .with_context(|| format!("--{flag}"))?;
+        Ok((p.display().to_string(), v))
+    };
+    let (tn, t) = img(&args.target_image, "target-image")?;
+    let (on, o) = img(&args.init_image, "init-image")?;
+    let labels: Vec<String> = match &args.labels {
+        Some(p) => std::fs::read_to_string(p)
+            .with_context(|| format!("--labels {}", p.display()))?
+            .lines()
+            .map(|l| l.trim().to_string())
+            .collect(),
+        None => Vec::new(),
+    };
+    let mut vertex = args.search.params()?;
+    if args.search.layer.is_none() {
+        vertex.layer = "fc6".into();
+    }
+    let p = fcollide::run::images::ImagesParams {
+        vertex,
+        samples: args.samples,
+        seed: args.data.seed,
+        checkpoint_every: args.checkpoint_every,
+        resume: args.resume,
+    };
+    let dev = fcollide::model::device_by_name(device)?;
+    let rec = fcollide::run::images::reproduce_images(
+        &net,
+        (&tn, &t),
+        (&on, &o),
+        &labels,
+        &p,
+        &args.out,
+        &dev,
+        &Bars::new(quiet),
+    )?;
+    println!(
+        "target: {}",
+        rec.target["top5"]
+            .as_array()
+            .and_then(|a| a.first())
+            .map(|x| x.to_string())
+            .unwrap_or_default()
+    );
+    for r in &rec.rows {
+        println!(
+            "{}: {:.1} % of {} samples in the target's class, confidence {:.4} (target {:.4}), vertex L2 {:.3} ({:.1} % of the images' distance), feature error mean {:.2e} max {:.2e}, {:.1} s",
+            r.name,
+            100.0 * r.success_rate,
+            r.verification.samples,
+            r.sample_confidence_mean,
+            r.target_confidence,
+            r.vertex_pairwise_l2,
+            100.0 * r.vertex_to_dataset_ratio,
+            r.feature_rel_err_mean,
+            r.feature_rel_err_max,
+            r.vertex_seconds
+        );
+    }
     println!("wrote {}", args.out.display());
     Ok(())
 }

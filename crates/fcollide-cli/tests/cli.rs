@@ -408,3 +408,57 @@ fn patch_composition_rows_run() {
     assert!(v.set.vertices.iter().all(|&x| (0.0..=1.0).contains(&x)));
     assert!(out.join("rows.png").exists());
 }
+
+#[test]
+fn image_model_reproduction_from_image_files() {
+    let fx = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fcollide/tests/fixtures/weights");
+    let dir = tempfile::tempdir().unwrap();
+    // Two RGB images of other sizes than the model's 16×16 input: resized and cropped.
+    for (name, w, h, seed) in [("a.png", 20u32, 24u32, 3u32), ("b.png", 16, 16, 7)] {
+        let img = image::RgbImage::from_fn(w, h, |x, y| {
+            let v = (x * 37 + y * 91 + seed * 53) % 256;
+            image::Rgb([v as u8, (v * 3 % 256) as u8, (255 - v) as u8])
+        });
+        img.save(dir.path().join(name)).unwrap();
+    }
+    let out = dir.path().join("run");
+    let weights = fx.join("vggtiny_npz.toml");
+    let args = |extra: &[&str]| {
+        let mut a = vec![
+            "-q",
+            "reproduce",
+            "imagenet",
+            "--weights",
+            weights.to_str().unwrap(),
+            "--steps",
+            "200",
+            "--samples",
+            "100",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        a.extend_from_slice(extra);
+        a.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    let a = dir.path().join("a.png");
+    let b = dir.path().join("b.png");
+    let full = args(&[
+        "--target-image",
+        a.to_str().unwrap(),
+        "--init-image",
+        b.to_str().unwrap(),
+    ]);
+    let o = fcollide(&full.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    assert_eq!(r["rows"][0]["layer"], "fc6");
+    assert_eq!(r["target"]["top5"].as_array().unwrap().len(), 5);
+    assert_eq!(r["rows"][0]["success_rate"], 1.0, "{}", r["rows"][0]);
+    assert!(out.join("rows.png").exists());
+    // Finished rows leave no checkpoint behind; a missing image is named.
+    assert!(!out.join("checkpoint-row1.safetensors").exists());
+    let missing = args(&["--target-image", a.to_str().unwrap()]);
+    let o = fcollide(&missing.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_clean_failure(&o, &["--init-image"]);
+}

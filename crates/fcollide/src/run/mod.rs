@@ -1,5 +1,6 @@
 //! End-to-end jobs: the paper's experiments as one call each, with their run records.
 pub mod exact;
+pub mod images;
 pub mod mnist;
 pub mod record;
 pub mod sweep;
