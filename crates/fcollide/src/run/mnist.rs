@@ -262,29 +262,13 @@ pub fn reproduce_mnist(p: &MnistParams, out: &Path, progress: &dyn Progress) -> 
             },
             &out.join(&file),
         )?;
-        rows.push(RowRecord {
-            name: name.to_string(),
-            init: init_name.clone(),
-            init_class: test_set.label(*idx) as usize,
-            layer: set.layer.clone(),
-            units: set.stats.iter().map(|s| s.unit).collect(),
-            n_units: set.n_units,
-            n_plus: set.n_plus,
-            success_rate: v.success_rate,
-            target_confidence: v.target_confidence,
-            sample_confidence_mean: v.sample_confidence_mean,
-            vertex_pairwise_l2: v.vertex_pairwise_l2,
-            vertex_to_dataset_ratio: v.vertex_pairwise_l2 / ds_l2.max(1e-12),
-            feature_rel_err_mean: v.feature_rel_err_mean,
-            feature_rel_err_max: v.feature_rel_err_max,
-            vertex_feature_rel_err_max: v.vertex_feature_rel_err_max,
-            z_satisfied_min: v.z_satisfied_min,
-            vertex_seconds: set.seconds,
-            engine: set.engine.clone(),
-            vertices: set.stats.clone(),
-            verification: v,
-            vertices_file: file,
-        });
+        rows.push(RowRecord::new(
+            (name, init_name, test_set.label(*idx) as usize),
+            &set,
+            v,
+            ds_l2,
+            file,
+        ));
         sample_sets.push((set, samples));
         init_images.push(init);
     }

@@ -76,6 +76,41 @@ pub struct RowRecord {
     pub vertices_file: String,
 }
 
+impl RowRecord {
+    /// A row from its vertex set and verification; `dataset_l2` scales the spread.
+    pub fn new(
+        (name, init, init_class): (&str, &str, usize),
+        set: &crate::collide::VertexSet,
+        v: Verification,
+        dataset_l2: f64,
+        vertices_file: String,
+    ) -> Self {
+        Self {
+            name: name.to_string(),
+            init: init.to_string(),
+            init_class,
+            layer: set.layer.clone(),
+            units: set.stats.iter().map(|s| s.unit).collect(),
+            n_units: set.n_units,
+            n_plus: set.n_plus,
+            success_rate: v.success_rate,
+            target_confidence: v.target_confidence,
+            sample_confidence_mean: v.sample_confidence_mean,
+            vertex_pairwise_l2: v.vertex_pairwise_l2,
+            vertex_to_dataset_ratio: v.vertex_pairwise_l2 / dataset_l2.max(1e-12),
+            feature_rel_err_mean: v.feature_rel_err_mean,
+            feature_rel_err_max: v.feature_rel_err_max,
+            vertex_feature_rel_err_max: v.vertex_feature_rel_err_max,
+            z_satisfied_min: v.z_satisfied_min,
+            vertex_seconds: set.seconds,
+            engine: set.engine.clone(),
+            vertices: set.stats.clone(),
+            verification: v,
+            vertices_file,
+        }
+    }
+}
+
 /// Everything a run did and measured.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RunRecord {
