@@ -219,6 +219,41 @@ impl HostNetwork {
         Ok(last.iter().product())
     }
 
+    /// Every parameter tensor as `({layer}.weight|bias, shape in PyTorch layout, values)`.
+    pub fn named_params(&self) -> Vec<(String, Vec<usize>, &[f32])> {
+        let mut out = Vec::new();
+        for l in &self.layers {
+            let (wshape, weight, bias) = match &l.op {
+                HostOp::Linear {
+                    in_features,
+                    out_features,
+                    weight,
+                    bias,
+                } => (vec![*out_features, *in_features], weight, bias),
+                HostOp::Conv2d {
+                    in_channels,
+                    out_channels,
+                    kernel,
+                    weight,
+                    bias,
+                    ..
+                } => (
+                    vec![*out_channels, *in_channels, kernel[0], kernel[1]],
+                    weight,
+                    bias,
+                ),
+                _ => continue,
+            };
+            out.push((format!("{}.weight", l.name), wshape, weight.as_slice()));
+            out.push((
+                format!("{}.bias", l.name),
+                vec![bias.len()],
+                bias.as_slice(),
+            ));
+        }
+        out
+    }
+
     /// Names of the layers at which collisions can be sought: affine layers followed by a ReLU.
     pub fn collision_layers(&self) -> Vec<String> {
         self.layers

@@ -56,48 +56,11 @@ fn le_bytes(v: &[f32]) -> Vec<u8> {
 
 /// Serializes a network to safetensors bytes.
 pub fn to_safetensors(net: &HostNetwork) -> Result<Vec<u8>, ModelError> {
-    let mut owned: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
-    for l in &net.layers {
-        match &l.op {
-            HostOp::Linear {
-                in_features,
-                out_features,
-                weight,
-                bias,
-            } => {
-                owned.push((
-                    format!("{}.weight", l.name),
-                    vec![*out_features, *in_features],
-                    le_bytes(weight),
-                ));
-                owned.push((
-                    format!("{}.bias", l.name),
-                    vec![*out_features],
-                    le_bytes(bias),
-                ));
-            }
-            HostOp::Conv2d {
-                in_channels,
-                out_channels,
-                kernel,
-                weight,
-                bias,
-                ..
-            } => {
-                owned.push((
-                    format!("{}.weight", l.name),
-                    vec![*out_channels, *in_channels, kernel[0], kernel[1]],
-                    le_bytes(weight),
-                ));
-                owned.push((
-                    format!("{}.bias", l.name),
-                    vec![*out_channels],
-                    le_bytes(bias),
-                ));
-            }
-            _ => {}
-        }
-    }
+    let owned: Vec<(String, Vec<usize>, Vec<u8>)> = net
+        .named_params()
+        .into_iter()
+        .map(|(name, shape, values)| (name, shape, le_bytes(values)))
+        .collect();
     let views = owned
         .iter()
         .map(|(name, shape, bytes)| {

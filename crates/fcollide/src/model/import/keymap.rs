@@ -14,7 +14,6 @@
 use super::tensors::{RawTensor, TensorMap};
 use super::ImportError;
 use crate::model::{HostNetwork, HostOp};
-use std::collections::BTreeMap;
 
 /// How the file's tensors were matched to layers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -359,57 +358,18 @@ pub fn fill_template(
 
 /// The tensors of `net` under fcollide names (`{layer}.weight` / `.bias`), PyTorch layouts.
 pub fn to_tensor_map(net: &HostNetwork) -> TensorMap {
-    let mut out = BTreeMap::new();
-    for l in &net.layers {
-        match &l.op {
-            HostOp::Linear {
-                in_features,
-                out_features,
-                weight,
-                bias,
-            } => {
-                out.insert(
-                    format!("{}.weight", l.name),
-                    RawTensor {
-                        shape: vec![*out_features, *in_features],
-                        data: weight.clone(),
-                    },
-                );
-                out.insert(
-                    format!("{}.bias", l.name),
-                    RawTensor {
-                        shape: vec![*out_features],
-                        data: bias.clone(),
-                    },
-                );
-            }
-            HostOp::Conv2d {
-                in_channels,
-                out_channels,
-                kernel,
-                weight,
-                bias,
-                ..
-            } => {
-                out.insert(
-                    format!("{}.weight", l.name),
-                    RawTensor {
-                        shape: vec![*out_channels, *in_channels, kernel[0], kernel[1]],
-                        data: weight.clone(),
-                    },
-                );
-                out.insert(
-                    format!("{}.bias", l.name),
-                    RawTensor {
-                        shape: vec![*out_channels],
-                        data: bias.clone(),
-                    },
-                );
-            }
-            _ => {}
-        }
-    }
-    out
+    net.named_params()
+        .into_iter()
+        .map(|(name, shape, values)| {
+            (
+                name,
+                RawTensor {
+                    shape,
+                    data: values.to_vec(),
+                },
+            )
+        })
+        .collect()
 }
 
 #[cfg(test)]
