@@ -471,22 +471,7 @@ fn reproduce(
         100.0 * rec.model["test_accuracy"].as_f64().unwrap_or(f64::NAN),
         rec.dataset_pairwise_l2
     );
-    for r in &rec.rows {
-        println!(
-            "{}: {:.1} % of {} samples in class {}, confidence {:.4} (target {:.4}), vertex L2 {:.3} ({:.1} % of dataset), feature error mean {:.2e} max {:.2e}, {:.2} s",
-            r.name,
-            100.0 * r.success_rate,
-            r.verification.samples,
-            r.verification.target_class,
-            r.sample_confidence_mean,
-            r.target_confidence,
-            r.vertex_pairwise_l2,
-            100.0 * r.vertex_to_dataset_ratio,
-            r.feature_rel_err_mean,
-            r.feature_rel_err_max,
-            r.vertex_seconds
-        );
-    }
+    print_rows(&rec, "dataset");
     print_exact(&rec);
     println!("wrote {}", args.out.display());
     Ok(())
@@ -556,12 +541,20 @@ fn reproduce_imagenet(args: &ReproduceArgs, device: &str, quiet: bool) -> Result
             .map(|x| x.to_string())
             .unwrap_or_default()
     );
+    print_rows(&rec, "the images' distance");
+    println!("wrote {}", args.out.display());
+    Ok(())
+}
+
+/// One line per row: success, confidence, spread (as a share of `reference`), feature error.
+fn print_rows(rec: &fcollide::run::RunRecord, reference: &str) {
     for r in &rec.rows {
         println!(
-            "{}: {:.1} % of {} samples in the target's class, confidence {:.4} (target {:.4}), vertex L2 {:.3} ({:.1} % of the images' distance), feature error mean {:.2e} max {:.2e}, {:.1} s",
+            "{}: {:.1} % of {} samples in class {}, confidence {:.4} (target {:.4}), vertex L2 {:.3} ({:.1} % of {reference}), feature error mean {:.2e} max {:.2e}, {:.2} s",
             r.name,
             100.0 * r.success_rate,
             r.verification.samples,
+            r.verification.target_class,
             r.sample_confidence_mean,
             r.target_confidence,
             r.vertex_pairwise_l2,
@@ -571,8 +564,6 @@ fn reproduce_imagenet(args: &ReproduceArgs, device: &str, quiet: bool) -> Result
             r.vertex_seconds
         );
     }
-    println!("wrote {}", args.out.display());
-    Ok(())
 }
 
 fn print_exact(rec: &fcollide::run::RunRecord) {

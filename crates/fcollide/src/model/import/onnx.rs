@@ -479,6 +479,25 @@ fn push(
     Ok(())
 }
 
+/// Appends a `Flatten` layer (`flatten`, `flatten2`, …) unless the current shape is flat.
+fn flatten_if_needed(
+    layers: &mut Vec<HostLayer>,
+    cur_shape: &mut Vec<usize>,
+    node_err: &dyn Fn(String) -> ImportError,
+    nflat: &mut usize,
+) -> Result<(), ImportError> {
+    if cur_shape.len() <= 1 {
+        return Ok(());
+    }
+    *nflat += 1;
+    let name = if *nflat == 1 {
+        "flatten".into()
+    } else {
+        format!("flatten{nflat}")
+    };
+    push(layers, cur_shape, node_err, name, HostOp::Flatten)
+}
+
 /// Reads an ONNX model into a network. `input_shape` overrides the graph input's `[C, H, W]`
 /// (needed when the graph declares a flat `[N, D]` input or symbolic dimensions).
 pub fn read_onnx(
@@ -587,21 +606,7 @@ pub fn read_onnx(
                         )));
                     }
                 }
-                if cur_shape.len() > 1 {
-                    nflat += 1;
-                    let name = if nflat == 1 {
-                        "flatten".into()
-                    } else {
-                        format!("flatten{nflat}")
-                    };
-                    push(
-                        &mut layers,
-                        &mut cur_shape,
-                        &node_err,
-                        name,
-                        HostOp::Flatten,
-                    )?;
-                }
+                flatten_if_needed(&mut layers, &mut cur_shape, &node_err, &mut nflat)?;
             }
             "Gemm" | "MatMul" => {
                 if data_pos != 0 {
@@ -645,21 +650,7 @@ pub fn read_onnx(
                 } else {
                     vec![0.0; out_f]
                 };
-                if cur_shape.len() > 1 {
-                    nflat += 1;
-                    let name = if nflat == 1 {
-                        "flatten".into()
-                    } else {
-                        format!("flatten{nflat}")
-                    };
-                    push(
-                        &mut layers,
-                        &mut cur_shape,
-                        &node_err,
-                        name,
-                        HostOp::Flatten,
-                    )?;
-                }
+                flatten_if_needed(&mut layers, &mut cur_shape, &node_err, &mut nflat)?;
                 nfc += 1;
                 push(
                     &mut layers,
