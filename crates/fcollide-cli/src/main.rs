@@ -387,7 +387,8 @@ struct ReproduceArgs {
     /// `imagenet`: row 2's starting image.
     #[arg(long)]
     init_image: Option<PathBuf>,
-    /// `imagenet`: class names, one per line (for top-5 in the report).
+    /// `imagenet`: class names, one per line (for top-5 in the report; default: the embedded
+    /// ImageNet-1k names when the model has 1000 classes).
     #[arg(long)]
     labels: Option<PathBuf>,
     /// `imagenet`: steps between checkpoints (also written on Ctrl-C).

@@ -454,6 +454,9 @@ fn image_model_reproduction_from_image_files() {
         serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
     assert_eq!(r["rows"][0]["layer"], "fc6");
     assert_eq!(r["target"]["top5"].as_array().unwrap().len(), 5);
+    // A 10-class model gets no ImageNet names: classes are printed by index.
+    let first = r["target"]["top5"][0][1].as_str().unwrap();
+    assert!(first.starts_with("class "), "{first}");
     assert_eq!(r["rows"][0]["success_rate"], 1.0, "{}", r["rows"][0]);
     assert!(out.join("rows.png").exists());
     // Finished rows leave no checkpoint behind; a missing image is named.

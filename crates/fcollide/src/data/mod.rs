@@ -28,12 +28,14 @@
 //!   [`Dataset::from_idx_dir`] for an MNIST-layout folder.
 //! * [`embedded`] — the 10,000 embedded MNIST digits: [`embedded::mnist`]
 //!   and the default 8,000/2,000 split [`embedded::mnist_split`].
+//! * [`imagenet`] — the 1000 ImageNet class names, embedded.
 //! * [`split`] — [`stratified_split`].
 pub mod dataset;
 pub mod embedded;
 pub mod error;
 pub mod idx;
 pub mod image_file;
+pub mod imagenet;
 pub mod split;
 
 pub use dataset::{Dataset, IDX_DIR_FILES};

@@ -49,6 +49,9 @@ pub fn top_k(probs: &[f32], k: usize, labels: &[String]) -> Vec<(usize, String, 
 }
 
 /// Runs the experiment on `net` for `target` (row 1) and `other` (row 2) into `out`.
+///
+/// `labels` names the classes in top-5 lists; when empty and the model has 1000 outputs, the
+/// embedded ImageNet class names ([`crate::data::imagenet`]) are used.
 #[allow(clippy::too_many_arguments)]
 pub fn reproduce_images(
     net: &HostNetwork,
@@ -73,6 +76,13 @@ pub fn reproduce_images(
     let mut inits = Vec::new();
     let mut top5 = serde_json::Map::new();
     let tp = model.predict(target, device).remove(0);
+    let embedded;
+    let labels = if labels.is_empty() {
+        embedded = crate::data::imagenet::labels_for(tp.len());
+        &embedded[..]
+    } else {
+        labels
+    };
     top5.insert(
         "target".into(),
         serde_json::to_value(top_k(&tp, 5, labels)).unwrap_or_default(),
@@ -148,4 +158,26 @@ pub fn reproduce_images(
     };
     super::write::write_outputs(out, &record, target, &sets, &inits, &[])?;
     Ok(record)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn top_k_names_imagenet_classes_and_falls_back_to_indices() {
+        let mut probs = vec![0.0f32; 1000];
+        probs[207] = 0.6;
+        probs[281] = 0.3;
+        probs[0] = 0.1;
+        let names = crate::data::imagenet::labels_for(probs.len());
+        let top = top_k(&probs, 3, &names);
+        let got: Vec<(usize, &str)> = top.iter().map(|(c, n, _)| (*c, n.as_str())).collect();
+        assert_eq!(
+            got,
+            vec![(207, "golden retriever"), (281, "tabby"), (0, "tench")]
+        );
+        let top = top_k(&probs[..10], 1, &[]);
+        assert_eq!(top[0].1, "class 0");
+    }
 }
