@@ -260,6 +260,10 @@ struct SearchArgs {
     /// Weight α of L+.
     #[arg(long)]
     alpha: Option<f32>,
+    /// Penalty continuation: α grows geometrically from this value to --alpha over the first
+    /// half of the steps (`reproduce patches` default: 1; elsewhere off).
+    #[arg(long)]
+    alpha_start: Option<f32>,
     /// Weight β of the penalty on the other zero-set units (the paper: 1).
     #[arg(long)]
     beta: Option<f32>,
@@ -307,6 +311,9 @@ impl SearchArgs {
         }
         if let Some(a) = self.alpha {
             p.alpha = a;
+        }
+        if self.alpha_start.is_some() {
+            p.alpha_start = self.alpha_start;
         }
         if let Some(b) = self.beta {
             p.beta = b;
@@ -398,11 +405,22 @@ struct ReproduceArgs {
     #[arg(long)]
     resume: bool,
     /// `patches`: patch side.
-    #[arg(long, default_value_t = 7)]
+    #[arg(long, default_value_t = 14)]
     patch_size: usize,
     /// `patches`: candidate patches per location.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 20)]
     patch_k: usize,
+    /// `patches`: candidates retrieved per location for the target when a row starts from
+    /// another image.
+    #[arg(long, default_value_t = 10)]
+    patch_target_k: usize,
+    /// `patches`: keep --patch-k of the r·k nearest patches by farthest-point selection
+    /// (1: plain k-NN).
+    #[arg(long, default_value_t = 50)]
+    patch_diverse: usize,
+    /// `patches`: leave the start's and target's own windows out of the candidates.
+    #[arg(long)]
+    patch_no_own: bool,
     /// `patches`: training images the patch database is cut from (stride 1).
     #[arg(long, default_value_t = 2000)]
     patch_db_images: usize,
@@ -420,6 +438,9 @@ impl Default for ReproduceArgs {
         }
     }
 }
+
+/// `reproduce patches`: α starts here and grows to --alpha (see `VertexParams::alpha_start`).
+const PATCH_ALPHA_START: f32 = 1.0;
 
 fn reproduce(
     experiment: &Experiment,
@@ -447,7 +468,13 @@ fn reproduce(
         weights: args.weights.clone(),
         retrain: args.retrain,
         train: args.train.params(),
-        vertex: args.search.params()?,
+        vertex: {
+            let mut v = args.search.params()?;
+            if matches!(experiment, Experiment::Patches) && v.alpha_start.is_none() {
+                v.alpha_start = Some(PATCH_ALPHA_START);
+            }
+            v
+        },
         target_class: args.target_class,
         target_index: args.target_index,
         init_index: args.init_index,
@@ -458,6 +485,9 @@ fn reproduce(
             fcollide::patches::space::PatchParams {
                 size: args.patch_size,
                 k: args.patch_k,
+                target_k: args.patch_target_k,
+                diverse: args.patch_diverse,
+                include_own: !args.patch_no_own,
                 db_images: args.patch_db_images,
                 tv: args.tv,
                 ..Default::default()

@@ -48,6 +48,12 @@ pub struct VertexParams {
     pub unit_choice: UnitChoice,
     /// Weight `α` of `L+`.
     pub alpha: f32,
+    /// Penalty continuation: when set, `α` grows geometrically from this value to `alpha`
+    /// over the first half of the steps, `α_t = α₀·(α/α₀)^min(1, 2t/T)`, then stays at
+    /// `alpha`. Vertices spread while the collision is loose and are pulled onto it at the
+    /// end; useful where the search space is curved (patch compositions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alpha_start: Option<f32>,
     /// Penalty on the other zero-set units.
     pub penalty: Penalty,
     /// Weight `β` of that penalty (the paper: 1).
@@ -72,6 +78,7 @@ impl Default for VertexParams {
             units: None,
             unit_choice: UnitChoice::First,
             alpha: 1000.0,
+            alpha_start: None,
             penalty: Penalty::Hinge,
             beta: 1000.0,
             steps: 3000,
@@ -95,6 +102,17 @@ impl std::ops::Deref for ValidVertexParams {
 }
 
 impl VertexParams {
+    /// `α` at step `t` of `T` (see [`VertexParams::alpha_start`]).
+    pub fn alpha_at(&self, t: usize) -> f32 {
+        match self.alpha_start {
+            Some(a0) if a0 < self.alpha => {
+                let f = (2.0 * t as f64 / self.steps.max(1) as f64).min(1.0);
+                (a0 as f64 * (self.alpha as f64 / a0 as f64).powf(f)) as f32
+            }
+            _ => self.alpha,
+        }
+    }
+
     /// The paper's objective: square penalty with weight 1.
     pub fn paper() -> Self {
         Self {
@@ -130,6 +148,14 @@ impl VertexParams {
         if !(self.alpha.is_finite() && self.alpha > 0.0) {
             return bad("alpha", "must be a positive number");
         }
+        if let Some(a0) = self.alpha_start {
+            if !(a0.is_finite() && a0 > 0.0 && a0 <= self.alpha) {
+                return bad(
+                    "alpha-start",
+                    "must be a positive number no larger than alpha",
+                );
+            }
+        }
         if !(self.beta.is_finite() && self.beta >= 0.0) {
             return bad("beta", "must be a number ≥ 0");
         }
@@ -143,5 +169,38 @@ impl VertexParams {
             return bad("lr-final", "must be in (0, 1] (a fraction of lr)");
         }
         Ok(ValidVertexParams(self))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alpha_continuation_is_geometric_over_the_first_half() {
+        let p = VertexParams {
+            alpha: 1000.0,
+            alpha_start: Some(10.0),
+            steps: 400,
+            ..Default::default()
+        };
+        assert_eq!(p.alpha_at(0), 10.0);
+        assert!((p.alpha_at(100) - 100.0).abs() < 1e-3); // √(10·1000)
+        assert_eq!(p.alpha_at(200), 1000.0);
+        assert_eq!(p.alpha_at(399), 1000.0);
+        assert_eq!(VertexParams::default().alpha_at(0), 1000.0);
+        for bad in [0.0, -1.0, f32::NAN, 2000.0] {
+            let q = VertexParams {
+                alpha_start: Some(bad),
+                ..Default::default()
+            };
+            assert!(matches!(
+                q.check(),
+                Err(CollideError::Param {
+                    param: "alpha-start",
+                    ..
+                })
+            ));
+        }
     }
 }

@@ -216,7 +216,7 @@ pub fn find_vertices_in(
             }
         }
     };
-    let obj = Objective::new(
+    let mut obj = Objective::new(
         yt.clone(),
         params.alpha,
         params.penalty,
@@ -297,6 +297,7 @@ pub fn find_vertices_in(
                 save(step, &z, &adam, &loss_history)?;
             }
         }
+        obj.alpha = params.alpha_at(step);
         space.pixels(&z, &mut u);
         let y = engine.forward(&u);
         let losses = obj.eval(&y, &mut gy);
@@ -317,6 +318,7 @@ pub fn find_vertices_in(
     }
     let seconds = t0.elapsed().as_secs_f64();
     progress.finish();
+    obj.alpha = params.alpha;
     space.pixels(&z, &mut u);
     let y = engine.forward(&u);
     let terms: Vec<LossTerms> = obj.eval(&y, &mut gy);

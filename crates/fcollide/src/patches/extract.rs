@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Where a patch came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PatchSource {
     /// Image index.
     pub image: u32,

@@ -4,4 +4,5 @@
 pub mod compose;
 pub mod extract;
 pub mod knn;
+pub mod select;
 pub mod space;

@@ -18,8 +18,18 @@ pub struct PatchParams {
     pub db_stride: usize,
     /// Images the database is cut from (the first `n` training images).
     pub db_images: usize,
-    /// Candidates per location `k`.
+    /// Candidates retrieved per location for the start image, `k`.
     pub k: usize,
+    /// Candidates retrieved per location for the target when the start is another image.
+    #[serde(default)]
+    pub target_k: usize,
+    /// Diversity factor `r`: keep `k` of the `r·k` nearest by farthest-point selection
+    /// (`1`: plain k-NN). See [`super::select`].
+    #[serde(default = "one")]
+    pub diverse: usize,
+    /// The start's (and target's) own windows are candidates too.
+    #[serde(default)]
+    pub include_own: bool,
     /// Weight `λ` of the total variation of the coefficients.
     pub tv: f32,
     /// Starting softmax weight of the nearest candidate.
@@ -29,14 +39,21 @@ pub struct PatchParams {
 impl Default for PatchParams {
     fn default() -> Self {
         Self {
-            size: 7,
+            size: 14,
             db_stride: 1,
             db_images: 2000,
-            k: 10,
+            k: 20,
+            target_k: 10,
+            diverse: 50,
+            include_own: true,
             tv: 0.0,
             init_weight: 0.9,
         }
     }
+}
+
+fn one() -> usize {
+    1
 }
 
 /// Top-left corners of a grid of `s×s` windows covering `h×w`.
@@ -84,8 +101,8 @@ pub fn candidates(
             for ch in 0..c {
                 for dr in 0..s {
                     for dc in 0..s {
-                        let p = ch * h * w + (r0 + dr) * w + (c0 + dc);
-                        cand[p * k + j] = patch[ch * s * s + dr * s + dc];
+                        let p = (r0 + dr) * w + (c0 + dc);
+                        cand[(p * k + j) * c + ch] = patch[ch * s * s + dr * s + dc];
                     }
                 }
             }
@@ -116,14 +133,14 @@ impl Parameterization for PatchSpace {
     }
 
     fn pixels(&self, z: &[f32], u: &mut [f32]) {
-        let dk = self.comp.d() * self.comp.k;
+        let dk = self.comp.n_params();
         for (zv, uv) in z.chunks(dk).zip(u.chunks_mut(self.comp.d())) {
             uv.copy_from_slice(&self.comp.pixels(zv));
         }
     }
 
     fn chain(&self, z: &[f32], _u: &[f32], grad_u: Vec<f32>) -> Vec<f32> {
-        let (d, dk) = (self.comp.d(), self.comp.d() * self.comp.k);
+        let (d, dk) = (self.comp.d(), self.comp.n_params());
         let mut out = Vec::with_capacity(z.len());
         for (zv, gv) in z.chunks(dk).zip(grad_u.chunks(d)) {
             let mut g = self.comp.chain(zv, gv);

@@ -234,7 +234,13 @@ pub fn reproduce_mnist(p: &MnistParams, out: &Path, progress: &dyn Progress) -> 
         let set = match (&p.patches, &db) {
             (Some(pp), Some(db)) => {
                 let space = crate::patches::space::PatchSpace {
-                    comp: crate::patches::space::candidates(&init, net.input_shape, db, pp.k)?,
+                    comp: crate::patches::select::compose_candidates(
+                        &init,
+                        (init != target).then_some(&target[..]),
+                        net.input_shape,
+                        db,
+                        pp,
+                    )?,
                     tv: pp.tv,
                     init_weight: pp.init_weight,
                 };
