@@ -1,7 +1,9 @@
 //! Patch-composition search space (§4): patch extraction, k-nearest-neighbour retrieval
 //! (exact brute force and Prioritized DCI, Li & Malik 2017), and the softmax composition of
-//! candidate patches that vertices are searched over.
+//! candidate patches that vertices are searched over, and the borrowed [`view::PatchView`] that
+//! the search space reads a patch database through.
 pub mod compose;
 pub mod extract;
 pub mod knn;
 pub mod space;
+pub mod view;
