@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Where a patch came from. `repr(C)`: 8 bytes (`image`, `row`, `col`, no padding), the
-/// layout of the sources section of a patch database file, so that section
+/// layout of the sources section of a [`PatchDb`](super::db::PatchDb) file, so that section
 /// is used in place on a little-endian machine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[repr(C)]

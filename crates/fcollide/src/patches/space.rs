@@ -58,7 +58,7 @@ pub fn grid(h: usize, w: usize, s: usize) -> Vec<(usize, usize)> {
 
 /// The candidates of `start` (`[C, H, W]`): the `k` database patches nearest to each grid
 /// window, nearest first, placed at that window. `db` is an in-memory `&Patches` or a
-/// [`PatchView`], searched by
+/// [`PatchView`] (e.g. of a memory-mapped [`PatchDb`](super::db::PatchDb)), searched by
 /// brute force or by its DCI index.
 pub fn candidates<'a>(
     start: &[f32],
