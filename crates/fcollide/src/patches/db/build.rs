@@ -552,10 +552,13 @@ pub fn build(
             dim: p.dim,
             seed: p.seed,
         }),
-        description: params
-            .description
-            .clone()
-            .unwrap_or_else(|| source.description()),
+        description: match &params.description {
+            Some(d) => d.clone(),
+            None if n_images < source.len() => {
+                format!("{}; the first {n_images} of them", source.description())
+            }
+            None => source.description(),
+        },
     };
     let layout = Layout::new(
         (n as u64, dim as u64, raw_dim as u64),
