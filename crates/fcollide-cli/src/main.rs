@@ -11,6 +11,7 @@ use fcollide::data::{self, Dataset};
 use fcollide::exact::ExactParams;
 use fcollide::model::train::{train, TrainParams};
 use fcollide::model::{arch, io as model_io, HostNetwork};
+use fcollide::patches::knn::{Budget, DciParams, Directions};
 use fcollide::polytope::verify;
 use fcollide::run::exact::{run_exact, ExactJob};
 use fcollide::run::{reproduce_mnist, MnistParams};
@@ -138,6 +139,11 @@ enum Command {
         #[arg(long, default_value = "fcollide-sweep")]
         out: PathBuf,
     },
+    /// Patch databases (§4): build one from a data set, show, index and query it.
+    Patches {
+        #[command(subcommand)]
+        command: PatchesCommand,
+    },
     /// Verify saved vertices: sample the polytope and measure it.
     Verify {
         #[command(flatten)]
@@ -154,6 +160,101 @@ enum Command {
         /// Write the figures as JSON here (stdout when absent).
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum PatchesCommand {
+    /// Cut every patch of every image of a data set into a database file (streamed to disk;
+    /// later memory-mapped).
+    Build {
+        /// `embedded` (the 8,000 training digits of the embedded split, see --split-seed),
+        /// `embedded-all` (all 10,000), an IDX3 file (`*-idx3-ubyte[.gz]`), a folder in the
+        /// MNIST layout, or a folder of JPEG/PNG images (searched recursively, RGB).
+        #[arg(long)]
+        dataset: String,
+        /// Patch side (the default matches `reproduce patches --patch-size`).
+        #[arg(long, default_value_t = 14)]
+        size: usize,
+        /// Stride between patches.
+        #[arg(long, default_value_t = 1)]
+        stride: usize,
+        /// Search on a Gaussian random projection of the patches to this many dimensions
+        /// (the raw patches are stored too).
+        #[arg(long)]
+        project: Option<usize>,
+        /// Seed of the projection.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Use only the first N images.
+        #[arg(long)]
+        limit_images: Option<usize>,
+        /// Folder of images: resize and centre-crop each to this side.
+        #[arg(long, default_value_t = 224)]
+        side: usize,
+        /// `embedded`: seed of the train/test split (use the --seed of `reproduce patches`).
+        #[arg(long, default_value_t = 0)]
+        split_seed: u64,
+        /// Description stored in the file (default: what the images are).
+        #[arg(long)]
+        description: Option<String>,
+        /// The database file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Check a database file and print its header.
+    Info {
+        /// The database file.
+        file: PathBuf,
+    },
+    /// Build a Prioritized DCI index over a database's rows and save it.
+    Index {
+        /// The database file.
+        file: PathBuf,
+        /// The index file to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Composite indices L.
+        #[arg(long, default_value_t = DciParams::default().num_composite)]
+        composite: usize,
+        /// Simple indices per composite index m.
+        #[arg(long, default_value_t = DciParams::default().num_simple)]
+        simple: usize,
+        /// Candidates per composite index k0: a count, or a fraction of the rows (`0.01`).
+        #[arg(long, default_value = "1000")]
+        retrieve: String,
+        /// Visits per composite index k1: a count, or a fraction of m·n (`0.05`).
+        #[arg(long, default_value = "50000")]
+        visit: String,
+        /// Directions: isotropic (the paper) or data (differences of data points).
+        #[arg(long, default_value = "isotropic")]
+        directions: String,
+        /// Seed of the directions.
+        #[arg(long, default_value_t = 0)]
+        index_seed: u64,
+    },
+    /// The nearest database patches of a window of an image.
+    Query {
+        /// The database file.
+        file: PathBuf,
+        /// The image (PNG/JPEG; resized and centre-cropped to the database's image size).
+        #[arg(long)]
+        image: PathBuf,
+        /// Number of patches.
+        #[arg(long, default_value_t = 10)]
+        k: usize,
+        /// A DCI index over the database (default: exact search).
+        #[arg(long)]
+        index: Option<PathBuf>,
+        /// Top row of the window (with --col; default: the centre window).
+        #[arg(long, requires = "col")]
+        row: Option<usize>,
+        /// Left column of the window.
+        #[arg(long, requires = "row")]
+        col: Option<usize>,
+        /// Also draw the window and its nearest patches into this PNG.
+        #[arg(long)]
+        grid: Option<PathBuf>,
     },
 }
 
@@ -427,6 +528,14 @@ struct ReproduceArgs {
     /// `patches`: weight of the total variation of the coefficients.
     #[arg(long, default_value_t = 0.0)]
     tv: f32,
+    /// `patches`: a prebuilt patch database (`fcollide patches build`) instead of cutting
+    /// --patch-db-images digits in memory; its patch size must be --patch-size.
+    #[arg(long)]
+    patch_db: Option<PathBuf>,
+    /// `patches`: a DCI index over --patch-db (`fcollide patches index`) instead of exact
+    /// k-NN.
+    #[arg(long)]
+    patch_index: Option<PathBuf>,
 }
 
 impl Default for ReproduceArgs {
@@ -493,6 +602,8 @@ fn reproduce(
                 ..Default::default()
             }
         }),
+        patch_db: args.patch_db.clone(),
+        patch_index: args.patch_index.clone(),
         ..MnistParams::default()
     };
     let rec = reproduce_mnist(&p, &args.out, &Bars::new(quiet))?;
@@ -649,6 +760,162 @@ fn read_image(spec: &str, test: &Dataset, net: &HostNetwork, what: &str) -> Resu
             .with_context(|| format!("--{what} '{spec}'"));
     }
     bail!("--{what} '{spec}': expected index:N or file:PATH")
+}
+
+/// Reads a DCI budget: a count (`1000`) or a fraction (`0.05`).
+fn parse_budget(s: &str, flag: &str) -> Result<Budget> {
+    if s.contains('.') {
+        let f: f64 = s
+            .parse()
+            .with_context(|| format!("--{flag} '{s}': expected a count or a fraction"))?;
+        Ok(Budget::Fraction(f))
+    } else {
+        let c: usize = s
+            .parse()
+            .with_context(|| format!("--{flag} '{s}': expected a count or a fraction"))?;
+        Ok(Budget::Count(c))
+    }
+}
+
+fn patches(command: PatchesCommand, quiet: bool) -> Result<()> {
+    use fcollide::patches::db::{self, BuildParams, PatchDb, Projection, SourceOptions};
+    match command {
+        PatchesCommand::Build {
+            dataset,
+            size,
+            stride,
+            project,
+            seed,
+            limit_images,
+            side,
+            split_seed,
+            description,
+            out,
+        } => {
+            let source = db::open_dataset(&dataset, &SourceOptions { side, split_seed })?;
+            let params = BuildParams {
+                size,
+                stride,
+                limit_images,
+                description,
+            };
+            let projection = match project {
+                Some(dim) => Some(Projection::seeded(
+                    dim,
+                    params.raw_dim(source.as_ref()),
+                    seed,
+                )?),
+                None => None,
+            };
+            let h = db::build(
+                source.as_ref(),
+                &params,
+                projection.as_ref(),
+                &out,
+                &Bars::new(quiet),
+            )?;
+            println!(
+                "wrote {}: {} patches of {}×{}×{} from {} images, search rows of {} values",
+                out.display(),
+                h.n,
+                h.channels,
+                h.size,
+                h.size,
+                h.n_images,
+                h.dim
+            );
+            Ok(())
+        }
+        PatchesCommand::Info { file } => {
+            print!("{}", PatchDb::open(&file)?.summary());
+            Ok(())
+        }
+        PatchesCommand::Index {
+            file,
+            out,
+            composite,
+            simple,
+            retrieve,
+            visit,
+            directions,
+            index_seed,
+        } => {
+            let pdb = PatchDb::open(&file)?;
+            let params = DciParams {
+                num_composite: composite,
+                num_simple: simple,
+                retrieve: parse_budget(&retrieve, "retrieve")?,
+                visit: parse_budget(&visit, "visit")?,
+                seed: index_seed,
+                directions: match directions.as_str() {
+                    "isotropic" => Directions::Isotropic,
+                    "data" => Directions::DataDifferences,
+                    o => bail!("--directions '{o}': expected isotropic or data"),
+                },
+            };
+            let t0 = std::time::Instant::now();
+            let index = pdb.build_index(params)?;
+            index.save(&out)?;
+            println!(
+                "indexed {} rows of {} values ({} × {} simple indices) in {:.1} s; wrote {}",
+                index.len(),
+                index.dim(),
+                composite,
+                simple,
+                t0.elapsed().as_secs_f64(),
+                out.display()
+            );
+            Ok(())
+        }
+        PatchesCommand::Query {
+            file,
+            image,
+            k,
+            index,
+            row,
+            col,
+            grid,
+        } => {
+            let pdb = PatchDb::open(&file)?;
+            let ix = match &index {
+                Some(p) => Some(pdb.load_index(p)?),
+                None => None,
+            };
+            let view = match &ix {
+                Some(ix) => pdb.view().with_index(ix)?,
+                None => pdb.view(),
+            };
+            let shape = pdb.header().image_shape;
+            let img = fcollide::data::image_file::read_image(&image, shape)?;
+            let q = pdb.query(view, &img, row.zip(col), k)?;
+            println!(
+                "{} ({}×{}), window at row {}, column {}: {} nearest patches{}",
+                image.display(),
+                shape[1],
+                shape[2],
+                q.corner.0,
+                q.corner.1,
+                q.hits.len(),
+                if ix.is_some() { " (DCI index)" } else { "" }
+            );
+            for (r, h) in q.hits.iter().enumerate() {
+                println!(
+                    "{:>3}  d2 {:.4}  patch {}  image {}  row {}  col {}",
+                    r + 1,
+                    h.dist,
+                    h.id,
+                    h.image_name,
+                    h.source.row,
+                    h.source.col
+                );
+            }
+            if let Some(g) = grid {
+                pdb.query_grid(&q)?.save(&g)?;
+                println!("wrote {}", g.display());
+            }
+            Ok(())
+        }
+    }
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -821,6 +1088,7 @@ fn run(cli: Cli) -> Result<()> {
             println!("wrote {}", out.display());
             Ok(())
         }
+        Some(Command::Patches { command }) => patches(command, quiet),
         Some(Command::Verify {
             model,
             vertices,

@@ -13,6 +13,10 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
 /// A failure that is an error message, not a panic.
 fn assert_clean_failure(o: &Output, needles: &[&str]) {
     let err = stderr(o);
@@ -407,6 +411,192 @@ fn patch_composition_rows_run() {
     let v = fcollide::collide::io::load_vertices(&out.join("vertices-row1.safetensors")).unwrap();
     assert!(v.set.vertices.iter().all(|&x| (0.0..=1.0).contains(&x)));
     assert!(out.join("rows.png").exists());
+
+    // The same 100 digits as a database on disk: the same candidates, so the same vertices
+    // (the model is reused from the output folder).
+    let db = dir.path().join("digits.fcpd");
+    let o = fcollide(&[
+        "-q",
+        "patches",
+        "build",
+        "--dataset",
+        "embedded",
+        "--limit-images",
+        "100",
+        "--out",
+        db.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let run = |extra: &[&str]| {
+        let mut a = vec![
+            "-q",
+            "reproduce",
+            "patches",
+            "--steps",
+            "100",
+            "--samples",
+            "50",
+            "--patch-k",
+            "4",
+            "--tv",
+            "0.01",
+            "--patch-db",
+            db.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        a.extend_from_slice(extra);
+        fcollide(&a)
+    };
+    let o = run(&[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let w = fcollide::collide::io::load_vertices(&out.join("vertices-row1.safetensors")).unwrap();
+    assert_eq!(w.set.vertices, v.set.vertices);
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    // 14×14 patches (the default size) at stride 1: 15×15 per digit.
+    assert_eq!(r["dataset"]["patch_db"]["header"]["n"], 100 * 15 * 15);
+    // A database of another patch size is refused before anything runs.
+    let o = run(&["--patch-size", "5"]);
+    assert_clean_failure(&o, &["digits.fcpd", "14×14 patches"]);
+}
+
+#[test]
+fn patch_database_build_info_index_query() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let path = |name: &str| d.join(name).to_str().unwrap().to_string();
+    let db = path("digits.fcpd");
+    let build = |extra: &[&str]| {
+        let mut a = vec![
+            "-q",
+            "patches",
+            "build",
+            "--dataset",
+            "embedded",
+            "--limit-images",
+            "30",
+            "--size",
+            "5",
+            "--stride",
+            "2",
+        ];
+        a.extend_from_slice(extra);
+        fcollide(&a)
+    };
+    // 30 digits × 12 × 12 windows.
+    let o = build(&["--out", &db]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("4320 patches of 1×5×5"),
+        "{}",
+        stdout(&o)
+    );
+    let o = fcollide(&["patches", "info", &db]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let info = stdout(&o);
+    for needle in [
+        "4320 of 1×5×5 = 25 values (size 5, stride 2)",
+        "30 of 1×28×28, 144 patches each",
+        "25 values (the raw pixels)",
+        "first image  mnist-embedded:",
+    ] {
+        assert!(info.contains(needle), "missing '{needle}' in {info}");
+    }
+    // A projected database records its projection.
+    let proj = path("proj.fcpd");
+    let o = build(&["--project", "8", "--seed", "4", "--out", &proj]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = fcollide(&["patches", "info", &proj]);
+    assert!(
+        stdout(&o).contains("8 values: Gaussian random projection of the 25 raw values (seed 4)")
+    );
+
+    // Query the centre window of a digit-like picture, exactly and through a full-budget
+    // DCI index (same distances).
+    let img = image::GrayImage::from_fn(28, 28, |x, y| {
+        image::Luma([if (8..20).contains(&x) && (11..15).contains(&y) {
+            255
+        } else {
+            0
+        }])
+    });
+    let png = path("bar.png");
+    img.save(&png).unwrap();
+    let grid = path("grid.png");
+    let o = fcollide(&[
+        "patches", "query", &db, "--image", &png, "--k", "3", "--grid", &grid,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let exact = stdout(&o);
+    assert!(
+        exact.contains("window at row 11, column 11: 3 nearest patches"),
+        "{exact}"
+    );
+    let dists = |s: &str| -> Vec<String> {
+        s.lines()
+            .filter_map(|l| l.split("d2 ").nth(1))
+            .map(|t| t.split_whitespace().next().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(dists(&exact).len(), 3, "{exact}");
+    let g = image::open(&grid).unwrap();
+    assert!(g.width() > g.height());
+    let index = path("digits.dci");
+    let o = fcollide(&[
+        "-q",
+        "patches",
+        "index",
+        &db,
+        "--out",
+        &index,
+        "--retrieve",
+        "1.0",
+        "--visit",
+        "1.0",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = fcollide(&[
+        "patches", "query", &db, "--image", &png, "--k", "3", "--index", &index,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("(DCI index)"));
+    assert_eq!(dists(&stdout(&o)), dists(&exact));
+    // A window given by its corner.
+    let o = fcollide(&[
+        "patches", "query", &db, "--image", &png, "--k", "1", "--row", "0", "--col", "4",
+    ]);
+    assert!(
+        stdout(&o).contains("window at row 0, column 4"),
+        "{}",
+        stdout(&o)
+    );
+
+    // Bad files: errors that name the file, never a panic.
+    let bogus = path("bogus.fcpd");
+    std::fs::write(&bogus, b"this is not a patch database at all").unwrap();
+    let o = fcollide(&["patches", "info", &bogus]);
+    assert_clean_failure(&o, &["bogus.fcpd", "not an fcollide patch database"]);
+    let cut = path("cut.fcpd");
+    let bytes = std::fs::read(&db).unwrap();
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let o = fcollide(&["patches", "query", &cut, "--image", &png]);
+    assert_clean_failure(&o, &["cut.fcpd", "truncated"]);
+    let o = fcollide(&[
+        "patches", "query", &proj, "--image", &png, "--index", &index,
+    ]);
+    assert_clean_failure(&o, &["digits.dci", "proj.fcpd"]);
+    let o = build(&["--out", &path("x.fcpd"), "--project", "26"]);
+    assert_clean_failure(&o, &["projection to 26 dimensions"]);
+    let o = fcollide(&[
+        "patches",
+        "build",
+        "--dataset",
+        &path("nothing"),
+        "--out",
+        &db,
+    ]);
+    assert_clean_failure(&o, &["nothing"]);
 }
 
 #[test]

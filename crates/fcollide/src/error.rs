@@ -22,6 +22,9 @@ pub enum Error {
     /// k-nearest-neighbour search.
     #[error(transparent)]
     Knn(#[from] crate::patches::knn::KnnError),
+    /// Patch databases on disk.
+    #[error(transparent)]
+    PatchDb(#[from] crate::patches::db::PatchDbError),
     /// Writing pictures and tables.
     #[error(transparent)]
     Report(#[from] crate::report::ReportError),

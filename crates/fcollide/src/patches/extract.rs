@@ -3,8 +3,11 @@
 //! (image, row, column) so a retrieved patch can be placed back.
 use serde::{Deserialize, Serialize};
 
-/// Where a patch came from.
+/// Where a patch came from. `repr(C)`: 8 bytes (`image`, `row`, `col`, no padding), the
+/// layout of the sources section of a [`PatchDb`](super::db::PatchDb) file, so that section
+/// is used in place on a little-endian machine.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[repr(C)]
 pub struct PatchSource {
     /// Image index.
     pub image: u32,

@@ -17,12 +17,14 @@
 //! of a stroke are near-copies of each other, which leaves the composition no room
 //! (`BENCHMARKS.md`); `r > 1` keeps similar but mutually different patches.
 use super::compose::Composition;
-use super::extract::{window, Patches};
-use super::knn::{brute_force, squared_distance, KnnError, Vectors};
+use super::extract::window;
+use super::knn::{squared_distance, KnnError};
 use super::space::{grid, PatchParams};
+use super::view::PatchView;
 
-/// Keeps `k` of `ids` (nearest first) by farthest-point selection over the patches of `db`.
-pub fn farthest_point(db: &Patches, ids: &[u32], k: usize) -> Vec<u32> {
+/// Keeps `k` of `ids` (nearest first) by farthest-point selection over the (raw) patches of
+/// `db`.
+pub fn farthest_point(db: &PatchView<'_>, ids: &[u32], k: usize) -> Vec<u32> {
     if ids.len() <= k {
         return ids.to_vec();
     }
@@ -66,21 +68,13 @@ pub fn farthest_point(db: &Patches, ids: &[u32], k: usize) -> Vec<u32> {
 fn retrieve(
     image: &[f32],
     shape: [usize; 3],
-    db: &Patches,
+    db: &PatchView<'_>,
     k: usize,
     diverse: usize,
 ) -> Result<Vec<Vec<u32>>, KnnError> {
-    let corners = grid(shape[1], shape[2], db.size);
-    let queries: Vec<f32> = corners
-        .iter()
-        .flat_map(|&rc| window(image, shape, rc, db.size))
-        .collect();
+    let corners = grid(shape[1], shape[2], db.size());
     let pool = (k * diverse.max(1)).min(db.len());
-    let nn = brute_force(
-        Vectors::new(&db.data, db.dim())?,
-        Vectors::new(&queries, db.dim())?,
-        pool,
-    )?;
+    let nn = db.nearest_windows(image, shape, &corners, pool)?;
     Ok(nn
         .iter()
         .map(|hits| farthest_point(db, &hits.ids, k))
@@ -89,19 +83,20 @@ fn retrieve(
 
 /// The candidate composition of a search that starts at `start` and collides with `target`
 /// (`None` when the start is the target), over the patches of `db`.
-pub fn compose_candidates(
+pub fn compose_candidates<'a>(
     start: &[f32],
     target: Option<&[f32]>,
     shape: [usize; 3],
-    db: &Patches,
+    db: impl Into<PatchView<'a>>,
     p: &PatchParams,
 ) -> Result<Composition, KnnError> {
-    let s = db.size;
+    let db = db.into();
+    let s = db.size();
     let [c, h, w] = shape;
     let corners = grid(h, w, s);
-    let from_start = retrieve(start, shape, db, p.k, p.diverse)?;
+    let from_start = retrieve(start, shape, &db, p.k, p.diverse)?;
     let from_target = match target {
-        Some(t) if p.target_k > 0 => Some(retrieve(t, shape, db, p.target_k, p.diverse)?),
+        Some(t) if p.target_k > 0 => Some(retrieve(t, shape, &db, p.target_k, p.diverse)?),
         _ => None,
     };
     // Candidate patches of window `wi`, each as pixel values `[C, s, s]`.
@@ -149,7 +144,7 @@ pub fn compose_candidates(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::patches::extract::extract;
+    use crate::patches::extract::{extract, Patches};
 
     #[test]
     fn farthest_point_keeps_the_nearest_then_spreads() {
@@ -160,9 +155,10 @@ mod tests {
             data: vec![0.0, 0.1, 0.2, 5.0, 10.0],
             sources: vec![Default::default(); 5],
         };
-        assert_eq!(farthest_point(&db, &[0, 1, 2, 3, 4], 3), vec![0, 4, 3]);
-        assert_eq!(farthest_point(&db, &[0, 1, 2, 3, 4], 1), vec![0]);
-        assert_eq!(farthest_point(&db, &[2, 1], 5), vec![2, 1]);
+        let v = PatchView::from(&db);
+        assert_eq!(farthest_point(&v, &[0, 1, 2, 3, 4], 3), vec![0, 4, 3]);
+        assert_eq!(farthest_point(&v, &[0, 1, 2, 3, 4], 1), vec![0]);
+        assert_eq!(farthest_point(&v, &[2, 1], 5), vec![2, 1]);
     }
 
     #[test]

@@ -4,8 +4,8 @@
 //! combination of the `k` candidates' pixels ([`Composition`]). Vertices are searched over
 //! the softmax parameters with the same objective as in pixel space, plus `λ·TV`.
 use super::compose::Composition;
-use super::extract::{window, Patches};
-use super::knn::{brute_force, KnnError, Vectors};
+use super::knn::KnnError;
+use super::view::PatchView;
 use crate::collide::Parameterization;
 use serde::{Deserialize, Serialize};
 
@@ -74,25 +74,20 @@ pub fn grid(h: usize, w: usize, s: usize) -> Vec<(usize, usize)> {
 }
 
 /// The candidates of `start` (`[C, H, W]`): the `k` database patches nearest to each grid
-/// window, nearest first, placed at that window.
-pub fn candidates(
+/// window, nearest first, placed at that window. `db` is an in-memory `&Patches` or a
+/// [`PatchView`] (e.g. of a memory-mapped [`PatchDb`](super::db::PatchDb)), searched by
+/// brute force or by its DCI index.
+pub fn candidates<'a>(
     start: &[f32],
     shape: [usize; 3],
-    db: &Patches,
+    db: impl Into<PatchView<'a>>,
     k: usize,
 ) -> Result<Composition, KnnError> {
-    let s = db.size;
+    let db = db.into();
+    let s = db.size();
     let [c, h, w] = shape;
     let corners = grid(h, w, s);
-    let queries: Vec<f32> = corners
-        .iter()
-        .flat_map(|&rc| window(start, shape, rc, s))
-        .collect();
-    let nn = brute_force(
-        Vectors::new(&db.data, db.dim())?,
-        Vectors::new(&queries, db.dim())?,
-        k,
-    )?;
+    let nn = db.nearest_windows(start, shape, &corners, k)?;
     let d = c * h * w;
     let mut cand = vec![0.0f32; d * k];
     for (&(r0, c0), hits) in corners.iter().zip(&nn) {

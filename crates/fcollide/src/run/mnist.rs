@@ -10,6 +10,9 @@ use crate::collide::{find_vertices, VertexParams};
 use crate::data::{self, Dataset};
 use crate::model::train::{train, TrainParams, TrainReport};
 use crate::model::{arch, io as model_io, HostNetwork};
+use crate::patches::db::PatchDb;
+use crate::patches::knn::DciIndex;
+use crate::patches::view::PatchView;
 use crate::polytope::{dataset_pairwise_l2, verify};
 use crate::progress::Progress;
 use crate::{Error, Result};
@@ -50,6 +53,12 @@ pub struct MnistParams {
     pub device: String,
     /// Search over compositions of dataset patches (§4) instead of pixels.
     pub patches: Option<crate::patches::space::PatchParams>,
+    /// With `patches`: a prebuilt patch database file (`fcollide patches build`) instead of
+    /// the patches of the first `db_images` training images cut in memory. Its patch size and
+    /// channels must match `patches.size` and the data.
+    pub patch_db: Option<PathBuf>,
+    /// With `patch_db`: a DCI index over it (`fcollide patches index`) instead of exact k-NN.
+    pub patch_index: Option<PathBuf>,
     /// Random dataset pairs for the dataset distance.
     pub dataset_pairs: usize,
     /// Also compute exact (LP) rows: vertices, certificates and the closest colliding
@@ -74,6 +83,8 @@ impl Default for MnistParams {
             samples: 2000,
             device: "cpu".into(),
             patches: None,
+            patch_db: None,
+            patch_index: None,
             dataset_pairs: 10_000,
             exact: false,
         }
@@ -85,6 +96,32 @@ fn load_data(p: &MnistParams) -> Result<(Dataset, Dataset)> {
         Some(dir) => Dataset::from_idx_dir(dir)?,
         None => data::mnist_split(p.seed)?,
     })
+}
+
+/// Opens `p.patch_db` (and `p.patch_index`) and checks them against the patch parameters
+/// and the data's `channels`, before anything is trained.
+fn open_patch_db(p: &MnistParams, channels: usize) -> Result<(Option<PatchDb>, Option<DciIndex>)> {
+    let Some(path) = &p.patch_db else {
+        return match &p.patch_index {
+            Some(_) => Err(Error::Msg(
+                "a patch index (--patch-index) needs its patch database (--patch-db)".into(),
+            )),
+            None => Ok((None, None)),
+        };
+    };
+    let Some(pp) = &p.patches else {
+        return Err(Error::Msg(format!(
+            "{}: a patch database is only used by `reproduce patches`",
+            path.display()
+        )));
+    };
+    let db = PatchDb::open(path)?;
+    db.check_compatible(pp.size, channels)?;
+    let index = match &p.patch_index {
+        Some(ix) => Some(db.load_index(ix)?),
+        None => None,
+    };
+    Ok((Some(db), index))
 }
 
 /// Trains or loads the model: `(network, facts for the record)`.
@@ -147,6 +184,7 @@ pub fn reproduce_mnist(p: &MnistParams, out: &Path, progress: &dyn Progress) -> 
     })?;
     let vparams = p.vertex.clone().check()?;
     let (train_set, test_set) = load_data(p)?;
+    let (mapped, index) = open_patch_db(p, train_set.shape[0])?;
     let device = crate::model::device_by_name(&p.device)?;
     let (net, model_facts) = get_model(p, &train_set, &test_set, out, &device, progress)?;
     if train_set.shape != net.input_shape {
@@ -213,8 +251,8 @@ pub fn reproduce_mnist(p: &MnistParams, out: &Path, progress: &dyn Progress) -> 
             vp,
         ));
     }
-    let db = match &p.patches {
-        Some(pp) => {
+    let db = match (&p.patches, &mapped) {
+        (Some(pp), None) => {
             let n = pp.db_images.min(train_set.len());
             let d = train_set.image_len();
             Some(crate::patches::extract::extract(
@@ -224,21 +262,27 @@ pub fn reproduce_mnist(p: &MnistParams, out: &Path, progress: &dyn Progress) -> 
                 pp.db_stride,
             ))
         }
-        None => None,
+        _ => None,
+    };
+    let view = match (&mapped, &index, &db) {
+        (Some(m), Some(ix), _) => Some(m.view().with_index(ix)?),
+        (Some(m), None, _) => Some(m.view()),
+        (None, _, Some(d)) => Some(PatchView::from(d)),
+        _ => None,
     };
     let mut rows = Vec::new();
     let mut sample_sets = Vec::new();
     let mut init_images = Vec::new();
     for (r, (name, init_name, idx, vparams)) in inits.iter().enumerate() {
         let init = test_set.image(*idx).to_vec();
-        let set = match (&p.patches, &db) {
-            (Some(pp), Some(db)) => {
+        let set = match (&p.patches, view) {
+            (Some(pp), Some(view)) => {
                 let space = crate::patches::space::PatchSpace {
                     comp: crate::patches::select::compose_candidates(
                         &init,
                         (init != target).then_some(&target[..]),
                         net.input_shape,
-                        db,
+                        view,
                         pp,
                     )?,
                     tv: pp.tv,
@@ -315,12 +359,22 @@ pub fn reproduce_mnist(p: &MnistParams, out: &Path, progress: &dyn Progress) -> 
         }),
         params: serde_json::to_value(p).unwrap_or_default(),
         model: model_facts,
-        dataset: serde_json::json!({
-            "name": train_set.name.split('/').next().unwrap_or(&train_set.name),
-            "train": train_set.len(),
-            "test": test_set.len(),
-            "shape": train_set.shape,
-        }),
+        dataset: {
+            let mut d = serde_json::json!({
+                "name": train_set.name.split('/').next().unwrap_or(&train_set.name),
+                "train": train_set.len(),
+                "test": test_set.len(),
+                "shape": train_set.shape,
+            });
+            if let Some(m) = &mapped {
+                d["patch_db"] = serde_json::json!({
+                    "path": m.path(),
+                    "header": m.header(),
+                    "index": p.patch_index,
+                });
+            }
+            d
+        },
         dataset_pairwise_l2: ds_l2,
         dataset_pairs: p.dataset_pairs,
         target: serde_json::json!({

@@ -5,3 +5,4 @@ mod data;
 mod exact;
 mod import;
 mod knn;
+mod patchdb;
