@@ -44,7 +44,7 @@ enum Command {
         #[arg(value_enum)]
         experiment: Experiment,
         #[command(flatten)]
-        run: ReproduceArgs,
+        run: Box<ReproduceArgs>,
     },
     /// Train a network on MNIST-like data and save it as safetensors.
     Train {
@@ -536,13 +536,22 @@ struct ReproduceArgs {
     /// k-NN.
     #[arg(long)]
     patch_index: Option<PathBuf>,
+    /// `patches` with --target-image: build the patch database from this data set (as
+    /// `patches build --dataset`, e.g. a folder of images) into OUT/patches.fcpd, reused by
+    /// later runs into the same folder.
+    #[arg(long)]
+    dataset: Option<String>,
+    /// `patches` with --dataset: stride between database patches (default: half the patch
+    /// size).
+    #[arg(long)]
+    patch_stride: Option<usize>,
 }
 
 impl Default for ReproduceArgs {
     fn default() -> Self {
         let cli = Cli::parse_from(["fcollide", "reproduce", "mnist"]);
         match cli.command {
-            Some(Command::Reproduce { run, .. }) => run,
+            Some(Command::Reproduce { run, .. }) => *run,
             _ => unreachable!("the default command parses"),
         }
     }
@@ -558,7 +567,10 @@ fn reproduce(
     quiet: bool,
 ) -> Result<()> {
     if matches!(experiment, Experiment::Imagenet) {
-        return reproduce_imagenet(args, device, quiet);
+        return reproduce_imagenet(args, device, quiet, false);
+    }
+    if matches!(experiment, Experiment::Patches) && args.target_image.is_some() {
+        return reproduce_imagenet(args, device, quiet, true);
     }
     let (arch, extra) = match experiment {
         Experiment::Mnist | Experiment::Patches | Experiment::Imagenet => {
@@ -590,18 +602,7 @@ fn reproduce(
         samples: args.samples,
         exact: args.exact,
         device: device.to_string(),
-        patches: matches!(experiment, Experiment::Patches).then(|| {
-            fcollide::patches::space::PatchParams {
-                size: args.patch_size,
-                k: args.patch_k,
-                target_k: args.patch_target_k,
-                diverse: args.patch_diverse,
-                include_own: !args.patch_no_own,
-                db_images: args.patch_db_images,
-                tv: args.tv,
-                ..Default::default()
-            }
-        }),
+        patches: matches!(experiment, Experiment::Patches).then(|| patch_params(args)),
         patch_db: args.patch_db.clone(),
         patch_index: args.patch_index.clone(),
         ..MnistParams::default()
@@ -629,7 +630,12 @@ fn load_model_file(path: &Path, arch_name: Option<&str>) -> Result<HostNetwork> 
     .load()
 }
 
-fn reproduce_imagenet(args: &ReproduceArgs, device: &str, quiet: bool) -> Result<()> {
+fn reproduce_imagenet(
+    args: &ReproduceArgs,
+    device: &str,
+    quiet: bool,
+    patches: bool,
+) -> Result<()> {
     let weights = args.weights.as_ref().context(
         "reproduce imagenet needs --weights FILE (safetensors, .pth, .npz, .onnx or a .toml spec)",
     )?;
@@ -657,12 +663,28 @@ fn reproduce_imagenet(args: &ReproduceArgs, device: &str, quiet: bool) -> Result
     if args.search.layer.is_none() {
         vertex.layer = "fc6".into();
     }
+    let patch_params = patches.then(|| {
+        if vertex.alpha_start.is_none() {
+            vertex.alpha_start = Some(PATCH_ALPHA_START);
+        }
+        patch_params(args)
+    });
     let p = fcollide::run::images::ImagesParams {
         vertex,
         samples: args.samples,
         seed: args.data.seed,
         checkpoint_every: args.checkpoint_every,
         resume: args.resume,
+        patches: patch_params,
+    };
+    let (db, index) = match patches {
+        true => open_image_patch_db(args, net.input_shape, quiet)?,
+        false => (None, None),
+    };
+    let view = match (&db, &index) {
+        (Some(db), Some(ix)) => Some(db.view().with_index(ix)?),
+        (Some(db), None) => Some(db.view()),
+        _ => None,
     };
     let dev = fcollide::model::device_by_name(device)?;
     let rec = fcollide::run::images::reproduce_images(
@@ -671,6 +693,7 @@ fn reproduce_imagenet(args: &ReproduceArgs, device: &str, quiet: bool) -> Result
         (&on, &o),
         &labels,
         &p,
+        view,
         &args.out,
         &dev,
         &Bars::new(quiet),
@@ -686,6 +709,71 @@ fn reproduce_imagenet(args: &ReproduceArgs, device: &str, quiet: bool) -> Result
     print_rows(&rec, "the images' distance");
     println!("wrote {}", args.out.display());
     Ok(())
+}
+
+/// The patch-space parameters of `reproduce patches`.
+fn patch_params(args: &ReproduceArgs) -> fcollide::patches::space::PatchParams {
+    fcollide::patches::space::PatchParams {
+        size: args.patch_size,
+        k: args.patch_k,
+        target_k: args.patch_target_k,
+        diverse: args.patch_diverse,
+        include_own: !args.patch_no_own,
+        db_images: args.patch_db_images,
+        tv: args.tv,
+        ..Default::default()
+    }
+}
+
+/// The patch database of an image-model patch run: --patch-db, or --dataset built into
+/// OUT/patches.fcpd (reused when it exists), with its optional --patch-index.
+fn open_image_patch_db(
+    args: &ReproduceArgs,
+    shape: [usize; 3],
+    quiet: bool,
+) -> Result<(
+    Option<fcollide::patches::db::PatchDb>,
+    Option<fcollide::patches::knn::DciIndex>,
+)> {
+    use fcollide::patches::db::{self, BuildParams, PatchDb, SourceOptions};
+    let path = match (&args.patch_db, &args.dataset) {
+        (Some(p), None) => p.clone(),
+        (None, Some(spec)) => {
+            let path = args.out.join("patches.fcpd");
+            if !path.exists() {
+                std::fs::create_dir_all(&args.out)
+                    .with_context(|| format!("--out {}", args.out.display()))?;
+                let source = db::open_dataset(
+                    spec,
+                    &SourceOptions {
+                        side: shape[1].max(shape[2]),
+                        split_seed: args.data.seed,
+                    },
+                )
+                .with_context(|| format!("--dataset {spec}"))?;
+                let params = BuildParams {
+                    size: args.patch_size,
+                    stride: args.patch_stride.unwrap_or((args.patch_size / 2).max(1)),
+                    limit_images: None,
+                    description: None,
+                };
+                db::build(source.as_ref(), &params, None, &path, &Bars::new(quiet))?;
+            }
+            path
+        }
+        (Some(_), Some(_)) => bail!("give either --patch-db or --dataset, not both"),
+        (None, None) => bail!(
+            "reproduce patches with --target-image needs a patch database: --patch-db FILE \
+             (`fcollide patches build`) or --dataset DIR (a folder of images)"
+        ),
+    };
+    let pdb = PatchDb::open(&path)?;
+    pdb.check_compatible(args.patch_size, shape[0])?;
+    let index = match &args.patch_index {
+        Some(ix) => Some(pdb.load_index(ix)?),
+        None => None,
+    };
+    Ok((Some(pdb), index))
 }
 
 /// One line per row: success, confidence, spread (as a share of `reference`), feature error.

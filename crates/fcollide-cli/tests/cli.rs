@@ -655,3 +655,63 @@ fn image_model_reproduction_from_image_files() {
     let o = fcollide(&missing.iter().map(String::as_str).collect::<Vec<_>>());
     assert_clean_failure(&o, &["--init-image"]);
 }
+
+#[test]
+fn image_model_patch_composition_from_an_image_folder() {
+    let fx = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fcollide/tests/fixtures/weights");
+    let dir = tempfile::tempdir().unwrap();
+    let imgs = dir.path().join("images");
+    std::fs::create_dir_all(&imgs).unwrap();
+    for i in 0..6u32 {
+        let img = image::RgbImage::from_fn(20, 18, |x, y| {
+            let v = (x * (7 + i) + y * 13 + i * 29) % 256;
+            image::Rgb([v as u8, (v * 5 % 256) as u8, (x * 11 % 256) as u8])
+        });
+        img.save(imgs.join(format!("i{i}.png"))).unwrap();
+    }
+    let out = dir.path().join("run");
+    let weights = fx.join("vggtiny_npz.toml");
+    let (a, b) = (imgs.join("i0.png"), imgs.join("i1.png"));
+    let args = |extra: &[&str]| {
+        let mut v = vec![
+            "-q",
+            "reproduce",
+            "patches",
+            "--weights",
+            weights.to_str().unwrap(),
+            "--target-image",
+            a.to_str().unwrap(),
+            "--init-image",
+            b.to_str().unwrap(),
+            "--patch-size",
+            "4",
+            "--steps",
+            "200",
+            "--samples",
+            "100",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        v.extend_from_slice(extra);
+        v.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    // No database: a clear error naming both ways to give one.
+    let o = fcollide(&args(&[]).iter().map(String::as_str).collect::<Vec<_>>());
+    assert_clean_failure(&o, &["--patch-db", "--dataset"]);
+    let full = args(&["--dataset", imgs.to_str().unwrap()]);
+    let o = fcollide(&full.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    assert_eq!(r["experiment"], "reproduce patches (custom)");
+    assert_eq!(r["params"]["patches"]["size"], 4);
+    assert_eq!(r["rows"].as_array().unwrap().len(), 2);
+    // The database was built into the output folder from the 6 images (16×16 after the
+    // resize and crop; stride 2 = half the patch size: 7×7 windows each).
+    let db = fcollide::patches::db::PatchDb::open(out.join("patches.fcpd")).unwrap();
+    assert_eq!(db.len(), 6 * 7 * 7);
+    // Vertices are convex combinations of real pixels, so they stay in [0, 1].
+    let v = fcollide::collide::io::load_vertices(&out.join("vertices-row2.safetensors")).unwrap();
+    assert!(v.set.vertices.iter().all(|&x| (0.0..=1.0).contains(&x)));
+    assert!(out.join("rows.png").exists());
+}

@@ -6,8 +6,11 @@
 //! 147.2 on our 0–1 scale).
 use super::record::{MachineInfo, RowRecord, RunRecord};
 use crate::collide::io::{save_vertices, VertexFile};
-use crate::collide::{find_vertices_checkpointed, Checkpointing, VertexParams};
+use crate::collide::{find_vertices_checkpointed, find_vertices_in, Checkpointing, VertexParams};
 use crate::model::{argmax, HostNetwork, Network};
+use crate::patches::select::compose_candidates;
+use crate::patches::space::{PatchParams, PatchSpace};
+use crate::patches::view::PatchView;
 use crate::polytope::{l2, verify};
 use crate::progress::Progress;
 use crate::{Error, Result};
@@ -30,6 +33,10 @@ pub struct ImagesParams {
     pub checkpoint_every: usize,
     /// Continue from checkpoints in the output folder.
     pub resume: bool,
+    /// Search over compositions of database patches (§4) instead of pixels; the database
+    /// is passed to [`reproduce_images`].
+    #[serde(default)]
+    pub patches: Option<PatchParams>,
 }
 
 /// The `k` most probable classes as `(class, name, probability)`.
@@ -51,7 +58,11 @@ pub fn top_k(probs: &[f32], k: usize, labels: &[String]) -> Vec<(usize, String, 
 /// Runs the experiment on `net` for `target` (row 1) and `other` (row 2) into `out`.
 ///
 /// `labels` names the classes in top-5 lists; when empty and the model has 1000 outputs, the
-/// embedded ImageNet class names ([`crate::data::imagenet`]) are used.
+/// embedded ImageNet class names ([`crate::data::imagenet`]) are used. With `p.patches`,
+/// vertices are compositions of the patches of `db` (§4, Tables 5–6): row 1 draws on the
+/// patches retrieved for the target, row 2 on those of the other image and of the target
+/// ([`compose_candidates`]); `db` must then be given and hold patches with the model's
+/// channels.
 #[allow(clippy::too_many_arguments)]
 pub fn reproduce_images(
     net: &HostNetwork,
@@ -59,11 +70,21 @@ pub fn reproduce_images(
     (other_name, other): (&str, &[f32]),
     labels: &[String],
     p: &ImagesParams,
+    db: Option<PatchView<'_>>,
     out: &Path,
     device: &Device,
     progress: &dyn Progress,
 ) -> Result<RunRecord> {
     let t0 = std::time::Instant::now();
+    let patch_db = match (&p.patches, db) {
+        (Some(pp), Some(db)) => Some((pp, db)),
+        (Some(_), None) => {
+            return Err(Error::Msg(
+                "a patch-space run needs a patch database (--patch-db or --dataset)".into(),
+            ))
+        }
+        (None, _) => None,
+    };
     std::fs::create_dir_all(out).map_err(|source| Error::Io {
         path: out.to_path_buf(),
         source,
@@ -99,8 +120,27 @@ pub fn reproduce_images(
             every: p.checkpoint_every,
             resume: p.resume,
         };
-        let set =
-            find_vertices_checkpointed(net, target, init, &vparams, device, progress, Some(&ckpt))?;
+        let set = match &patch_db {
+            Some((pp, db)) => {
+                let other = (r > 0).then_some(target);
+                let space = PatchSpace {
+                    comp: compose_candidates(init, other, net.input_shape, *db, pp)?,
+                    tv: pp.tv,
+                    init_weight: pp.init_weight,
+                };
+                let io = (target, init);
+                find_vertices_in(net, io, &vparams, device, progress, Some(&ckpt), &space)?
+            }
+            None => find_vertices_checkpointed(
+                net,
+                target,
+                init,
+                &vparams,
+                device,
+                progress,
+                Some(&ckpt),
+            )?,
+        };
         let mut srng = ChaCha8Rng::seed_from_u64(p.seed.wrapping_add(100 + r as u64));
         let (v, samples) = verify(net, target, &set, p.samples, device, &mut srng)?;
         let probs = model.predict(&set.vertices, device);
@@ -140,11 +180,14 @@ pub fn reproduce_images(
     let record = RunRecord {
         tool: "fcollide".into(),
         version: env!("CARGO_PKG_VERSION").into(),
-        experiment: format!("reproduce imagenet ({})", net.arch),
+        experiment: match &p.patches {
+            Some(_) => format!("reproduce patches ({})", net.arch),
+            None => format!("reproduce imagenet ({})", net.arch),
+        },
         seed: p.seed,
         machine: MachineInfo::current(&format!("{device:?}")),
         params: serde_json::json!({ "vertex": &*vparams, "samples": p.samples,
-            "checkpoint_every": p.checkpoint_every, "top5": top5 }),
+            "checkpoint_every": p.checkpoint_every, "patches": &p.patches, "top5": top5 }),
         model: serde_json::json!({ "arch": net.arch, "test_accuracy": null,
             "source": "user weights", "input_shape": net.input_shape }),
         dataset: serde_json::json!({ "name": "given images", "test": 2, "shape": net.input_shape }),
