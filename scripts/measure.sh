@@ -15,6 +15,8 @@ $bin -q reproduce mnist --out "$out/mnist" --paper >/dev/null
 mv "$out/mnist/results.json" "$out/mnist/results-paper.json"
 $bin -q reproduce mnist --out "$out/mnist" --exact >/dev/null
 $bin -q reproduce lenet --out "$out/lenet" >/dev/null
+$bin -q reproduce patches --out "$out/patches" >/dev/null
+$bin -q reproduce patches --arch lenet5 --weights "$out/lenet/model-lenet5.safetensors" --out "$out/patches-lenet" >/dev/null
 $bin -q sweep --model "$out/lenet/model-lenet5.safetensors" --target index:4 --samples 2000 --out "$out/sweep" >/dev/null
 
 python3 - "$out" <<'PY'
@@ -44,6 +46,8 @@ def table(path, title):
 table(f"{out}/mnist/results.json", "MNIST MLP, default objective (`fcollide reproduce mnist --exact`)")
 table(f"{out}/mnist/results-paper.json", "MNIST MLP, the paper's objective (`--paper`)")
 table(f"{out}/lenet/results.json", "LeNet-5 (`fcollide reproduce lenet`)")
+table(f"{out}/patches/results.json", "Patch composition, MLP (`fcollide reproduce patches`)")
+table(f"{out}/patches-lenet/results.json", "Patch composition, LeNet-5 (`fcollide reproduce patches --arch lenet5`)")
 PY
 echo
 cat "$out/sweep/sweep.md" | sed -n 3,10p

@@ -519,6 +519,11 @@ struct ReproduceArgs {
     /// (1: plain k-NN).
     #[arg(long, default_value_t = 50)]
     patch_diverse: usize,
+    /// `patches`: stride of the grid of windows over the start image (0: half the patch
+    /// size, windows overlapping by half, each pixel drawing on every window that covers
+    /// it; the patch size: windows side by side).
+    #[arg(long, default_value_t = 0)]
+    patch_grid_stride: usize,
     /// `patches`: leave the start's and target's own windows out of the candidates.
     #[arg(long)]
     patch_no_own: bool,
@@ -719,6 +724,7 @@ fn patch_params(args: &ReproduceArgs) -> fcollide::patches::space::PatchParams {
         target_k: args.patch_target_k,
         diverse: args.patch_diverse,
         include_own: !args.patch_no_own,
+        grid_stride: args.patch_grid_stride,
         db_images: args.patch_db_images,
         tv: args.tv,
         ..Default::default()

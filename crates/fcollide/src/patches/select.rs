@@ -17,9 +17,8 @@
 //! of a stroke are near-copies of each other, which leaves the composition no room
 //! (`BENCHMARKS.md`); `r > 1` keeps similar but mutually different patches.
 use super::compose::Composition;
-use super::extract::window;
 use super::knn::{squared_distance, KnnError};
-use super::space::{grid, PatchParams};
+use super::space::{grid_strided, PatchParams};
 use super::view::PatchView;
 
 /// Keeps `k` of `ids` (nearest first) by farthest-point selection over the (raw) patches of
@@ -63,26 +62,10 @@ pub fn farthest_point(db: &PatchView<'_>, ids: &[u32], k: usize) -> Vec<u32> {
     kept
 }
 
-/// Retrieved patches for every grid window of `image`: `k` per window (fewer only if the
-/// database is smaller), chosen as described in the module docs.
-fn retrieve(
-    image: &[f32],
-    shape: [usize; 3],
-    db: &PatchView<'_>,
-    k: usize,
-    diverse: usize,
-) -> Result<Vec<Vec<u32>>, KnnError> {
-    let corners = grid(shape[1], shape[2], db.size());
-    let pool = (k * diverse.max(1)).min(db.len());
-    let nn = db.nearest_windows(image, shape, &corners, pool)?;
-    Ok(nn
-        .iter()
-        .map(|hits| farthest_point(db, &hits.ids, k))
-        .collect())
-}
-
 /// The candidate composition of a search that starts at `start` and collides with `target`
-/// (`None` when the start is the target), over the patches of `db`.
+/// (`None` when the start is the target), over the patches of `db`. Windows are `s×s` at
+/// grid stride `t` ([`PatchParams::grid_stride`]); with `t < s` they overlap and a location's
+/// candidates are those of every window that covers it (the own pixels once, first).
 pub fn compose_candidates<'a>(
     start: &[f32],
     target: Option<&[f32]>,
@@ -93,48 +76,79 @@ pub fn compose_candidates<'a>(
     let db = db.into();
     let s = db.size();
     let [c, h, w] = shape;
-    let corners = grid(h, w, s);
-    let from_start = retrieve(start, shape, &db, p.k, p.diverse)?;
+    let corners = grid_strided(h, w, s, p.grid_stride());
+    let retrieve_all = |image: &[f32], k: usize| -> Result<Vec<Vec<u32>>, KnnError> {
+        let pool = (k * p.diverse.max(1)).min(db.len());
+        let nn = db.nearest_windows(image, shape, &corners, pool)?;
+        Ok(nn
+            .iter()
+            .map(|hits| farthest_point(&db, &hits.ids, k))
+            .collect())
+    };
+    let from_start = retrieve_all(start, p.k)?;
     let from_target = match target {
-        Some(t) if p.target_k > 0 => Some(retrieve(t, shape, &db, p.target_k, p.diverse)?),
+        Some(t) if p.target_k > 0 => Some(retrieve_all(t, p.target_k)?),
         _ => None,
     };
-    // Candidate patches of window `wi`, each as pixel values `[C, s, s]`.
-    let list = |wi: usize| -> Vec<Vec<f32>> {
-        let mut v = Vec::new();
-        if p.include_own {
-            v.push(window(start, shape, corners[wi], s));
-            if let Some(t) = target {
-                v.push(window(t, shape, corners[wi], s));
-            }
-        }
-        v.extend(
-            from_start[wi]
-                .iter()
-                .map(|&i| db.patch(i as usize).to_vec()),
-        );
+    // Retrieved patches of window `wi` (ids into `db`), start's first.
+    let ids = |wi: usize| -> Vec<u32> {
+        let mut v = from_start[wi].clone();
         if let Some(ft) = &from_target {
-            v.extend(ft[wi].iter().map(|&i| db.patch(i as usize).to_vec()));
+            v.extend_from_slice(&ft[wi]);
         }
         v
     };
-    let lists: Vec<Vec<Vec<f32>>> = (0..corners.len()).map(list).collect();
-    // Every window has the same count unless the database is tiny; pad by repeating the
-    // first candidate so the composition has one `k` for all pixels.
-    let kc = lists.iter().map(Vec::len).max().unwrap_or(0).max(1);
-    let d = c * h * w;
-    let mut cand = vec![0.0f32; d * kc];
-    for (&(r0, c0), l) in corners.iter().zip(&lists) {
-        for j in 0..kc {
-            let patch = l.get(j).or_else(|| l.first());
-            let Some(patch) = patch else { continue };
-            for ch in 0..c {
-                for dr in 0..s {
-                    for dc in 0..s {
-                        let px = (r0 + dr) * w + (c0 + dc);
-                        cand[(px * kc + j) * c + ch] = patch[ch * s * s + dr * s + dc];
-                    }
+    let lists: Vec<Vec<u32>> = (0..corners.len()).map(ids).collect();
+    // Windows covering each location.
+    let mut covering: Vec<Vec<usize>> = vec![Vec::new(); h * w];
+    for (wi, &(r0, c0)) in corners.iter().enumerate() {
+        for r in r0..r0 + s {
+            for col in c0..c0 + s {
+                covering[r * w + col].push(wi);
+            }
+        }
+    }
+    let own = if p.include_own {
+        1 + usize::from(target.is_some())
+    } else {
+        0
+    };
+    let count = |px: usize| {
+        own + covering[px]
+            .iter()
+            .map(|&wi| lists[wi].len())
+            .sum::<usize>()
+    };
+    // Locations covered by fewer windows (borders) are padded by repeating their first
+    // candidate, so the composition has one `k` for all locations.
+    let kc = (0..h * w).map(count).max().unwrap_or(0).max(1);
+    let mut cand = vec![0.0f32; h * w * kc * c];
+    let mut vals: Vec<f32> = Vec::with_capacity(kc * c);
+    for r in 0..h {
+        for col in 0..w {
+            let px = r * w + col;
+            vals.clear();
+            if p.include_own {
+                vals.extend((0..c).map(|ch| start[ch * h * w + px]));
+                if let Some(t) = target {
+                    vals.extend((0..c).map(|ch| t[ch * h * w + px]));
                 }
+            }
+            for &wi in &covering[px] {
+                let (r0, c0) = corners[wi];
+                let off = (r - r0) * s + (col - c0);
+                for &id in &lists[wi] {
+                    let patch = db.patch(id as usize);
+                    vals.extend((0..c).map(|ch| patch[ch * s * s + off]));
+                }
+            }
+            if vals.is_empty() {
+                continue;
+            }
+            for j in 0..kc {
+                let src = if j * c < vals.len() { j } else { 0 };
+                let dst = (px * kc + j) * c;
+                cand[dst..dst + c].copy_from_slice(&vals[src * c..src * c + c]);
             }
         }
     }
@@ -173,6 +187,7 @@ mod tests {
         let (start, target) = (img(7), img(9));
         let p = PatchParams {
             size: 4,
+            grid_stride: 4,
             k: 3,
             target_k: 2,
             diverse: 2,
@@ -192,10 +207,37 @@ mod tests {
         let plain = PatchParams {
             include_own: false,
             diverse: 1,
+            grid_stride: 4,
             ..p
         };
         let comp = compose_candidates(&target, None, [1, 8, 8], &db, &plain).unwrap();
         let old = crate::patches::space::candidates(&target, [1, 8, 8], &db, 3).unwrap();
         assert_eq!(comp.cand, old.cand);
+        // Overlapping windows (4×4 at stride 2: corners 0, 2, 4 on each axis): location (3, 3)
+        // lies in the four windows with corners (0|2, 0|2), so it has 1 + 4·3 candidates, each
+        // the right pixel of its window's patch; corner (0, 0) lies in one window only and is
+        // padded with its own pixel.
+        let over = PatchParams {
+            grid_stride: 2,
+            ..p
+        };
+        let comp = compose_candidates(&target, None, [1, 8, 8], &db, &over).unwrap();
+        assert_eq!(comp.k, 1 + 4 * 3);
+        let px = 3 * 8 + 3;
+        assert_eq!(comp.value(px, 0, 0), target[px]);
+        let view = PatchView::from(&db);
+        let corners = [(0, 0), (0, 2), (2, 0), (2, 2)];
+        let all = grid_strided(8, 8, 4, 2);
+        let nn = view.nearest_windows(&target, [1, 8, 8], &all, 6).unwrap();
+        let mut j = 1;
+        for (r0, c0) in corners {
+            let wi = all.iter().position(|&x| x == (r0, c0)).unwrap();
+            for id in farthest_point(&view, &nn[wi].ids, 3) {
+                let want = db.patch(id as usize)[(3 - r0) * 4 + (3 - c0)];
+                assert_eq!(comp.value(px, j, 0), want);
+                j += 1;
+            }
+        }
+        assert_eq!(comp.value(0, 1 + 3, 0), target[0]);
     }
 }

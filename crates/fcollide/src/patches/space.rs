@@ -30,6 +30,11 @@ pub struct PatchParams {
     /// The start's (and target's) own windows are candidates too.
     #[serde(default)]
     pub include_own: bool,
+    /// Stride of the grid of windows over the start image (`0`: half the patch size, so
+    /// windows overlap by half and each location draws on every window that covers it, like
+    /// the paper's overlapping windows; the patch size: windows side by side).
+    #[serde(default)]
+    pub grid_stride: usize,
     /// Weight `λ` of the total variation of the coefficients.
     pub tv: f32,
     /// Starting softmax weight of the nearest candidate.
@@ -46,6 +51,7 @@ impl Default for PatchParams {
             target_k: 10,
             diverse: 50,
             include_own: true,
+            grid_stride: 0,
             tv: 0.0,
             init_weight: 0.9,
         }
@@ -56,10 +62,26 @@ fn one() -> usize {
     1
 }
 
-/// Top-left corners of a grid of `s×s` windows covering `h×w`.
+impl PatchParams {
+    /// The grid stride in effect (`grid_stride`, or half the patch size when it is 0).
+    pub fn grid_stride(&self) -> usize {
+        match self.grid_stride {
+            0 => (self.size / 2).max(1),
+            t => t,
+        }
+    }
+}
+
+/// Top-left corners of a grid of `s×s` windows covering `h×w`, side by side.
 pub fn grid(h: usize, w: usize, s: usize) -> Vec<(usize, usize)> {
+    grid_strided(h, w, s, s)
+}
+
+/// Top-left corners of `s×s` windows at stride `t` covering `h×w` (the last row and column
+/// of windows flush with the border; they overlap when `t < s`).
+pub fn grid_strided(h: usize, w: usize, s: usize, t: usize) -> Vec<(usize, usize)> {
     let axis = |n: usize| -> Vec<usize> {
-        let mut v: Vec<usize> = (0..n.saturating_sub(s) + 1).step_by(s.max(1)).collect();
+        let mut v: Vec<usize> = (0..n.saturating_sub(s) + 1).step_by(t.max(1)).collect();
         if let Some(&last) = v.last() {
             if last + s < n {
                 v.push(n - s);
