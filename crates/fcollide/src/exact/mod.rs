@@ -34,6 +34,7 @@ pub mod linearize;
 pub mod lp;
 pub mod polytope;
 pub mod qr;
+pub mod simplex;
 pub mod size;
 
 use std::time::Instant;
@@ -47,10 +48,13 @@ pub use closest::{closest_l1, ClosestPoint};
 pub use error::ExactError;
 pub use forward::{forward, forward_f32, layer_shapes, Forward, Shape};
 pub use linearize::{linearize, AffineMap, Inequalities, Linearization, RegionCounts};
-pub use lp::{HighsValue, LpOptions, LpSolution, LpStats, Vertex, VertexLp, WarmStrategy};
+pub use lp::{
+    HighsValue, LpOptions, LpSolution, LpSolver, LpStats, Vertex, VertexLp, WarmStrategy,
+};
 pub use polytope::{
     analyze, analyze_rows, build_system, Analysis, CollisionSystem, Subspace, Violation,
 };
+pub use simplex::{DenseLp, DenseOptions, DenseSolution, SimplexError};
 pub use size::{chebyshev, extents, mean_pairwise_l2, Chebyshev, Extent};
 
 use crate::model::HostNetwork;

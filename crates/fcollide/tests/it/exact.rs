@@ -4,7 +4,7 @@
 use fcollide::exact::{
     build_system, certify, closest_l1, collision_layers, collision_system, exact_closest,
     exact_polytope, forward, linearize, resolve_layer, ExactError, ExactParams, ExactPolytope,
-    LpOptions, VertexLp, WarmStrategy,
+    LpOptions, LpSolver, VertexLp, WarmStrategy,
 };
 use fcollide::model::{HostLayer, HostNetwork, HostOp};
 use rand::{Rng, SeedableRng};
@@ -647,4 +647,89 @@ fn dead_units_are_dropped_and_counted() {
     let v = lp.push_unit(&sys, 2).unwrap();
     // min u1 − u2 s.t. u0 + u1 = 1, u1 − u2 ≤ 0.5 → u1 = 0, u2 = 1: −1.
     assert!((v.stats.objective - (-1.0)).abs() < 1e-9);
+}
+
+/// The dense dual simplex and HiGHS agree on the vertex LPs of random MLPs at both layers
+/// (optimal values to 1e-8 relative, from the slack basis and warm), the default solver is
+/// the dense one, and a dense failure (forced here by an iteration limit of 1) falls back to
+/// HiGHS with the same optimum.
+#[test]
+fn dense_simplex_matches_highs_on_collision_polytopes() {
+    for seed in 0..3u64 {
+        let mut rng = ChaCha8Rng::seed_from_u64(100 + seed);
+        let n = random_mlp(&mut rng, &[64, 24, 16, 4], 8);
+        let t = random_image(&mut rng, 64);
+        for layer in ["fc1", "fc2"] {
+            let p = params(layer, |_| {});
+            let sys = match collision_system(&n, &t, &p) {
+                Ok(s) => s,
+                Err(ExactError::NoRoom { .. }) => continue,
+                Err(e) => panic!("{e}"),
+            };
+            let units: Vec<usize> = sys.z_row_units.iter().copied().take(4).collect();
+            let mut by_solver = Vec::new();
+            for (solver, warm) in [
+                (LpSolver::Auto, WarmStrategy::Restart),
+                (LpSolver::Dense, WarmStrategy::Dual),
+                (LpSolver::Highs, WarmStrategy::Restart),
+            ] {
+                let opts = LpOptions {
+                    solver,
+                    warm,
+                    ..LpOptions::default()
+                };
+                let mut lp = VertexLp::new(&sys, &opts).unwrap();
+                assert_eq!(lp.is_dense(), solver != LpSolver::Highs);
+                let mut vals = Vec::new();
+                for &u in &units {
+                    let v = lp.push_unit(&sys, u).unwrap();
+                    let want = if solver == LpSolver::Highs {
+                        "highs"
+                    } else {
+                        "dense"
+                    };
+                    assert_eq!(v.stats.solver, want);
+                    let viol = sys.violation(&v.point);
+                    assert!(
+                        viol.equality
+                            .max(viol.z_inequality)
+                            .max(viol.region)
+                            .max(viol.pixel_box)
+                            < 1e-9,
+                        "{viol:?}"
+                    );
+                    vals.push(v.stats.objective);
+                }
+                // The maximum of the same objective, too.
+                let c = sys.map.row(units[0]).to_vec();
+                vals.push(lp.maximize(&c).unwrap().stats.objective);
+                by_solver.push(vals);
+            }
+            for other in &by_solver[..2] {
+                for (a, b) in other.iter().zip(&by_solver[2]) {
+                    assert!(
+                        (a - b).abs() < 1e-8 * (1.0 + b.abs()),
+                        "seed {seed} {layer}: {a} vs HiGHS {b}"
+                    );
+                }
+            }
+            // Forced fallback.
+            let mut opts = LpOptions {
+                solver: LpSolver::Dense,
+                ..LpOptions::default()
+            };
+            opts.dense.max_iterations = 1;
+            let mut lp = VertexLp::new(&sys, &opts).unwrap();
+            let v = lp.push_unit(&sys, units[0]).unwrap();
+            assert!(
+                v.stats.solver.starts_with("highs (after dense"),
+                "{}",
+                v.stats.solver
+            );
+            assert!(
+                (v.stats.objective - by_solver[2][0]).abs()
+                    < 1e-8 * (1.0 + v.stats.objective.abs())
+            );
+        }
+    }
 }
