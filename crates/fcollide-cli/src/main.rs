@@ -8,7 +8,7 @@ use fcollide::collide::{
     find_vertices_checkpointed, BoxMethod, Checkpointing, Engine, Penalty, UnitChoice, VertexParams,
 };
 use fcollide::data::{self, Dataset};
-use fcollide::exact::ExactParams;
+use fcollide::exact::{ExactParams, LpOptions, LpSolver};
 use fcollide::model::train::{train, TrainParams};
 use fcollide::model::{arch, io as model_io, HostNetwork};
 use fcollide::patches::knn::{Budget, DciParams, Directions};
@@ -113,6 +113,10 @@ enum Command {
         /// Random directions for extents (two LPs each).
         #[arg(long, default_value_t = 8)]
         directions: usize,
+        /// Solver of the vertex LPs: the dense dual simplex up to 1,024 rows and HiGHS
+        /// above (auto), or always one of them.
+        #[arg(long, value_enum, default_value = "auto")]
+        lp_solver: LpSolverArg,
         /// Output folder.
         #[arg(long, default_value = "fcollide-exact")]
         out: PathBuf,
@@ -256,6 +260,23 @@ enum PatchesCommand {
         #[arg(long)]
         grid: Option<PathBuf>,
     },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum LpSolverArg {
+    Auto,
+    Dense,
+    Highs,
+}
+
+impl From<LpSolverArg> for LpSolver {
+    fn from(a: LpSolverArg) -> Self {
+        match a {
+            LpSolverArg::Auto => LpSolver::Auto,
+            LpSolverArg::Dense => LpSolver::Dense,
+            LpSolverArg::Highs => LpSolver::Highs,
+        }
+    }
 }
 
 #[derive(ValueEnum, Clone, Debug)]
@@ -1124,6 +1145,7 @@ fn run(cli: Cli) -> Result<()> {
             units,
             samples,
             directions,
+            lp_solver,
             out,
         }) => {
             let net = model.load()?;
@@ -1140,6 +1162,10 @@ fn run(cli: Cli) -> Result<()> {
                     units,
                     directions,
                     seed: data.seed,
+                    lp: LpOptions {
+                        solver: lp_solver.into(),
+                        ..LpOptions::default()
+                    },
                     ..ExactParams::default()
                 },
                 target: (&target, &t),

@@ -9,12 +9,19 @@
 //! of each class from `data/mnist-embedded-images-idx3-ubyte.gz` (real MNIST), or synthetic
 //! stroke images when that file is missing.
 //!
-//! Run: `cargo bench -p fcollide --bench exact` (optional args: number of targets, default 3).
+//! The vertex LPs use the default solver (the dense dual simplex up to 1,024 rows, see
+//! `fcollide::exact::lp`); the last section solves the same 5 vertex LPs with each solver and
+//! re-solve strategy, HiGHS included, in the same run.
+//!
+//! Run: `cargo bench -p fcollide --bench exact` (optional args: number of targets, default 3;
+//! `--fc1-only` to skip the slower `fc2` rows).
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use fcollide::exact::{exact_closest, exact_polytope, ExactParams, ExactPolytope, WarmStrategy};
+use fcollide::exact::{
+    exact_closest, exact_polytope, ExactParams, ExactPolytope, LpSolver, WarmStrategy,
+};
 use fcollide::model::{HostLayer, HostNetwork, HostOp};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -174,6 +181,7 @@ fn main() {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(3);
+    let fc1_only = std::env::args().any(|a| a == "--fc1-only");
     let model_path = root().join("fcollide-out/model-mlp.safetensors");
     let (net, source) = match load_safetensors(&model_path) {
         Some(n) => (n, format!("trained ({})", model_path.display())),
@@ -194,7 +202,8 @@ fn main() {
     let mut worst_warm: f64 = 0.0;
     for (name, x) in &targets {
         println!("target: {name}");
-        for layer in ["fc1", "fc2"] {
+        let layers: &[&str] = if fc1_only { &["fc1"] } else { &["fc1", "fc2"] };
+        for &layer in layers {
             let mut p = ExactParams::new(layer);
             p.vertices = 5;
             p.directions = 4;
@@ -230,20 +239,23 @@ fn main() {
         }
     }
     if let Some((name, x)) = targets.first() {
-        println!("re-solve strategies at fc1 ({name}; 5 vertices):");
-        for warm in [
-            WarmStrategy::Restart,
-            WarmStrategy::Dual,
-            WarmStrategy::Primal,
+        println!("solvers and re-solve strategies at fc1 ({name}; 5 vertices):");
+        for (solver, warm) in [
+            (LpSolver::Dense, WarmStrategy::Restart),
+            (LpSolver::Dense, WarmStrategy::Dual),
+            (LpSolver::Highs, WarmStrategy::Restart),
+            (LpSolver::Highs, WarmStrategy::Dual),
+            (LpSolver::Highs, WarmStrategy::Primal),
         ] {
             let mut p = ExactParams::new("fc1");
             p.lp.warm = warm;
+            p.lp.solver = solver;
             p.chebyshev = false;
             p.directions = 0;
             let p = p.check().expect("valid params");
             match exact_polytope(&net, x, &p) {
                 Ok(r) => println!(
-                    "  {warm:?}: first {:.3}s, later {:?}",
+                    "  {solver:?} {warm:?}: first {:.3}s, later {:?}",
                     r.timings.first_lp_s,
                     r.vertex_lps
                         .iter()
@@ -251,7 +263,7 @@ fn main() {
                         .map(|v| format!("{:.3}s/{}it", v.lp.seconds, v.lp.iterations))
                         .collect::<Vec<_>>()
                 ),
-                Err(e) => println!("  {warm:?}: error: {e}"),
+                Err(e) => println!("  {solver:?} {warm:?}: error: {e}"),
             }
         }
     }
