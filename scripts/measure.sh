@@ -54,6 +54,6 @@ cat "$out/sweep/sweep.md" | sed -n 3,10p
 echo
 cargo bench -q -p fcollide --bench collide 2>/dev/null | grep '^|'
 cargo bench -q -p fcollide --bench vgg 2>/dev/null | grep '^| [lV]'
-cargo bench -q -p fcollide --bench exact 2>/dev/null | grep -E 'target:|fc1|bars'
+cargo bench -q -p fcollide --bench exact 2>/dev/null | grep -E 'target:|fc1|fc2|bars|Dense|Highs'
 if [ "${1:-}" = "--knn" ]; then cargo bench -q -p fcollide --bench knn 2>/dev/null | grep '^|'; fi
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

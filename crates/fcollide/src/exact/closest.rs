@@ -11,11 +11,24 @@
 //!
 //! At the optimum `s_k = |u_k − x_other_k|`, so the objective is `‖u − x_other‖₁`: the input
 //! that looks most like `x_other` while producing exactly the target's activation at the layer.
+//!
+//! With the dense simplex (when [`LpOptions`] allows it for the number of rows, see
+//! [`super::lp`]) the same LP is solved in the split form `u = c + p − q` over
+//! `p ∈ [0, hi − c]`, `q ∈ [0, c − lo]`, `c = clip(x_other, lo, hi)`:
+//!
+//! ```text
+//!   minimize Σ_k (p_k + q_k)   subject to   rl ≤ a·c + [a, −a]·(p, q) ≤ ru  for every row a
+//! ```
+//!
+//! Every column is boxed and the rows are only the collision system's (no `2d` rows for the
+//! absolute values). For `u` in the box, `|u_k − x_k| = |u_k − c_k| + |c_k − x_k|`, so the
+//! minimizer is the same; `l1` is always measured against `x_other` itself.
 use serde::{Deserialize, Serialize};
 
 use super::error::ExactError;
-use super::lp::{add_system_rows, LpBuilder, LpOptions, LpStats};
+use super::lp::{add_system_rows, LpBuilder, LpOptions, LpSolver, LpStats};
 use super::polytope::CollisionSystem;
+use super::simplex::{DenseLp, SimplexError};
 
 /// Result of [`closest_l1`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -44,6 +57,30 @@ pub fn closest_l1(
     if x_other.len() != d {
         return Err(ExactError::shape("closest: other image", d, x_other.len()));
     }
+    if let Some(bad) = x_other.iter().find(|v| !v.is_finite()) {
+        return Err(ExactError::InvalidParam {
+            name: "closest: other image".into(),
+            reason: format!("pixels must be finite, found {bad}"),
+        });
+    }
+    let rows = sys.n_eq() + sys.ineq.len();
+    let dense = match opts.solver {
+        LpSolver::Auto => rows <= opts.dense_max_rows,
+        LpSolver::Dense => true,
+        LpSolver::Highs => false,
+    };
+    let mut fell_back = None;
+    if dense {
+        match closest_dense(sys, x_other, opts) {
+            Ok(r) => return Ok(finish(sys, x_other, r.0, r.1)),
+            Err(SimplexError::Infeasible(_)) => {
+                return Err(ExactError::Infeasible {
+                    what: "closest point (L1)".into(),
+                })
+            }
+            Err(e) => fell_back = Some(e),
+        }
+    }
     let mut b = LpBuilder::new();
     for k in 0..d {
         b.col(sys.lo[k], sys.hi[k]);
@@ -57,10 +94,69 @@ pub fn closest_l1(
     }
     add_system_rows(&mut b, sys, 0);
     let mut lp = b.build("closest point (L1)", opts)?;
-    let sol = lp.solve_sparse(highs::Sense::Minimise, (d..2 * d).map(|k| (k, 1.0)))?;
-    let point = sol.x[..d].to_vec();
+    let mut sol = lp.solve_sparse(highs::Sense::Minimise, (d..2 * d).map(|k| (k, 1.0)))?;
+    if let Some(e) = fell_back {
+        sol.stats.solver = format!("highs (after dense: {e})");
+    }
+    Ok(finish(sys, x_other, sol.x[..d].to_vec(), sol.stats))
+}
+
+/// The split form with the dense simplex: returns the point and the LP figures.
+fn closest_dense(
+    sys: &CollisionSystem,
+    x_other: &[f64],
+    opts: &LpOptions,
+) -> Result<(Vec<f64>, LpStats), SimplexError> {
+    let d = sys.d;
+    let c: Vec<f64> = x_other
+        .iter()
+        .zip(sys.lo.iter().zip(&sys.hi))
+        .map(|(&x, (&l, &h))| x.clamp(l, h))
+        .collect();
+    let col_lo = vec![0.0; 2 * d];
+    let mut col_hi = vec![0.0; 2 * d];
+    for k in 0..d {
+        col_hi[k] = (sys.hi[k] - c[k]).max(0.0);
+        col_hi[d + k] = (c[k] - sys.lo[k]).max(0.0);
+    }
+    let m = sys.n_eq() + sys.ineq.len();
+    let mut a = Vec::with_capacity(m * 2 * d);
+    let mut rl = Vec::with_capacity(m);
+    let mut ru = Vec::with_capacity(m);
+    let mut push = |row: &[f64], lo: f64, hi: f64| {
+        let ac: f64 = row.iter().zip(&c).map(|(x, y)| x * y).sum();
+        a.extend_from_slice(row);
+        a.extend(row.iter().map(|v| -v));
+        rl.push(lo - ac);
+        ru.push(hi - ac);
+    };
+    for i in 0..sys.n_eq() {
+        push(sys.eq_row(i), sys.eq_b[i], sys.eq_b[i]);
+    }
+    for k in 0..sys.ineq.len() {
+        push(sys.ineq.row(k), f64::NEG_INFINITY, sys.ineq.h[k]);
+    }
+    let mut lp = DenseLp::new(&a, m, 2 * d, &rl, &ru, &col_lo, &col_hi)?;
+    let mut dense = opts.dense.clone();
+    dense.primal_tol = opts.primal_tol;
+    dense.dual_tol = opts.dual_tol;
+    let s = lp.solve(&vec![1.0; 2 * d], false, &dense)?;
+    let point = (0..d).map(|k| c[k] + s.x[k] - s.x[d + k]).collect();
+    Ok((
+        point,
+        LpStats {
+            objective: s.objective,
+            seconds: s.seconds,
+            iterations: s.iterations as i64,
+            warm: false,
+            solver: "dense".into(),
+        },
+    ))
+}
+
+fn finish(sys: &CollisionSystem, x_other: &[f64], point: Vec<f64>, stats: LpStats) -> ClosestPoint {
     let diff: Vec<f64> = point.iter().zip(x_other).map(|(a, b)| a - b).collect();
-    Ok(ClosestPoint {
+    ClosestPoint {
         l1: diff.iter().map(|v| v.abs()).sum(),
         l2: diff.iter().map(|v| v * v).sum::<f64>().sqrt(),
         linf: diff.iter().fold(0.0, |m, v| m.max(v.abs())),
@@ -71,6 +167,6 @@ pub fn closest_l1(
             .map(|(a, b)| (a - b).abs())
             .sum(),
         point,
-        stats: sol.stats,
-    })
+        stats,
+    }
 }

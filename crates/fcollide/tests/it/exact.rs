@@ -713,6 +713,38 @@ fn dense_simplex_matches_highs_on_collision_polytopes() {
                     );
                 }
             }
+            // The closest point in L1, split form (dense) vs HiGHS, also for an image partly
+            // outside the pixel box.
+            let mut other: Vec<f64> = random_image(&mut rng, 64)
+                .iter()
+                .map(|&v| f64::from(v))
+                .collect();
+            other[3] = 1.4;
+            other[9] = -0.3;
+            let highs = LpOptions {
+                solver: LpSolver::Highs,
+                ..LpOptions::default()
+            };
+            let a = closest_l1(&sys, &other, &LpOptions::default()).unwrap();
+            let b = closest_l1(&sys, &other, &highs).unwrap();
+            assert_eq!(
+                (a.stats.solver.as_str(), b.stats.solver.as_str()),
+                ("dense", "highs")
+            );
+            assert!(
+                (a.l1 - b.l1).abs() < 1e-8 * (1.0 + b.l1),
+                "{} vs {}",
+                a.l1,
+                b.l1
+            );
+            let viol = sys.violation(&a.point);
+            assert!(
+                viol.equality
+                    .max(viol.z_inequality)
+                    .max(viol.region)
+                    .max(viol.pixel_box)
+                    < 1e-9
+            );
             // Forced fallback.
             let mut opts = LpOptions {
                 solver: LpSolver::Dense,
