@@ -29,8 +29,9 @@
 //! There `Restart` starts each solve from the slack basis and the other strategies from the
 //! previous optimal basis (made dual feasible by bound flips, then the dual simplex). If the
 //! dense solver reports numerical trouble or its iteration limit, that solve is redone with
-//! HiGHS (and says so in [`LpStats::solver`]). The Chebyshev and closest-point LPs, which
-//! have unbounded columns, always use HiGHS.
+//! HiGHS (and says so in [`LpStats::solver`]). The closest-point LP follows the same rule in
+//! a boxed split form ([`super::closest`]); the Chebyshev LP, with one row per pixel bound,
+//! always uses HiGHS.
 use std::time::Instant;
 
 /// Optimization sense of [`Lp::solve`] (re-exported from `highs`).
