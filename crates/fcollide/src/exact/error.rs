@@ -39,12 +39,12 @@ pub enum ExactError {
         /// HiGHS model status (`Unbounded` or `UnboundedOrInfeasible`).
         status: String,
     },
-    /// HiGHS failed or stopped without an optimal solution.
+    /// The LP solver failed or stopped without an optimal solution.
     #[error("LP solver failure ({what}): {status}")]
     Solver {
         /// Which LP.
         what: String,
-        /// HiGHS status or model status.
+        /// Solver status or model status.
         status: String,
     },
     /// More active (positive) units than input dimensions: the equalities leave no room.

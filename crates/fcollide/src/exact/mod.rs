@@ -1,4 +1,4 @@
-//! Exact feature collisions by linear programming (f64, HiGHS).
+//! Exact feature collisions by linear programming (f64; a dense dual simplex and HiGHS).
 //!
 //! A layer with ReLU has pre-activation `ỹ = W x + b`. For a target input `t` with
 //! pre-activation `ỹt` at the collision layer `L`, split its units into
@@ -19,7 +19,7 @@
 //!
 //! Pipeline of [`exact_polytope`]: f64 forward ([`mod@forward`]) → linearization → constraint
 //! system and subspace analysis (`N+`, `rank(W+)` by pivoted QR, `d − rank`,
-//! `ker(W+) ⊆ ker(W−)`) → vertex LPs (`min a_i·u`, `i ∈ Z`, one HiGHS model re-solved per objective;
+//! `ker(W+) ⊆ ker(W−)`) → vertex LPs (`min a_i·u`, `i ∈ Z`, one model re-solved per objective;
 //! [`lp`]) → size ([`size`]: Chebyshev ball in the subspace, random-direction extents,
 //! vertex spread) → certificates ([`mod@certify`]: f64 forward of each vertex). [`closest`] gives
 //! the colliding input nearest (L1) to another image.
@@ -82,7 +82,7 @@ pub struct ExactParams {
     pub seed: u64,
     /// Whether to compute the Chebyshev ball (one larger LP).
     pub chebyshev: bool,
-    /// HiGHS settings.
+    /// LP solver settings (dense simplex and HiGHS).
     pub lp: LpOptions,
     /// Memory guard: the most entries a dense affine map `N × d` may have.
     pub max_dense_entries: usize,
@@ -252,7 +252,7 @@ pub struct Timings {
     pub system_s: f64,
     /// Rank, null space, containment.
     pub analysis_s: f64,
-    /// Building the HiGHS vertex model.
+    /// Building the vertex model.
     pub build_lp_s: f64,
     /// First (cold) vertex LP.
     pub first_lp_s: f64,
