@@ -41,6 +41,15 @@
 //! The true distances of the union of all candidates are then evaluated and the `k` best
 //! returned. With `k1 = m·n` and `k0 = n` every point is a candidate and the search is
 //! exact.
+//!
+//! **Levels** ([`DciParams::num_levels`] `= λ`): nested random subsets
+//! `X_{λ−1} ⊂ … ⊂ X_0` of sizes `ν_ℓ = round(ν^{(λ−ℓ)/λ})` ([`level_sizes`]); every point
+//! of `X_ℓ` is a child of its (approximately) nearest point of `X_{ℓ+1}`. A query
+//! searches the top level, keeps its `F` ([`DciParams::field_of_view`]; `⌈F·√(k/10)⌉` for
+//! `k > 10`) nearest points, searches their children, and so on down to level 0, where
+//! the `k` best are returned; each level's search is the one above over the children of
+//! the points kept, with the budgets resolved against that candidate set (all of it
+//! evaluated exactly when `k0` covers it — the default). Details in [`DciIndex`]'s module.
 
 mod brute;
 mod dci;
@@ -49,8 +58,8 @@ mod topk;
 
 pub use brute::{brute_force, brute_force_naive};
 pub use dci::{
-    difference_directions, random_directions, Budget, DciIndex, DciParams, Directions, QueryStats,
-    ValidDciParams, INDEX_MAGIC,
+    difference_directions, field_of_view_for, level_sizes, random_directions, Budget, DciIndex,
+    DciParams, Directions, QueryStats, ValidDciParams, INDEX_MAGIC,
 };
 pub use error::KnnError;
 
