@@ -154,11 +154,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         v.sort_unstable_by(f32::total_cmp);
         v.get(v.len() / 2).copied().unwrap_or(f32::NAN)
     };
-    if k >= 10 {
+    if k > 10 {
         println!(
             "median distance to the 10th neighbour {:.3}, to the {k}th {:.3}",
             median_dist(9),
             median_dist(k - 1)
+        );
+    } else if k == 10 {
+        println!(
+            "median distance to the 10th neighbour {:.3}",
+            median_dist(9)
         );
     }
     if flag("--naive") {

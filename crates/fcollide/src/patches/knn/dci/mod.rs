@@ -2,9 +2,10 @@
 //! Algorithms 1–2, with the multi-level structure (levels, field of view).
 //!
 //! Why levels: on 10⁶ MNIST 8×8 patches the relative contrast is low (median distance
-//! to the 10th neighbour 0.76, to the 1000th 1.61), so any one-level projection filter
-//! must visit ~10⁶ entries for recall 0.9; a hierarchy of nested random subsets reaches
-//! recall 0.95 with ~2,000 distance evaluations per query (BENCHMARKS.md).
+//! from an inked query to its 10th neighbour 0.82, to its 1000th 1.64), so a one-level
+//! projection filter needs a large share of the data as candidates (recall@10 0.71 with
+//! 24,000 candidates and 391,000 visits per query); a hierarchy of nested random subsets
+//! reaches recall 0.95 with ~2,000 distance evaluations per query (BENCHMARKS.md).
 //!
 //! # One level (the paper's Algorithms 1–2)
 //!
@@ -74,9 +75,9 @@
 //!   — so that level 0 always holds `k` results. At level 0 the `k` best are returned.
 //! * **Field of view and k.** `F_k = F` (`field_of_view`) for `k ≤ 10` and
 //!   `F_k = ⌈F·√(k/10)⌉` for more neighbours (an addition to the paper's fixed `F`): the
-//!   region to explore grows with `k`, and on 10⁶ MNIST patches a fixed `F = 20` falls
-//!   from recall 0.95 at `k = 10` to 0.64 at `k = 1000`, while the rule keeps ≥ 0.97
-//!   (BENCHMARKS.md).
+//!   region to explore grows with `k`, and on 10⁶ MNIST patches 20 nodes per level give
+//!   recall 0.95 at `k = 10` but 0.64 at `k = 1000`, while the rule (`F = 20`) keeps
+//!   ≥ 0.97 at `k = 100` and `k = 1000` (BENCHMARKS.md).
 //!
 //! With `λ = 1` the only level is one group holding everything: the one-level index.
 //!
