@@ -42,7 +42,7 @@ type Setting = ((usize, usize, usize, usize), Vec<(usize, Budget, Budget)>);
 const DEFAULT_SETTINGS: &str = "2,2,1,5,20,5000,50000;2,2,1,5,20,20000,200000;\
     1,1,3,5,10,all,all;1,1,3,5,20,all,all;\
     1,1,4,5,10,all,all;1,1,4,5,20,all,all;1,1,4,5,30,all,all;1,1,4,5,40,all,all;\
-    1,5,4,5,20,0.5,all;1,5,4,5,40,0.25,all";
+    1,5,4,5,20,0.5,all;2,3,4,5,30,0.4,all;2,3,4,5,40,0.4,all";
 
 /// A budget: `all`, a count, or a fraction when it contains a '.'.
 fn budget(s: &str) -> Result<Budget, Box<dyn std::error::Error>> {
