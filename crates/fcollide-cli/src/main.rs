@@ -211,24 +211,38 @@ enum PatchesCommand {
         /// The database file.
         file: PathBuf,
     },
-    /// Build a Prioritized DCI index over a database's rows and save it.
+    /// Build a Prioritized DCI index over a database's rows and save it (defaults: the
+    /// multi-level setting measured on 10⁶ MNIST patches, see BENCHMARKS.md).
     Index {
         /// The database file.
         file: PathBuf,
         /// The index file to write.
         #[arg(long)]
         out: PathBuf,
+        /// Levels λ (1: the one-level index of the paper's Algorithms 1–2).
+        #[arg(long, default_value_t = DciParams::default().num_levels)]
+        levels: usize,
+        /// Field of view F: nodes kept per level at query time (for k ≤ 10; ⌈F·√(k/10)⌉
+        /// for more neighbours).
+        #[arg(long, default_value_t = DciParams::default().field_of_view)]
+        field_of_view: usize,
+        /// Field of view of the parent search at construction.
+        #[arg(long, default_value_t = DciParams::default().construction_field_of_view)]
+        construction_field_of_view: usize,
         /// Composite indices L.
         #[arg(long, default_value_t = DciParams::default().num_composite)]
         composite: usize,
-        /// Simple indices per composite index m.
+        /// Simple indices per composite index m (only used when --retrieve is below a
+        /// level's candidate set).
         #[arg(long, default_value_t = DciParams::default().num_simple)]
         simple: usize,
-        /// Candidates per composite index k0: a count, or a fraction of the rows (`0.01`).
-        #[arg(long, default_value = "1000")]
+        /// Candidates per composite index and level k0: `all` (evaluate each level's
+        /// candidate set exactly), a count, or a fraction of the candidate set (`0.25`).
+        #[arg(long, default_value = "all")]
         retrieve: String,
-        /// Visits per composite index k1: a count, or a fraction of m·n (`0.05`).
-        #[arg(long, default_value = "50000")]
+        /// Visits per composite index and level k1: `all`, a count, or a fraction of
+        /// m·|candidate set| (`0.05`).
+        #[arg(long, default_value = "all")]
         visit: String,
         /// Directions: isotropic (the paper) or data (differences of data points).
         #[arg(long, default_value = "isotropic")]
@@ -877,17 +891,19 @@ fn read_image(spec: &str, test: &Dataset, net: &HostNetwork, what: &str) -> Resu
     bail!("--{what} '{spec}': expected index:N or file:PATH")
 }
 
-/// Reads a DCI budget: a count (`1000`) or a fraction (`0.05`).
+/// Reads a DCI budget: `all`, a count (`1000`) or a fraction (`0.05`).
 fn parse_budget(s: &str, flag: &str) -> Result<Budget> {
-    if s.contains('.') {
+    if s == "all" {
+        Ok(Budget::Fraction(1.0))
+    } else if s.contains('.') {
         let f: f64 = s
             .parse()
-            .with_context(|| format!("--{flag} '{s}': expected a count or a fraction"))?;
+            .with_context(|| format!("--{flag} '{s}': expected all, a count or a fraction"))?;
         Ok(Budget::Fraction(f))
     } else {
         let c: usize = s
             .parse()
-            .with_context(|| format!("--{flag} '{s}': expected a count or a fraction"))?;
+            .with_context(|| format!("--{flag} '{s}': expected all, a count or a fraction"))?;
         Ok(Budget::Count(c))
     }
 }
@@ -948,6 +964,9 @@ fn patches(command: PatchesCommand, quiet: bool) -> Result<()> {
         PatchesCommand::Index {
             file,
             out,
+            levels,
+            field_of_view,
+            construction_field_of_view,
             composite,
             simple,
             retrieve,
@@ -959,6 +978,9 @@ fn patches(command: PatchesCommand, quiet: bool) -> Result<()> {
             let params = DciParams {
                 num_composite: composite,
                 num_simple: simple,
+                num_levels: levels,
+                field_of_view,
+                construction_field_of_view,
                 retrieve: parse_budget(&retrieve, "retrieve")?,
                 visit: parse_budget(&visit, "visit")?,
                 seed: index_seed,
@@ -971,10 +993,13 @@ fn patches(command: PatchesCommand, quiet: bool) -> Result<()> {
             let t0 = std::time::Instant::now();
             let index = pdb.build_index(params)?;
             index.save(&out)?;
+            let sizes: Vec<String> = index.level_sizes().iter().map(|s| s.to_string()).collect();
             println!(
-                "indexed {} rows of {} values ({} × {} simple indices) in {:.1} s; wrote {}",
+                "indexed {} rows of {} values ({} distinct; levels of {} points; {} × {} simple indices) in {:.1} s; wrote {}",
                 index.len(),
                 index.dim(),
+                index.num_distinct(),
+                sizes.join(" / "),
                 composite,
                 simple,
                 t0.elapsed().as_secs_f64(),

@@ -550,8 +550,10 @@ fn patch_database_build_info_index_query() {
         &db,
         "--out",
         &index,
+        "--levels",
+        "1",
         "--retrieve",
-        "1.0",
+        "all",
         "--visit",
         "1.0",
     ]);
@@ -562,6 +564,54 @@ fn patch_database_build_info_index_query() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("(DCI index)"));
     assert_eq!(dists(&stdout(&o)), dists(&exact));
+    // Multi-level (the default is 4 levels), with the traversal at every level.
+    let multi = path("multi.dci");
+    let o = fcollide(&[
+        "patches",
+        "index",
+        &db,
+        "--out",
+        &multi,
+        "--levels",
+        "3",
+        "--field-of-view",
+        "5",
+        "--construction-field-of-view",
+        "2",
+        "--composite",
+        "2",
+        "--simple",
+        "4",
+        "--retrieve",
+        "0.5",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("levels of"), "{}", stdout(&o));
+    let o = fcollide(&[
+        "patches", "query", &db, "--image", &png, "--k", "3", "--index", &multi,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(dists(&stdout(&o)).len(), 3);
+    let o = fcollide(&[
+        "patches",
+        "index",
+        &db,
+        "--out",
+        &path("bad.dci"),
+        "--levels",
+        "0",
+    ]);
+    assert_clean_failure(&o, &["num_levels"]);
+    let o = fcollide(&[
+        "patches",
+        "index",
+        &db,
+        "--out",
+        &path("bad.dci"),
+        "--field-of-view",
+        "0",
+    ]);
+    assert_clean_failure(&o, &["field_of_view"]);
     // A window given by its corner.
     let o = fcollide(&[
         "patches", "query", &db, "--image", &png, "--k", "1", "--row", "0", "--col", "4",

@@ -8,32 +8,62 @@
 //! (max pixel ≥ 0.5), so no query is one of the ~50 % blank patches whose neighbours
 //! are an arbitrary choice among hundreds of thousands of exact ties.
 //!
-//! Reported: build time, queries/s (all cores, `search_batch`) of brute force (`gemm`)
-//! and of DCI for several `(L, m, k0, k1)`, recall@10 of DCI against brute force, by
-//! ids (`recall_at_k`) and tie-aware (`recall_at_k_ties`), and the mean number of
-//! candidates whose distance DCI evaluated. Printed as a Markdown table.
+//! Reported: build time, queries/s (all cores, `search_batch`) of brute force (`gemm`,
+//! timed in the same run) and of DCI for several settings `(L, m, levels, F_c; F, k0,
+//! k1)`, the speed-up, recall@k of DCI against brute force by ids (`recall_at_k`) and
+//! tie-aware (`recall_at_k_ties`), and the mean numbers of candidates whose distance DCI
+//! evaluated and of entries it visited (summed over levels). Also the median distance
+//! to the 10th and the k-th exact neighbour (relative contrast). Printed as a Markdown
+//! table.
 //!
 //! Run: `cargo bench -p fcollide --bench knn` (options after `--`: `--images N`,
-//! `--queries Q`, `--quick` for one setting only, `--settings "L,m,k0,k1;..."`,
-//! `--isotropic` for the paper's uniform directions instead of the default
-//! data-difference directions, `--naive` to also time the plain-loop reference on
-//! 100 queries).
+//! `--queries Q`, `--k K` (default 10), `--index-seed S`, `--quick` for the default
+//! setting only, `--settings "L,m,levels,Fc,F,k0,k1;..."` (consecutive items with the
+//! same `L,m,levels,Fc` share one build; `k0`, `k1`: `all`, a count, or a fraction with a
+//! `.`), `--data-directions` for data-difference directions instead of the paper's
+//! isotropic ones, `--naive` to also time the plain-loop reference on 100 queries).
 
 use std::time::Instant;
 
 use fcollide::patches::knn::{
-    brute_force, brute_force_naive, mean_recall, Budget, DciIndex, DciParams, Directions,
-    Neighbours, Vectors,
+    brute_force, brute_force_naive, field_of_view_for, mean_recall, Budget, DciIndex, DciParams,
+    Directions, Neighbours, Vectors,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
-/// `(L, m, [(k0, k1)])`: one index build, several query budgets.
-type Setting = (usize, usize, Vec<(usize, usize)>);
+/// `((L, m, levels, F_c), [(F, k0, k1)])`: one index build, several query settings.
+type Setting = ((usize, usize, usize, usize), Vec<(usize, Budget, Budget)>);
+
+/// The default settings (see `--settings`): the one-level index of the paper with two
+/// budgets, multi-level with every level evaluated exactly (`DciParams::default()` is
+/// `1,1,4,5,20,all,all`), and multi-level with the traversal at every level.
+const DEFAULT_SETTINGS: &str = "2,2,1,5,20,5000,50000;2,2,1,5,20,20000,200000;\
+    1,1,3,5,10,all,all;1,1,3,5,20,all,all;\
+    1,1,4,5,10,all,all;1,1,4,5,20,all,all;1,1,4,5,30,all,all;1,1,4,5,40,all,all;\
+    1,5,4,5,20,0.5,all;2,3,4,5,30,0.4,all;2,3,4,5,40,0.4,all";
+
+/// A budget: `all`, a count, or a fraction when it contains a '.'.
+fn budget(s: &str) -> Result<Budget, Box<dyn std::error::Error>> {
+    Ok(if s == "all" {
+        Budget::Fraction(1.0)
+    } else if s.contains('.') {
+        Budget::Fraction(s.parse()?)
+    } else {
+        Budget::Count(s.parse()?)
+    })
+}
+
+fn show(b: Budget) -> String {
+    match b {
+        Budget::Count(c) => c.to_string(),
+        Budget::Fraction(f) if f >= 1.0 => "all".into(),
+        Budget::Fraction(f) => format!("{f}"),
+    }
+}
 
 const P: usize = 8;
-const K: usize = 10;
 
 /// All `P×P` patches at stride 1 of each `[C, H, W]` image, flattened channel-major
 /// then row-major (dimension `C·P·P`), appended to `out`.
@@ -71,6 +101,8 @@ fn mean_candidates(r: &[(Neighbours, fcollide::patches::knn::QueryStats)]) -> f6
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let n_images = arg("--images", 2300);
     let n_queries = arg("--queries", 1000);
+    let k = arg("--k", 10);
+    let index_seed = arg("--index-seed", 0) as u64;
     let (train, test) = fcollide::data::embedded::mnist_split(0)?;
     let shape = train.shape;
     let dim = shape[0] * P * P;
@@ -108,12 +140,32 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     let t = Instant::now();
-    let exact = brute_force(dv, qv, K)?;
+    let exact = brute_force(dv, qv, k)?;
     let brute_s = t.elapsed().as_secs_f64();
     println!(
         "brute force (gemm): {brute_s:.2} s, {:.1} q/s",
         qv.len() as f64 / brute_s
     );
+    let median_dist = |i: usize| {
+        let mut v: Vec<f32> = exact
+            .iter()
+            .filter_map(|e| e.dists.get(i).map(|d| d.sqrt()))
+            .collect();
+        v.sort_unstable_by(f32::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(f32::NAN)
+    };
+    if k > 10 {
+        println!(
+            "median distance to the 10th neighbour {:.3}, to the {k}th {:.3}",
+            median_dist(9),
+            median_dist(k - 1)
+        );
+    } else if k == 10 {
+        println!(
+            "median distance to the 10th neighbour {:.3}",
+            median_dist(9)
+        );
+    }
     if flag("--naive") {
         let nq = 100.min(qv.len());
         let sub = Vectors::new(&queries[..nq * dim], dim)?;
@@ -122,7 +174,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .into_par_iter()
             .map(|i| {
                 let one = Vectors::new(sub.get(i), dim)?;
-                Ok(brute_force_naive(dv, one, K)?.remove(0))
+                Ok(brute_force_naive(dv, one, k)?.remove(0))
             })
             .collect::<Result<_, fcollide::patches::knn::KnnError>>()?;
         let s = t.elapsed().as_secs_f64();
@@ -134,65 +186,76 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
 
-    // (L, m, [(k0, k1)]); `--settings "L,m,k0,k1;L,m,k0,k1;..."` overrides.
-    let mut settings: Vec<Setting> = if flag("--quick") {
-        vec![(2, 10, vec![(1000, 50_000)])]
+    // Settings "L,m,levels,Fc,F,k0,k1;...": consecutive items with the same
+    // (L, m, levels, Fc) share one build. k0, k1: a count, or a fraction with a '.'.
+    let default_settings = if flag("--quick") {
+        "1,1,4,5,20,all,all"
     } else {
-        vec![
-            (2, 10, vec![(1000, 50_000)]),
-            (2, 2, vec![(5000, 50_000), (20_000, 200_000)]),
-            (3, 2, vec![(10_000, 100_000)]),
-        ]
+        DEFAULT_SETTINGS
     };
     let args: Vec<String> = std::env::args().collect();
-    if let Some(spec) = args
+    let spec = args
         .iter()
         .position(|a| a == "--settings")
         .and_then(|i| args.get(i + 1))
-    {
-        settings.clear();
-        for item in spec.split(';').filter(|x| !x.trim().is_empty()) {
-            let v: Vec<usize> = item
-                .split(',')
-                .map(|x| x.trim().parse())
-                .collect::<Result<_, _>>()?;
-            let [l, m, k0, k1] = v[..] else {
-                return Err(format!("bad --settings item {item:?}: want L,m,k0,k1").into());
-            };
-            match settings.last_mut() {
-                Some(last) if last.0 == l && last.1 == m => last.2.push((k0, k1)),
-                _ => settings.push((l, m, vec![(k0, k1)])),
-            }
+        .map(String::as_str)
+        .unwrap_or(default_settings);
+    let mut settings: Vec<Setting> = Vec::new();
+    for item in spec.split(';').filter(|x| !x.trim().is_empty()) {
+        let v: Vec<&str> = item.split(',').map(str::trim).collect();
+        let [l, m, levels, fc, f, k0, k1] = v[..] else {
+            return Err(format!("bad --settings item {item:?}: want L,m,levels,Fc,F,k0,k1").into());
+        };
+        let build = (l.parse()?, m.parse()?, levels.parse()?, fc.parse()?);
+        let query = (f.parse()?, budget(k0)?, budget(k1)?);
+        match settings.last_mut() {
+            Some(last) if last.0 == build => last.1.push(query),
+            _ => settings.push((build, vec![query])),
         }
     }
+    let directions = if flag("--data-directions") {
+        Directions::DataDifferences
+    } else {
+        Directions::Isotropic
+    };
 
     let mut rows = Vec::new();
-    for (l, m, budgets) in settings {
+    for ((l, m, levels, fc), queries_) in settings {
+        let (f0, k0, k1) = queries_[0];
         let params = DciParams {
             num_composite: l,
             num_simple: m,
-            retrieve: Budget::Count(budgets[0].0),
-            visit: Budget::Count(budgets[0].1),
-            seed: 0,
-            directions: if flag("--isotropic") {
-                Directions::Isotropic
-            } else {
-                Directions::DataDifferences
-            },
+            num_levels: levels,
+            field_of_view: f0,
+            construction_field_of_view: fc,
+            retrieve: k0,
+            visit: k1,
+            seed: index_seed,
+            directions,
         };
         let t = Instant::now();
         let mut index = DciIndex::new(dv, params)?;
         let build_s = t.elapsed().as_secs_f64();
-        for (k0, k1) in budgets {
-            index.set_budget(Budget::Count(k0), Budget::Count(k1))?;
+        let sizes = index
+            .level_sizes()
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+            .join(" / ");
+        for (f, k0, k1) in queries_ {
+            index.set_budget(k0, k1)?;
+            index.set_field_of_view(f)?;
             let t = Instant::now();
-            let res = index.search_batch_with_stats(dv, qv, K)?;
+            let res = index.search_batch_with_stats(dv, qv, k)?;
             let s = t.elapsed().as_secs_f64();
             let approx: Vec<Neighbours> = res.iter().map(|r| r.0.clone()).collect();
             let visits =
                 res.iter().map(|r| r.1.visits as f64).sum::<f64>() / res.len().max(1) as f64;
             let row = format!(
-                "| {l} | {m} | {k0} | {k1} | {build_s:.1} | {:.0} | {:.0} | {:.1}× | {:.3} | {:.3} | {:.0} | {visits:.0} |",
+                "| {l} | {m} | {levels} | {sizes} | {fc} | {f} | {} | {} | {} | {build_s:.1} | {:.0} | {:.0} | {:.1}× | {:.3} | {:.3} | {:.0} | {visits:.0} |",
+                if levels > 1 { field_of_view_for(f, k).to_string() } else { "–".into() },
+                show(k0),
+                show(k1),
                 qv.len() as f64 / s,
                 qv.len() as f64 / brute_s,
                 brute_s / s,
@@ -206,17 +269,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!();
     println!(
-        "n = {}, dim = {dim}, {} queries, k = {K}, {} threads",
+        "n = {}, dim = {dim}, {} queries, k = {k}, {} threads, {} directions",
         dv.len(),
         qv.len(),
-        rayon::current_num_threads()
+        rayon::current_num_threads(),
+        if directions == Directions::Isotropic {
+            "isotropic"
+        } else {
+            "data-difference"
+        }
     );
     println!();
     println!(
-        "| L | m | k0 | k1 | build s | DCI q/s | brute q/s | speed-up | recall@10 | \
-         recall@10 (ties) | candidates | visits |"
+        "| L | m | levels | level sizes | F_c | F | F_k | k0 | k1 | build s | DCI q/s | brute q/s | \
+         speed-up | recall@k | recall@k (ties) | candidates | visits |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in rows {
         println!("{r}");
     }

@@ -72,10 +72,12 @@ fn dci_index_over_a_database_and_projected_databases() {
     let dir = tempfile::tempdir().unwrap();
     let db = digits_db(dir.path(), 30, None);
     let (_, test) = mnist_split(0).unwrap();
-    // An index whose budgets cover everything is exact: same distances as brute force.
+    // An index whose budgets and field of view cover everything is exact: same
+    // distances as brute force.
     let params = DciParams {
         retrieve: Budget::Fraction(1.0),
         visit: Budget::Fraction(1.0),
+        field_of_view: 1 << 20,
         ..DciParams::default()
     };
     let index_path = dir.path().join("digits.dci");

@@ -41,6 +41,15 @@
 //! The true distances of the union of all candidates are then evaluated and the `k` best
 //! returned. With `k1 = m·n` and `k0 = n` every point is a candidate and the search is
 //! exact.
+//!
+//! **Levels** ([`DciParams::num_levels`] `= λ`): nested random subsets
+//! `X_{λ−1} ⊂ … ⊂ X_0` of sizes `ν_ℓ = round(ν^{(λ−ℓ)/λ})` ([`level_sizes`]); every point
+//! of `X_ℓ` is a child of its (approximately) nearest point of `X_{ℓ+1}`. A query
+//! searches the top level, keeps its `F` ([`DciParams::field_of_view`]; `⌈F·√(k/10)⌉` for
+//! `k > 10`) nearest points, searches their children, and so on down to level 0, where
+//! the `k` best are returned; each level's search is the one above over the children of
+//! the points kept, with the budgets resolved against that candidate set (all of it
+//! evaluated exactly when `k0` covers it — the default). Details in [`DciIndex`]'s module.
 
 mod brute;
 mod dci;
@@ -49,31 +58,116 @@ mod topk;
 
 pub use brute::{brute_force, brute_force_naive};
 pub use dci::{
-    difference_directions, random_directions, Budget, DciIndex, DciParams, Directions, QueryStats,
-    ValidDciParams, INDEX_MAGIC,
+    difference_directions, field_of_view_for, level_sizes, random_directions, Budget, DciIndex,
+    DciParams, Directions, QueryStats, ValidDciParams, INDEX_MAGIC,
 };
 pub use error::KnnError;
 
 /// Squared Euclidean distance `Σ_i (a_i − b_i)²` (slices of equal length).
+///
+/// Eight independent accumulators (lane `i` sums the coordinates `≡ i mod 8` of the
+/// first `8·⌊d/8⌋`), then the fixed reduction `((a₀+a₄)+(a₁+a₅))+((a₂+a₆)+(a₃+a₇))` plus
+/// the remaining coordinates in order. On x86-64 the lanes are one AVX2 register when the
+/// CPU has AVX2 (detected at run time) and two SSE registers otherwise; no fused
+/// multiply-add, so every path gives bit-identical results.
 #[inline]
 pub fn squared_distance(a: &[f32], b: &[f32]) -> f32 {
-    // 8 independent accumulators so the loop vectorises without reassociation.
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 is available on this CPU (checked just above).
+            return unsafe { squared_distance_avx2(a, b) };
+        }
+        squared_distance_sse(a, b)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    squared_distance_lanes(a, b)
+}
+
+/// The reduction shared by every path: lanes, then the tail `Σ_{i ≥ 8⌊d/8⌋}`.
+#[inline(always)]
+fn reduce_lanes(acc: &[f32; 8], a: &[f32], b: &[f32], from: usize) -> f32 {
+    let mut s = 0.0;
+    for (x, y) in a[from..].iter().zip(&b[from..]) {
+        let d = x - y;
+        s += d * d;
+    }
+    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + s
+}
+
+/// [`squared_distance`] on AVX2 (call only where AVX2 is available; inlined into callers
+/// compiled for AVX2).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+pub(crate) fn squared_distance_avx2(a: &[f32], b: &[f32]) -> f32 {
+    use std::arch::x86_64::*;
+    let n = a.len().min(b.len());
+    let n8 = n / 8 * 8;
+    let mut acc = _mm256_setzero_ps();
+    let mut i = 0;
+    while i < n8 {
+        // SAFETY: i + 8 ≤ n8 ≤ both lengths; unaligned loads.
+        let d = unsafe {
+            _mm256_sub_ps(
+                _mm256_loadu_ps(a.as_ptr().add(i)),
+                _mm256_loadu_ps(b.as_ptr().add(i)),
+            )
+        };
+        acc = _mm256_add_ps(acc, _mm256_mul_ps(d, d));
+        i += 8;
+    }
+    let mut lanes = [0.0f32; 8];
+    // SAFETY: `lanes` holds 8 f32; unaligned store.
+    unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), acc) };
+    reduce_lanes(&lanes, &a[..n], &b[..n], n8)
+}
+
+/// [`squared_distance`] on SSE (part of the x86-64 baseline).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn squared_distance_sse(a: &[f32], b: &[f32]) -> f32 {
+    use std::arch::x86_64::*;
+    let n = a.len().min(b.len());
+    let n8 = n / 8 * 8;
+    let mut lanes = [0.0f32; 8];
+    // SAFETY: SSE is part of the x86-64 baseline; i + 8 ≤ n8 ≤ both lengths for the
+    // unaligned loads, and `lanes` holds the 8 f32 stored.
+    unsafe {
+        let (mut lo, mut hi) = (_mm_setzero_ps(), _mm_setzero_ps());
+        let mut i = 0;
+        while i < n8 {
+            let d0 = _mm_sub_ps(
+                _mm_loadu_ps(a.as_ptr().add(i)),
+                _mm_loadu_ps(b.as_ptr().add(i)),
+            );
+            let d1 = _mm_sub_ps(
+                _mm_loadu_ps(a.as_ptr().add(i + 4)),
+                _mm_loadu_ps(b.as_ptr().add(i + 4)),
+            );
+            lo = _mm_add_ps(lo, _mm_mul_ps(d0, d0));
+            hi = _mm_add_ps(hi, _mm_mul_ps(d1, d1));
+            i += 8;
+        }
+        _mm_storeu_ps(lanes.as_mut_ptr(), lo);
+        _mm_storeu_ps(lanes.as_mut_ptr().add(4), hi);
+    }
+    reduce_lanes(&lanes, &a[..n], &b[..n], n8)
+}
+
+/// The portable form of [`squared_distance`] (the reference the SIMD paths match).
+#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+pub(crate) fn squared_distance_lanes(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let n8 = n / 8 * 8;
     let mut acc = [0.0f32; 8];
-    let ca = a.chunks_exact(8);
-    let cb = b.chunks_exact(8);
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
+    for (x, y) in a[..n8].chunks_exact(8).zip(b[..n8].chunks_exact(8)) {
         for i in 0..8 {
             let d = x[i] - y[i];
             acc[i] += d * d;
         }
     }
-    let mut s = 0.0;
-    for (x, y) in ra.iter().zip(rb) {
-        let d = x - y;
-        s += d * d;
-    }
-    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + s
+    reduce_lanes(&acc, &a[..n], &b[..n], n8)
 }
 
 /// A borrowed, row-major set of `n` vectors of dimension `dim` (`data.len() = n · dim`).
@@ -286,6 +380,30 @@ mod tests {
             mean_recall(&[a.clone(), e.clone()], &[e.clone(), e], false),
             0.75
         );
+    }
+
+    #[test]
+    fn squared_distance_paths_agree_bitwise() {
+        let mut x = 0.37f32;
+        let mut next = || {
+            x = (x * 3.7 + 0.11).fract();
+            x - 0.5
+        };
+        for dim in [0, 1, 7, 8, 9, 16, 63, 64, 65, 200] {
+            let a: Vec<f32> = (0..dim).map(|_| next()).collect();
+            let b: Vec<f32> = (0..dim).map(|_| next() * 10.0).collect();
+            let r = squared_distance_lanes(&a, &b);
+            assert_eq!(squared_distance(&a, &b).to_bits(), r.to_bits(), "dim {dim}");
+            #[cfg(target_arch = "x86_64")]
+            {
+                assert_eq!(squared_distance_sse(&a, &b).to_bits(), r.to_bits());
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    // SAFETY: AVX2 checked just above.
+                    let v = unsafe { squared_distance_avx2(&a, &b) };
+                    assert_eq!(v.to_bits(), r.to_bits(), "dim {dim}");
+                }
+            }
+        }
     }
 
     #[test]

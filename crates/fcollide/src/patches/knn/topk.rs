@@ -77,6 +77,12 @@ impl TopK {
         true
     }
 
+    /// Number of pairs held (at most k).
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.heap.len()
+    }
+
     /// Merges another selection into this one.
     pub(crate) fn merge(&mut self, other: TopK) {
         for e in other.heap {
