@@ -1195,6 +1195,7 @@ fn run(cli: Cli) -> Result<()> {
                 },
                 target: (&target, &t),
                 other: other.as_deref().zip(o.as_deref()),
+                model_source: &model.model.display().to_string(),
                 samples,
                 dataset: (&test.name, &test.images),
                 dataset_pairs: 10_000,

@@ -248,6 +248,33 @@ fn train_vertices_verify_exact_round_trip() {
         "{row}"
     );
     assert!(out.join("rows.png").exists() && out.join("report.md").exists());
+    // The report of an exact-only run names the model, target and tolerances, describes the
+    // polytope, lists every vertex LP, and has no empty gradient-search tables.
+    assert_eq!(r["target"]["image"], "index:0");
+    assert!(r["model"]["source"]
+        .as_str()
+        .unwrap()
+        .ends_with(".safetensors"));
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    for needle in [
+        "Target: index:0 (class ",
+        "kernel tolerance 1e-8",
+        "affine subspace of dimension",
+        "Closest colliding input to index:1",
+        "**Exact vertices**",
+    ] {
+        assert!(md.contains(needle), "{needle:?} missing from:\n{md}");
+    }
+    for absent in ["null", "NaN", "Table 2", "**Vertices**"] {
+        assert!(!md.contains(absent), "{absent:?} in:\n{md}");
+    }
+    let vertex_rows = md.lines().filter(|l| l.starts_with("| exact 1 |")).count();
+    assert_eq!(vertex_rows, 2, "{md}");
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        html.contains("<strong>exact: LP vertices</strong>"),
+        "{html}"
+    );
 }
 
 #[test]

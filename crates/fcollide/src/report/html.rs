@@ -25,6 +25,45 @@ pub fn escape_html(s: &str) -> String {
     out
 }
 
+/// Escapes `s` and renders the two inline Markdown marks the reports use: `` `code` `` as
+/// `<code>` and `**bold**` as `<strong>` (an unpaired mark is kept as text).
+pub fn inline_markdown(s: &str) -> String {
+    fn paired(s: &str, mark: &str, tag: &str, inner: &dyn Fn(&str) -> String) -> String {
+        let parts: Vec<&str> = s.split(mark).collect();
+        let mut out = String::with_capacity(s.len() + 16);
+        let n = parts.len();
+        for (i, part) in parts.iter().enumerate() {
+            // Odd parts sit between a pair of marks; the last odd part has no closing mark
+            // when the count is even.
+            if i % 2 == 1 && (i + 1 < n || n % 2 == 1) {
+                out.push_str(&format!("<{tag}>{}</{tag}>", inner(part)));
+            } else {
+                if i % 2 == 1 {
+                    out.push_str(&escape_html(mark));
+                }
+                out.push_str(&inner(part));
+            }
+        }
+        out
+    }
+    // Code spans first (nothing inside them is bold), then bold in the text between them.
+    let bold = |t: &str| paired(t, "**", "strong", &|x: &str| escape_html(x));
+    let parts: Vec<&str> = s.split('`').collect();
+    let n = parts.len();
+    let mut out = String::with_capacity(s.len() + 16);
+    for (i, part) in parts.iter().enumerate() {
+        if i % 2 == 1 && (i + 1 < n || n % 2 == 1) {
+            out.push_str(&format!("<code>{}</code>", escape_html(part)));
+        } else {
+            if i % 2 == 1 {
+                out.push('`');
+            }
+            out.push_str(&bold(part));
+        }
+    }
+    out
+}
+
 /// Standard base64 (RFC 4648, with `=` padding).
 pub fn base64_encode(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -165,7 +204,7 @@ impl HtmlReport {
                 Block::Heading(l, t) => out.push_str(&format!("<h{l}>{}</h{l}>\n", escape_html(t))),
                 Block::Paragraph(t) => {
                     for p in t.split("\n\n").map(str::trim).filter(|p| !p.is_empty()) {
-                        out.push_str(&format!("<p>{}</p>\n", escape_html(p)));
+                        out.push_str(&format!("<p>{}</p>\n", inline_markdown(p)));
                     }
                 }
                 Block::Pre(t) => out.push_str(&format!("<pre>{}</pre>\n", escape_html(t))),
@@ -203,6 +242,19 @@ impl HtmlReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inline_markdown_code_and_bold() {
+        assert_eq!(
+            inline_markdown("a `x<y` and **b & c**"),
+            "a <code>x&lt;y</code> and <strong>b &amp; c</strong>"
+        );
+        // Bold marks inside code stay literal; unpaired marks are kept.
+        assert_eq!(inline_markdown("`**`"), "<code>**</code>");
+        assert_eq!(inline_markdown("a ` b"), "a ` b");
+        assert_eq!(inline_markdown("**a** **b"), "<strong>a</strong> **b");
+        assert_eq!(inline_markdown("plain"), "plain");
+    }
 
     #[test]
     fn base64_matches_rfc4648_vectors() {

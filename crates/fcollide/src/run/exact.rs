@@ -222,6 +222,8 @@ pub struct ExactJob<'a> {
     pub target: (&'a str, &'a [f32]),
     /// Another image for the closest colliding point, and how it was named.
     pub other: Option<(&'a str, &'a [f32])>,
+    /// Where the model came from (a file name), for the record.
+    pub model_source: &'a str,
     /// Samples to certify.
     pub samples: usize,
     /// Images for the dataset distance, `[n, d]`, and the dataset's name.
@@ -262,13 +264,17 @@ pub fn run_exact(
         version: env!("CARGO_PKG_VERSION").into(),
         experiment: format!("exact polytope ({}, {})", net.arch, job.params.layer),
         seed: job.seed,
-        machine: super::MachineInfo::current("cpu (HiGHS, f64)"),
+        machine: super::MachineInfo::current("cpu (f64 LPs: dense simplex, HiGHS)"),
         params: serde_json::json!({
             "exact": job.params,
             "samples": job.samples,
             "vertex": { "layer": job.params.layer, "vertices": job.params.vertices },
         }),
-        model: serde_json::json!({ "arch": net.arch }),
+        model: serde_json::json!({
+            "arch": net.arch,
+            "source": job.model_source,
+            "layers": net.layers.iter().map(|l| l.name.clone()).collect::<Vec<_>>(),
+        }),
         dataset: serde_json::json!({
             "name": job.dataset.0,
             "test": job.dataset.1.len() / d.max(1),
@@ -276,7 +282,11 @@ pub fn run_exact(
         }),
         dataset_pairwise_l2: ds_l2,
         dataset_pairs: job.dataset_pairs,
-        target: serde_json::json!({ "image": job.target.0 }),
+        target: serde_json::json!({
+            "image": job.target.0,
+            "class": row.record.detail["certificate"]["target_class"],
+            "confidence": row.record.target_confidence,
+        }),
         rows: Vec::new(),
         exact_rows: vec![row.record.clone()],
         seconds: t0.elapsed().as_secs_f64(),

@@ -111,7 +111,213 @@ fn num(v: &serde_json::Value) -> String {
     }
 }
 
+/// A tolerance from the record, in scientific notation (`1e-9`).
+fn tol(v: &serde_json::Value) -> String {
+    match v.as_f64() {
+        Some(x) => format!("{:e}", x as f32),
+        None => v.to_string(),
+    }
+}
+
+/// "What the run used" for a record with exact rows only (`fcollide exact`).
+fn what_exact_used(record: &RunRecord) -> String {
+    let e = &record.params["exact"];
+    let lp = &e["lp"];
+    format!(
+        "Model `{}` ({}). Target: {} (class {}, confidence {}). Collision layer `{}`, {} \
+         vertex LPs (units {}), LP solver `{}` (dense simplex up to {} rows, else HiGHS; \
+         tolerances primal {}, dual {}), feasibility tolerance {}, rank tolerance {}, kernel \
+         tolerance {}. {} samples (Dirichlet(1,…,1) weights of the vertices), {} random \
+         directions for extents; dataset distance over {} random pairs of `{}`. Seed {}. \
+         fcollide {} on {} threads ({}/{}).",
+        record.model["arch"].as_str().unwrap_or("?"),
+        record.model["source"].as_str().unwrap_or("?"),
+        record.target["image"].as_str().unwrap_or("?"),
+        record.target["class"],
+        record.target["confidence"]
+            .as_f64()
+            .map(|x| fmt_num(x, 4))
+            .unwrap_or_else(|| "?".into()),
+        e["layer"].as_str().unwrap_or("?"),
+        e["vertices"],
+        if e["units"].is_null() {
+            "chosen from Z".to_string()
+        } else {
+            e["units"].to_string()
+        },
+        lp["solver"].as_str().unwrap_or("?").to_lowercase(),
+        lp["dense_max_rows"],
+        tol(&lp["primal_tol"]),
+        tol(&lp["dual_tol"]),
+        tol(&e["feas_tol"]),
+        tol(&e["tol_rank"]),
+        tol(&e["tol_ker"]),
+        record.params["samples"],
+        e["directions"],
+        record.dataset_pairs,
+        record.dataset["name"].as_str().unwrap_or("?"),
+        record.seed,
+        record.version,
+        record.machine.threads,
+        record.machine.os,
+        record.machine.arch,
+    )
+}
+
+/// The polytope's structure and size, in words, per exact row.
+fn exact_summary(exact: &[ExactRow]) -> String {
+    let mut out = String::new();
+    for r in exact.iter().map(|e| &e.record) {
+        let d = &r.detail;
+        let a = &d["analysis"];
+        let region = &d["region"];
+        let n_region = ["relu_on", "relu_off", "maxpool"]
+            .iter()
+            .map(|k| region[*k].as_u64().unwrap_or(0))
+            .sum::<u64>();
+        out.push_str(&format!(
+            "- **{}** at `{}`: input dimension {}, |P| = N+ = {}, |Z| = {}, rank W+ = {}, so the \
+             colliding inputs span an affine subspace of dimension {} (d − rank W+). \
+             ker W+ ⊆ ker W− {} (largest residual {} against tolerance {}).",
+            r.name,
+            r.layer,
+            d["d"],
+            r.n_plus,
+            a["n_zero"],
+            r.rank,
+            r.affine_dim,
+            if r.ker_contained {
+                "holds: the set is the subspace ∩ box"
+            } else {
+                "does not hold: Z's inequalities cut the subspace"
+            },
+            a["ker_max_residual"]
+                .as_f64()
+                .map(|x| format!("{x:.2e}"))
+                .unwrap_or_else(|| "?".into()),
+            tol(&a["tol_ker"]),
+        ));
+        if n_region > 0 {
+            out.push_str(&format!(
+                " Linear region of the target fixed by {} constraints ({} ReLUs on, {} off, {} \
+                 max-pool argmax comparisons; {} trivial ones dropped): the polytope is the part \
+                 of the colliding set inside that region, a lower bound on its size.",
+                n_region,
+                region["relu_on"],
+                region["relu_off"],
+                region["maxpool"],
+                region["trivial_dropped"],
+            ));
+        }
+        out.push_str(&format!(
+            " Size: Chebyshev radius {} (largest ball inside the polytope within its subspace \
+             and the box), mean width {} along {} random directions, mean pairwise vertex L2 {} \
+             ({} of the dataset's).",
+            r.chebyshev_radius
+                .map(|x| fmt_num(x, 4))
+                .unwrap_or_else(|| "not computed".into()),
+            fmt_num(r.mean_extent, 3),
+            d["extents"].as_array().map(|a| a.len()).unwrap_or(0),
+            fmt_num(r.vertex_pairwise_l2, 3),
+            fmt_pct(r.vertex_to_dataset_ratio, 1),
+        ));
+        if let Some(c) = &r.closest {
+            out.push_str(&format!(
+                " Closest colliding input to {}: L1 {}, L2 {}, L∞ {}, class {} ({}), collision \
+                 deviation {:.1e}.",
+                c.other,
+                fmt_num(c.l1, 3),
+                fmt_num(c.l2, 3),
+                fmt_num(c.linf, 3),
+                c.class,
+                fmt_num(c.confidence, 4),
+                c.collision_dev,
+            ));
+        }
+        for n in &r.notes {
+            out.push_str(&format!(" Note: {n}."));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Per-vertex figures of the exact rows.
+pub fn exact_vertex_table(exact: &[ExactRow], target: &[f32]) -> Table {
+    let mut t = Table::new(
+        "Exact vertices",
+        vec![
+            "row",
+            "vertex",
+            "unit i",
+            "pre-activation: target → vertex",
+            "class",
+            "confidence",
+            "L2 from target",
+            "LP solver",
+            "LP iterations",
+            "LP s",
+        ],
+    );
+    for (ri, row) in exact.iter().enumerate() {
+        let lps = row.record.detail["vertex_lps"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        for (k, v) in row.vertices.iter().enumerate() {
+            let lp = lps.get(k).cloned().unwrap_or_default();
+            let dist = target
+                .iter()
+                .zip(v)
+                .map(|(a, b)| ((a - b) as f64).powi(2))
+                .sum::<f64>()
+                .sqrt();
+            t.push_row(vec![
+                format!("exact {}", ri + 1),
+                format!("{}", k + 1),
+                row.record
+                    .units
+                    .get(k)
+                    .map(|u| u.to_string())
+                    .unwrap_or_default(),
+                format!(
+                    "{} → {}",
+                    lp["target_preact"]
+                        .as_f64()
+                        .map(|x| fmt_num(x, 3))
+                        .unwrap_or_default(),
+                    lp["preact"]
+                        .as_f64()
+                        .map(|x| fmt_num(x, 3))
+                        .unwrap_or_default()
+                ),
+                row.record
+                    .vertex_class
+                    .get(k)
+                    .map(|c| c.to_string())
+                    .unwrap_or_default(),
+                row.record
+                    .vertex_confidence
+                    .get(k)
+                    .map(|&c| fmt_num(c, 4))
+                    .unwrap_or_default(),
+                fmt_num(dist, 3),
+                lp["lp"]["solver"].as_str().unwrap_or("?").to_string(),
+                lp["lp"]["iterations"].to_string(),
+                lp["lp"]["seconds"]
+                    .as_f64()
+                    .map(|x| fmt_num(x, 3))
+                    .unwrap_or_default(),
+            ]);
+        }
+    }
+    t
+}
+
 fn what_was_used(record: &RunRecord) -> String {
+    if record.rows.is_empty() && !record.exact_rows.is_empty() {
+        return what_exact_used(record);
+    }
     let p = &record.params;
     let v = &p["vertex"];
     format!(
@@ -213,7 +419,7 @@ pub fn exact_table(exact: &[ExactRow]) -> Table {
             "Chebyshev radius",
             "first LP s",
             "later LP s (mean)",
-            "closest to start: L2, class",
+            "closest colliding input: L2 (to), class",
         ],
     );
     for r in exact.iter().map(|e| &e.record) {
@@ -283,45 +489,63 @@ pub fn write_outputs(
     let t2 = table2(record);
     let tv = vertex_table(record);
     let te = exact_table(exact);
-    let exact_md = if exact.is_empty() {
-        String::new()
-    } else {
-        format!(
-            "{}\n\nExact rows: one LP per unit (minimize its pre-activation) over \
-             `W+ u + b+ = ỹt+`, `W− u + b− ≤ 0`, `0 ≤ u ≤ 1` (and the linear region's \
-             constraints at deeper layers); collision deviation = max |post-ReLU activation − \
-             target's| in an f64 forward pass. \"closest\": the colliding input nearest in L1 \
-             to row 2's start.\n\n",
+    let tev = exact_vertex_table(exact, target);
+    let gradient = !record.rows.is_empty();
+    let summary = exact_summary(exact);
+    let exact_note = "Exact rows: one LP per unit i ∈ Z (minimize its pre-activation) over \
+         `W+ u + b+ = ỹt+`, `W− u + b− ≤ 0` and the pixel box (and the linear region's \
+         constraints at deeper layers); collision deviation = max |post-ReLU activation − \
+         target's| in an f64 forward pass, over the vertices and over the samples; max \
+         violation = the largest constraint violation at a vertex. \"closest\": the colliding \
+         input nearest in L1 to the other image.";
+    let mut md = format!("# {}\n\n{}\n\n", record.experiment, what_was_used(record));
+    if gradient {
+        md.push_str(&format!("{}\n\n", t2.to_markdown()));
+    }
+    if !exact.is_empty() {
+        md.push_str(&format!(
+            "{}\n\n{exact_note}\n\n{summary}\n",
             te.to_markdown()
-        )
-    };
-    let used = what_was_used(record);
-    let md = format!(
-        "# {}\n\n{}\n\n{}\n\n{}![target and vertices](rows.png)\n\n![samples](samples.png)\n\n{}\n\n\
-         Success: share of samples classified as the target's class. Feature error: \
+        ));
+    }
+    md.push_str("![target and vertices](rows.png)\n\n![samples](samples.png)\n\n");
+    if gradient {
+        md.push_str(&format!("{}\n\n", tv.to_markdown()));
+    }
+    if !exact.is_empty() {
+        md.push_str(&format!("{}\n\n", tev.to_markdown()));
+    }
+    md.push_str(
+        "Success: share of samples classified as the target's class. Feature error: \
          ‖y(s) − y(t)‖ / ‖y(t)‖ of the post-ReLU activation at the collision layer. Ratio: \
          vertex pairwise L2 / dataset pairwise L2 (the paper: 12–13 %). Full figures: \
          `results.json`.\n",
-        record.experiment,
-        used,
-        t2.to_markdown(),
-        exact_md,
-        tv.to_markdown()
     );
     write_atomic(&out.join("report.md"), md.as_bytes())?;
 
     let mut html = HtmlReport::new(&record.experiment);
-    html.paragraph(&used).table(&t2);
+    html.paragraph(what_was_used(record));
+    if gradient {
+        html.table(&t2);
+    }
     if !exact.is_empty() {
-        html.table(&te);
+        html.table(&te).paragraph(exact_note);
+        for line in summary.lines() {
+            html.paragraph(line.trim_start_matches("- "));
+        }
     }
     html.image_png(
         &rows_png,
         "target and vertices",
         "Target and vertices per row",
     )
-    .image_png(&samples_png, "samples", "Random polytope samples per row")
-    .table(&tv);
+    .image_png(&samples_png, "samples", "Random polytope samples per row");
+    if gradient {
+        html.table(&tv);
+    }
+    if !exact.is_empty() {
+        html.table(&tev);
+    }
     html.save(out.join("report.html"))?;
     Ok(())
 }
