@@ -716,6 +716,7 @@ fn reproduce_imagenet(
         checkpoint_every: args.checkpoint_every,
         resume: args.resume,
         patches: patch_params,
+        weights: weights.display().to_string(),
     };
     let (db, index) = match patches {
         true => open_image_patch_db(args, net.input_shape, quiet)?,

@@ -438,6 +438,13 @@ fn patch_composition_rows_run() {
     let v = fcollide::collide::io::load_vertices(&out.join("vertices-row1.safetensors")).unwrap();
     assert!(v.set.vertices.iter().all(|&x| (0.0..=1.0).contains(&x)));
     assert!(out.join("rows.png").exists());
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        md.contains("**Table 6: patch-composition polytope verification**")
+            && md.contains("4 candidates per window")
+            && md.contains("total-variation weight 0.01"),
+        "{md}"
+    );
 
     // The same 100 digits as a database on disk: the same candidates, so the same vertices
     // (the model is reused from the output folder).
@@ -726,6 +733,17 @@ fn image_model_reproduction_from_image_files() {
     assert!(first.starts_with("class "), "{first}");
     assert_eq!(r["rows"][0]["success_rate"], 1.0, "{}", r["rows"][0]);
     assert!(out.join("rows.png").exists());
+    // The report compares with the paper's ImageNet table and names the images and weights.
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    for needle in [
+        "**Table 4: polytope verification (image model)**",
+        "a.png",
+        "vggtiny_npz.toml",
+        "the L2 distance between the target and the other image",
+    ] {
+        assert!(md.contains(needle), "{needle:?} missing from:\n{md}");
+    }
+    assert!(!md.contains("NaN") && !md.contains("null"), "{md}");
     // Finished rows leave no checkpoint behind; a missing image is named.
     assert!(!out.join("checkpoint-row1.safetensors").exists());
     let missing = args(&["--target-image", a.to_str().unwrap()]);

@@ -37,6 +37,9 @@ pub struct ImagesParams {
     /// is passed to [`reproduce_images`].
     #[serde(default)]
     pub patches: Option<PatchParams>,
+    /// Where the model came from (the weights file or spec), for the record.
+    #[serde(default)]
+    pub weights: String,
 }
 
 /// The `k` most probable classes as `(class, name, probability)`.
@@ -189,7 +192,8 @@ pub fn reproduce_images(
         params: serde_json::json!({ "vertex": &*vparams, "samples": p.samples,
             "checkpoint_every": p.checkpoint_every, "patches": &p.patches, "top5": top5 }),
         model: serde_json::json!({ "arch": net.arch, "test_accuracy": null,
-            "source": "user weights", "input_shape": net.input_shape }),
+            "source": if p.weights.is_empty() { "user weights" } else { p.weights.as_str() },
+            "input_shape": net.input_shape }),
         dataset: serde_json::json!({ "name": "given images", "test": 2, "shape": net.input_shape }),
         dataset_pairwise_l2: ds_l2,
         dataset_pairs: 1,

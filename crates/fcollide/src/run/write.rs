@@ -9,22 +9,70 @@ use crate::report::{fmt_num, fmt_pct, DiffScale, Grid, HtmlReport, Table};
 use crate::Result;
 use std::path::Path;
 
-/// The paper's Table 2 figures for the MNIST rows (§3.1), shown beside ours.
-pub const PAPER_TABLE2: [(&str, f64, f64, f64, f64); 2] = [
-    // (row, success, target confidence, sample confidence, vertex pairwise L2)
-    ("row 1", 1.0, 1.0, 1.0, 1.33),
-    ("row 2", 1.0, 1.0, 1.0, 1.28),
-];
-/// The paper's mean L2 distance between random MNIST images.
-pub const PAPER_DATASET_L2: f64 = 10.21;
+/// One row of a paper table: success, target confidence, sample confidence, mean vertex
+/// pairwise L2, mean dataset pairwise L2 (the paper's pixel scale).
+pub type PaperRow = (f64, f64, f64, f64, f64);
+
+/// The paper's figures for a kind of run, shown beside ours.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PaperTable {
+    /// Our table's title (`Table 2: …`).
+    pub title: &'static str,
+    /// Which of the paper's tables and what it measured.
+    pub source: &'static str,
+    /// Per row of ours (row 1 from the target, row 2 from another image), the paper's row.
+    pub rows: [Option<PaperRow>; 2],
+}
+
+/// §3.1, Table 2 (MNIST MLP at fc1; pixels in [0, 1]).
+pub const PAPER_TABLE2: PaperTable = PaperTable {
+    title: "Table 2: polytope verification",
+    source: "paper, Table 2 (MNIST)",
+    rows: [
+        Some((1.0, 1.0, 1.0, 1.33, 10.21)),
+        Some((1.0, 1.0, 1.0, 1.28, 10.21)),
+    ],
+};
+/// §3.2, Table 4 (VGG-16 at fc6, from another image; pixels in 0–255).
+pub const PAPER_TABLE4: PaperTable = PaperTable {
+    title: "Table 4: polytope verification (image model)",
+    source: "paper, Table 4 (ImageNet, 0–255 px)",
+    rows: [None, Some((1.0, 0.993, 0.995, 4906.56, 37538.22))],
+};
+/// §4, Table 6 (VGG-16 at fc6, patch compositions; pixels in 0–255).
+pub const PAPER_TABLE6: PaperTable = PaperTable {
+    title: "Table 6: patch-composition polytope verification",
+    source: "paper, Table 6 (ImageNet, 0–255 px)",
+    rows: [
+        Some((1.0, 0.952, 0.877, 8597.34, 37538.22)),
+        Some((1.0, 0.999, 0.800, 9587.92, 37538.22)),
+    ],
+};
+
+/// Which paper table a record's rows correspond to: patch compositions → Table 6, an image
+/// model (`reproduce imagenet`) → Table 4, otherwise Table 2.
+pub fn paper_table(record: &RunRecord) -> &'static PaperTable {
+    if record.params["patches"].is_object() {
+        &PAPER_TABLE6
+    } else if record.experiment.starts_with("reproduce imagenet") {
+        &PAPER_TABLE4
+    } else {
+        &PAPER_TABLE2
+    }
+}
 
 /// How many samples per row `samples.png` shows.
 const SHOWN_SAMPLES: usize = 10;
 
-/// Table 2 of the paper: ours and theirs.
+/// The verification table (the paper's Table 2, 4 or 6): ours and theirs.
 pub fn table2(record: &RunRecord) -> Table {
+    let paper = paper_table(record);
+    let paper_col = format!(
+        "{}: success / target conf. / sample conf. / vertex L2 of dataset L2",
+        paper.source
+    );
     let mut t = Table::new(
-        "Table 2: polytope verification",
+        paper.title,
         vec![
             "row",
             "init",
@@ -36,22 +84,27 @@ pub fn table2(record: &RunRecord) -> Table {
             "ratio",
             "feature err. mean",
             "feature err. max",
-            "paper: success / conf. / vertex L2 / dataset L2",
+            paper_col.as_str(),
         ],
     );
     for (i, r) in record.rows.iter().enumerate() {
-        let paper = PAPER_TABLE2
+        let theirs = paper
+            .rows
             .get(i)
+            .copied()
+            .flatten()
             .map(|p| {
                 format!(
-                    "{} / {} / {} / {}",
-                    fmt_pct(p.1, 0),
-                    fmt_num(p.3, 3),
+                    "{} / {} / {} / {} of {} ({})",
+                    fmt_pct(p.0, 0),
+                    fmt_num(p.1, 3),
+                    fmt_num(p.2, 3),
+                    fmt_num(p.3, 2),
                     fmt_num(p.4, 2),
-                    fmt_num(PAPER_DATASET_L2, 2)
+                    fmt_pct(p.3 / p.4, 1)
                 )
             })
-            .unwrap_or_default();
+            .unwrap_or_else(|| "-".into());
         t.push_row(vec![
             r.name.clone(),
             r.init.clone(),
@@ -63,7 +116,7 @@ pub fn table2(record: &RunRecord) -> Table {
             fmt_pct(r.vertex_to_dataset_ratio, 1),
             format!("{:.2e}", r.feature_rel_err_mean),
             format!("{:.2e}", r.feature_rel_err_max),
-            paper,
+            theirs,
         ]);
     }
     t
@@ -320,22 +373,65 @@ fn what_was_used(record: &RunRecord) -> String {
     }
     let p = &record.params;
     let v = &p["vertex"];
+    let accuracy = match record.model["test_accuracy"].as_f64() {
+        Some(a) => format!(
+            ", test accuracy {} on {} held-out images of `{}`",
+            fmt_pct(a, 2),
+            record.dataset["test"],
+            record.dataset["name"].as_str().unwrap_or("?"),
+        ),
+        None => String::new(),
+    };
+    let t = &record.target;
+    let class = match t["top5"][0][1].as_str() {
+        Some(name) => format!("class {} \"{}\"", t["class"], name),
+        None => format!("class {}", t["class"]),
+    };
+    let target = match (t["index"].as_u64(), t["image"].as_str()) {
+        (Some(i), _) => format!("test image {i} ({class})"),
+        (None, Some(img)) => format!("`{img}` ({class})"),
+        (None, None) => format!("({class})"),
+    };
+    let space = match p["patches"].as_object() {
+        Some(pp) => format!(
+            " Search space: per-pixel softmax compositions of {}×{} database patches on a grid \
+             of windows (stride {}), {} candidates per window{}{}.",
+            pp["size"],
+            pp["size"],
+            match pp["grid_stride"].as_u64() {
+                Some(0) | None => "half the patch size".to_string(),
+                Some(g) => g.to_string(),
+            },
+            pp["k"],
+            match pp["diverse"].as_u64() {
+                Some(r) if r > 1 => format!(
+                    " (kept by farthest-point selection from the {} nearest)",
+                    r * pp["k"].as_u64().unwrap_or(0)
+                ),
+                _ => String::new(),
+            },
+            match pp["tv"].as_f64() {
+                Some(tv) if tv > 0.0 => format!(", total-variation weight {}", tv as f32),
+                _ => String::new(),
+            }
+        ),
+        None => String::new(),
+    };
+    let dataset = if record.dataset["name"] == "given images" {
+        "dataset distance: the L2 distance between the target and the other image".to_string()
+    } else {
+        format!(
+            "dataset distance over {} random pairs",
+            record.dataset_pairs
+        )
+    };
     format!(
-        "Model `{}` ({}), test accuracy {} on {} held-out images of `{}`. Target: test image {} \
-         (class {}). Collision layer `{}`, K = {} vertices as one batch, α = {}, penalty `{}` \
-         (β = {}), {} Adam steps (lr {} → ×{} cosine), box by `{}`. {} samples per row \
-         (Dirichlet(1,…,1) weights); dataset distance over {} random pairs. Seed {}. \
-         fcollide {} on {} threads ({}/{}).",
+        "Model `{}` ({}){accuracy}. Target: {target}. Collision layer `{}`, K = {} vertices as \
+         one batch, α = {}, penalty `{}` (β = {}), {} Adam steps (lr {} → ×{} cosine), box by \
+         `{}`.{space} {} samples per row (Dirichlet(1,…,1) weights); {dataset}. Seed {}. \
+         fcollide {} on {} threads ({}/{}, {}).",
         record.model["arch"].as_str().unwrap_or("?"),
         record.model["source"].as_str().unwrap_or("?"),
-        fmt_pct(
-            record.model["test_accuracy"].as_f64().unwrap_or(f64::NAN),
-            2
-        ),
-        record.dataset["test"],
-        record.dataset["name"].as_str().unwrap_or("?"),
-        record.target["index"],
-        record.target["class"],
         v["layer"].as_str().unwrap_or("?"),
         v["vertices"],
         num(&v["alpha"]),
@@ -346,12 +442,12 @@ fn what_was_used(record: &RunRecord) -> String {
         num(&v["lr_final"]),
         v["box_method"].as_str().unwrap_or("?"),
         p["samples"],
-        record.dataset_pairs,
         record.seed,
         record.version,
         record.machine.threads,
         record.machine.os,
         record.machine.arch,
+        record.machine.device,
     )
 }
 
@@ -518,8 +614,8 @@ pub fn write_outputs(
     md.push_str(
         "Success: share of samples classified as the target's class. Feature error: \
          ‖y(s) − y(t)‖ / ‖y(t)‖ of the post-ReLU activation at the collision layer. Ratio: \
-         vertex pairwise L2 / dataset pairwise L2 (the paper: 12–13 %). Full figures: \
-         `results.json`.\n",
+         vertex pairwise L2 / dataset pairwise L2 (the paper's, in its own pixel scale, in the last \
+         column). Full figures: `results.json`.\n",
     );
     write_atomic(&out.join("report.md"), md.as_bytes())?;
 
@@ -548,4 +644,79 @@ pub fn write_outputs(
     }
     html.save(out.join("report.html"))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(experiment: &str, params: serde_json::Value) -> RunRecord {
+        RunRecord {
+            tool: "fcollide".into(),
+            version: "0".into(),
+            experiment: experiment.into(),
+            seed: 0,
+            machine: super::super::MachineInfo::current("cpu"),
+            params,
+            model: serde_json::json!({ "arch": "mlp" }),
+            dataset: serde_json::json!({ "name": "given images" }),
+            dataset_pairwise_l2: 1.0,
+            dataset_pairs: 1,
+            target: serde_json::json!({ "image": "a.png", "class": 3 }),
+            rows: Vec::new(),
+            exact_rows: Vec::new(),
+            seconds: 0.0,
+        }
+    }
+
+    #[test]
+    fn each_kind_of_run_is_compared_with_its_paper_table() {
+        let none = serde_json::json!({ "patches": null });
+        let patches = serde_json::json!({ "patches": { "k": 4 } });
+        assert_eq!(
+            paper_table(&record("reproduce mnist (mlp)", none.clone())),
+            &PAPER_TABLE2
+        );
+        assert_eq!(
+            paper_table(&record("reproduce lenet (lenet5)", serde_json::json!({}))),
+            &PAPER_TABLE2
+        );
+        assert_eq!(
+            paper_table(&record("reproduce imagenet (vgg16)", none)),
+            &PAPER_TABLE4
+        );
+        assert_eq!(
+            paper_table(&record("reproduce patches (mlp)", patches.clone())),
+            &PAPER_TABLE6
+        );
+        assert_eq!(
+            paper_table(&record("reproduce patches (vgg16)", patches)),
+            &PAPER_TABLE6
+        );
+        // The paper's ratios: Table 2 ≈ 13 %, Table 4 ≈ 13 %, Table 6 ≈ 23–26 %.
+        let ratio = |t: &PaperTable, i: usize| t.rows[i].map(|r| r.3 / r.4).unwrap();
+        assert!((ratio(&PAPER_TABLE2, 0) - 0.130).abs() < 1e-3);
+        assert!((ratio(&PAPER_TABLE4, 1) - 0.1307).abs() < 1e-3);
+        assert!((ratio(&PAPER_TABLE6, 0) - 0.229).abs() < 1e-3);
+        assert!(PAPER_TABLE4.rows[0].is_none());
+    }
+
+    #[test]
+    fn what_was_used_names_an_image_target_without_accuracy() {
+        let vertex = crate::collide::VertexParams {
+            layer: "fc6".into(),
+            ..Default::default()
+        };
+        let mut r = record(
+            "reproduce imagenet (vgg16)",
+            serde_json::json!({ "vertex": vertex, "samples": 10 }),
+        );
+        r.model["source"] = "vgg16.safetensors".into();
+        r.target["top5"] = serde_json::json!([[3, "tiger", 0.9]]);
+        let s = what_was_used(&r);
+        assert!(s.contains("Target: `a.png` (class 3 \"tiger\")"), "{s}");
+        assert!(s.contains("Model `mlp` (vgg16.safetensors). Target"), "{s}");
+        assert!(s.contains("between the target and the other image"), "{s}");
+        assert!(!s.contains("NaN") && !s.contains("null"), "{s}");
+    }
 }
