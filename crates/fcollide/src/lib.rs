@@ -6,6 +6,7 @@ pub mod collide;
 pub mod data;
 pub mod error;
 pub mod exact;
+mod linalg;
 pub mod model;
 pub mod patches;
 pub mod polytope;

@@ -5,6 +5,7 @@
 //!   and `∂loss/∂u = Aᵀ g`; two small matrix products (`[K, d]·[d, N]` and `[K, N]·[N, d]`)
 //!   with `gemm`, no graph.
 //! - [`AutodiffEngine`]: any network; burn's reverse-mode autodiff of `Σ ỹ ⊙ g`.
+use crate::linalg::gemm_strided;
 use crate::model::network::{batch, to_vec};
 use crate::model::{HostNetwork, ModelError, Network};
 use burn::module::Module;
@@ -59,49 +60,6 @@ impl AffineEngine {
     }
 }
 
-/// `dst = lhs · rhs` with `(m, n, k)` sizes; each operand is `(values, row stride, column
-/// stride)`, so transposed views cost nothing.
-fn gemm_strided(
-    (m, n, k): (usize, usize, usize),
-    (dst, dst_rs, dst_cs): (&mut [f32], isize, isize),
-    (lhs, lhs_rs, lhs_cs): (&[f32], isize, isize),
-    (rhs, rhs_rs, rhs_cs): (&[f32], isize, isize),
-) {
-    let last = |rows: usize, cols: usize, rs: isize, cs: isize| {
-        (rows.max(1) - 1) as isize * rs + (cols.max(1) - 1) as isize * cs
-    };
-    assert!(
-        last(m, n, dst_rs, dst_cs) < dst.len() as isize
-            && last(m, k, lhs_rs, lhs_cs) < lhs.len() as isize
-            && last(k, n, rhs_rs, rhs_cs) < rhs.len() as isize,
-        "gemm operands too small"
-    );
-    // SAFETY: strides are positive and the assert bounds the last element of every operand.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            dst_cs,
-            dst_rs,
-            false,
-            lhs.as_ptr(),
-            lhs_cs,
-            lhs_rs,
-            rhs.as_ptr(),
-            rhs_cs,
-            rhs_rs,
-            0.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        );
-    }
-}
-
 impl GradientEngine for AffineEngine {
     fn name(&self) -> &'static str {
         "affine"
@@ -117,6 +75,7 @@ impl GradientEngine for AffineEngine {
                 (&mut y, self.n as isize, 1),
                 (u, self.d as isize, 1),
                 (at, self.n as isize, 1),
+                1.0,
             );
         } else {
             // Y[K×N] = U[K×d] · Aᵀ[d×N].
@@ -125,6 +84,7 @@ impl GradientEngine for AffineEngine {
                 (&mut y, self.n as isize, 1),
                 (u, self.d as isize, 1),
                 (&self.a, 1, self.d as isize),
+                1.0,
             );
         }
         for row in y.chunks_mut(self.n) {
@@ -144,6 +104,7 @@ impl GradientEngine for AffineEngine {
             (&mut out, self.d as isize, 1),
             (g, self.n as isize, 1),
             (&self.a, self.d as isize, 1),
+            1.0,
         );
         out
     }

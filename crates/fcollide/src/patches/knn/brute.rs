@@ -10,6 +10,7 @@
 //!
 //! [`brute_force_naive`] is the plain double loop, kept as a reference for tests.
 
+use crate::linalg::gemm_strided;
 use rayon::prelude::*;
 
 use super::topk::TopK;
@@ -96,33 +97,15 @@ pub fn brute_force(
                 while d0 < d_end {
                     let d1 = (d0 + DB).min(d_end);
                     let db = d1 - d0;
-                    // SAFETY: dst is qb × db row-major inside `g` (qb·db ≤ QB·DB);
-                    // lhs is the qb × dim row-major query block; rhs = Xᵀ (dim × db)
-                    // read from the db × dim row-major data block (row stride 1,
-                    // column stride dim). All in bounds of their slices.
-                    unsafe {
-                        gemm::gemm(
-                            qb,
-                            db,
-                            dim,
-                            g.as_mut_ptr(),
-                            1,
-                            db as isize,
-                            false,
-                            qs[q0 * dim..].as_ptr(),
-                            1,
-                            dim as isize,
-                            xs[d0 * dim..].as_ptr(),
-                            dim as isize,
-                            1,
-                            0.0,
-                            -2.0,
-                            false,
-                            false,
-                            false,
-                            gemm::Parallelism::None,
-                        );
-                    }
+                    // g[qb × db] = −2 · Q[qb × dim] · Xᵀ, with Xᵀ read from the db × dim
+                    // row-major data block (row stride 1, column stride dim).
+                    gemm_strided(
+                        (qb, db, dim),
+                        (g, db as isize, 1),
+                        (&qs[q0 * dim..], dim as isize, 1),
+                        (&xs[d0 * dim..], 1, dim as isize),
+                        -2.0,
+                    );
                     let nb = &norms[d0..d1];
                     for (r, heap) in heaps.iter_mut().enumerate() {
                         let row = &g[r * db..(r + 1) * db];

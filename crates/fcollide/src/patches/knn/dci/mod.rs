@@ -146,6 +146,7 @@ mod file;
 #[cfg(test)]
 mod tests;
 
+use crate::linalg::gemm_strided;
 use rand::seq::SliceRandom;
 use rand::Rng;
 use rand::SeedableRng;
@@ -1327,32 +1328,15 @@ fn project(data: &Vectors<'_>, reps: &[u32], directions: &[f32], lm: usize) -> V
                 chunk.extend_from_slice(data.get(id as usize));
             }
             let mut out = vec![0.0f32; lm * nb];
-            // SAFETY: dst is lm × nb row-major in `out`; lhs = directions, lm × dim
-            // row-major; rhs = chunkᵀ (dim × nb) from the nb × dim row-major chunk
-            // (row stride 1, column stride dim). All within their slices.
-            unsafe {
-                gemm::gemm(
-                    lm,
-                    nb,
-                    dim,
-                    out.as_mut_ptr(),
-                    1,
-                    nb as isize,
-                    false,
-                    directions.as_ptr(),
-                    1,
-                    dim as isize,
-                    chunk.as_ptr(),
-                    dim as isize,
-                    1,
-                    0.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::None,
-                );
-            }
+            // out[lm × nb] = directions[lm × dim] · chunkᵀ (the nb × dim chunk viewed as
+            // dim × nb: row stride 1, column stride dim).
+            gemm_strided(
+                (lm, nb, dim),
+                (&mut out, nb as isize, 1),
+                (directions, dim as isize, 1),
+                (&chunk, 1, dim as isize),
+                1.0,
+            );
             // Transpose to nb × lm.
             let mut t = vec![0.0f32; nb * lm];
             for s in 0..lm {

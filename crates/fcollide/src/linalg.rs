@@ -1,0 +1,98 @@
+//! Dense matrix products on strided `f32` views, through `gemm`.
+//!
+//! `dst = scale · lhs · rhs` with `lhs` `m × k`, `rhs` `k × n`, `dst` `m × n`; each operand is
+//! `(values, row stride, column stride)`, so a transposed view is only a swap of strides.
+
+/// `dst = scale · lhs · rhs` with `(m, n, k)` sizes; each operand is `(values, row stride,
+/// column stride)` with positive strides. Single-threaded (callers parallelize over blocks).
+///
+/// # Panics
+/// When an operand's slice is too short for its sizes and strides.
+pub(crate) fn gemm_strided(
+    (m, n, k): (usize, usize, usize),
+    (dst, dst_rs, dst_cs): (&mut [f32], isize, isize),
+    (lhs, lhs_rs, lhs_cs): (&[f32], isize, isize),
+    (rhs, rhs_rs, rhs_cs): (&[f32], isize, isize),
+    scale: f32,
+) {
+    let last = |rows: usize, cols: usize, rs: isize, cs: isize| {
+        (rows.max(1) - 1) as isize * rs + (cols.max(1) - 1) as isize * cs
+    };
+    assert!(
+        dst_rs > 0 && dst_cs > 0 && lhs_rs > 0 && lhs_cs > 0 && rhs_rs > 0 && rhs_cs > 0,
+        "gemm strides must be positive"
+    );
+    assert!(
+        last(m, n, dst_rs, dst_cs) < dst.len() as isize
+            && last(m, k, lhs_rs, lhs_cs) < lhs.len() as isize
+            && last(k, n, rhs_rs, rhs_cs) < rhs.len() as isize,
+        "gemm operands too small"
+    );
+    // SAFETY: strides are positive and the asserts bound the last element of every operand.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            dst_cs,
+            dst_rs,
+            false,
+            lhs.as_ptr(),
+            lhs_cs,
+            lhs_rs,
+            rhs.as_ptr(),
+            rhs_cs,
+            rhs_rs,
+            0.0,
+            scale,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_a_plain_loop_with_transposed_views_and_scale() {
+        // lhs 2×3 row-major, rhs given as its transpose (2 × 3 row-major = 3 × 2 view).
+        let lhs = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+        let rhs_t = [1.0, 0.5, -1.0, 2.0, 0.0, 1.0];
+        let mut dst = [0.0f32; 4];
+        gemm_strided(
+            (2, 2, 3),
+            (&mut dst, 2, 1),
+            (&lhs, 3, 1),
+            (&rhs_t, 1, 3),
+            -2.0,
+        );
+        let mut want = [0.0f32; 4];
+        for i in 0..2 {
+            for j in 0..2 {
+                want[i * 2 + j] = -2.0
+                    * (0..3)
+                        .map(|l| lhs[i * 3 + l] * rhs_t[j * 3 + l])
+                        .sum::<f32>();
+            }
+        }
+        assert_eq!(dst, want);
+    }
+
+    #[test]
+    #[should_panic(expected = "gemm operands too small")]
+    fn short_operands_panic_instead_of_reading_out_of_bounds() {
+        let mut dst = [0.0f32; 3];
+        gemm_strided(
+            (2, 2, 1),
+            (&mut dst, 2, 1),
+            (&[1.0, 2.0], 1, 1),
+            (&[1.0, 2.0], 2, 1),
+            1.0,
+        );
+    }
+}
