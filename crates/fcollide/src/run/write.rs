@@ -319,12 +319,7 @@ pub fn exact_vertex_table(exact: &[ExactRow], target: &[f32]) -> Table {
             .unwrap_or_default();
         for (k, v) in row.vertices.iter().enumerate() {
             let lp = lps.get(k).cloned().unwrap_or_default();
-            let dist = target
-                .iter()
-                .zip(v)
-                .map(|(a, b)| ((a - b) as f64).powi(2))
-                .sum::<f64>()
-                .sqrt();
+            let dist = crate::polytope::l2(target, v);
             t.push_row(vec![
                 format!("exact {}", ri + 1),
                 format!("{}", k + 1),
@@ -594,7 +589,8 @@ pub fn write_outputs(
          target's| in an f64 forward pass, over the vertices and over the samples; max \
          violation = the largest constraint violation at a vertex. \"closest\": the colliding \
          input nearest in L1 to the other image.";
-    let mut md = format!("# {}\n\n{}\n\n", record.experiment, what_was_used(record));
+    let used = what_was_used(record);
+    let mut md = format!("# {}\n\n{used}\n\n", record.experiment);
     if gradient {
         md.push_str(&format!("{}\n\n", t2.to_markdown()));
     }
@@ -620,7 +616,7 @@ pub fn write_outputs(
     write_atomic(&out.join("report.md"), md.as_bytes())?;
 
     let mut html = HtmlReport::new(&record.experiment);
-    html.paragraph(what_was_used(record));
+    html.paragraph(used);
     if gradient {
         html.table(&t2);
     }
