@@ -26,7 +26,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::error::ExactError;
-use super::lp::{add_system_rows, LpBuilder, LpOptions, LpSolver, LpStats};
+use super::lp::{add_system_rows, LpBuilder, LpOptions, LpStats};
 use super::polytope::CollisionSystem;
 use super::simplex::{DenseLp, SimplexError};
 
@@ -63,14 +63,8 @@ pub fn closest_l1(
             reason: format!("pixels must be finite, found {bad}"),
         });
     }
-    let rows = sys.n_eq() + sys.ineq.len();
-    let dense = match opts.solver {
-        LpSolver::Auto => rows <= opts.dense_max_rows,
-        LpSolver::Dense => true,
-        LpSolver::Highs => false,
-    };
     let mut fell_back = None;
-    if dense {
+    if opts.wants_dense(sys.n_eq() + sys.ineq.len()) {
         match closest_dense(sys, x_other, opts) {
             Ok(r) => return Ok(finish(sys, x_other, r.0, r.1)),
             Err(SimplexError::Infeasible(_)) => {
@@ -137,21 +131,9 @@ fn closest_dense(
         push(sys.ineq.row(k), f64::NEG_INFINITY, sys.ineq.h[k]);
     }
     let mut lp = DenseLp::new(&a, m, 2 * d, &rl, &ru, &col_lo, &col_hi)?;
-    let mut dense = opts.dense.clone();
-    dense.primal_tol = opts.primal_tol;
-    dense.dual_tol = opts.dual_tol;
-    let s = lp.solve(&vec![1.0; 2 * d], false, &dense)?;
+    let s = lp.solve(&vec![1.0; 2 * d], false, &opts.dense_settings())?;
     let point = (0..d).map(|k| c[k] + s.x[k] - s.x[d + k]).collect();
-    Ok((
-        point,
-        LpStats {
-            objective: s.objective,
-            seconds: s.seconds,
-            iterations: s.iterations as i64,
-            warm: false,
-            solver: "dense".into(),
-        },
-    ))
+    Ok((point, LpStats::dense(&s, s.objective)))
 }
 
 fn finish(sys: &CollisionSystem, x_other: &[f64], point: Vec<f64>, stats: LpStats) -> ClosestPoint {

@@ -41,7 +41,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::ExactError;
 use super::polytope::CollisionSystem;
-use super::simplex::{DenseLp, DenseOptions, SimplexError};
+use super::simplex::{DenseLp, DenseOptions, DenseSolution, SimplexError};
 
 /// Solver settings shared by every LP of the module.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -136,6 +136,26 @@ impl Default for LpOptions {
     }
 }
 
+impl LpOptions {
+    /// Whether an LP with `rows` rows goes to the dense simplex under [`LpOptions::solver`].
+    pub(crate) fn wants_dense(&self, rows: usize) -> bool {
+        match self.solver {
+            LpSolver::Auto => rows <= self.dense_max_rows,
+            LpSolver::Dense => true,
+            LpSolver::Highs => false,
+        }
+    }
+
+    /// The dense simplex's settings, with this LP's primal and dual tolerances.
+    pub(crate) fn dense_settings(&self) -> DenseOptions {
+        DenseOptions {
+            primal_tol: self.primal_tol,
+            dual_tol: self.dual_tol,
+            ..self.dense.clone()
+        }
+    }
+}
+
 /// Figures of one LP solve.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LpStats {
@@ -154,6 +174,19 @@ pub struct LpStats {
 
 fn highs_name() -> String {
     "highs".into()
+}
+
+impl LpStats {
+    /// The figures of a dense-simplex solve, with `objective` in the caller's sense.
+    pub(crate) fn dense(s: &DenseSolution, objective: f64) -> Self {
+        LpStats {
+            objective,
+            seconds: s.seconds,
+            iterations: s.iterations as i64,
+            warm: s.warm,
+            solver: "dense".into(),
+        }
+    }
 }
 
 /// An optimal point and its figures.
@@ -406,12 +439,7 @@ impl VertexLp {
         let d = sys.d;
         let rows = sys.n_eq() + sys.ineq.len();
         let boxed = sys.lo.iter().chain(&sys.hi).all(|v| v.is_finite());
-        let dense = boxed
-            && match opts.solver {
-                LpSolver::Auto => rows <= opts.dense_max_rows,
-                LpSolver::Dense => true,
-                LpSolver::Highs => false,
-            };
+        let dense = boxed && opts.wants_dense(rows);
         let backend = if dense {
             let mut a = Vec::with_capacity(rows * d);
             let mut rl = Vec::with_capacity(rows);
@@ -491,20 +519,12 @@ impl VertexLp {
         } else {
             cost.to_vec()
         };
-        let mut dense_opts = self.opts.dense.clone();
-        dense_opts.primal_tol = self.opts.primal_tol;
-        dense_opts.dual_tol = self.opts.dual_tol;
+        let dense_opts = self.opts.dense_settings();
         let warm = *solves > 0 && self.opts.warm != WarmStrategy::Restart;
         *solves += 1;
         match lp.solve(&c, warm, &dense_opts) {
             Ok(s) => Ok(LpSolution {
-                stats: LpStats {
-                    objective: if flip { -s.objective } else { s.objective },
-                    seconds: s.seconds,
-                    iterations: s.iterations as i64,
-                    warm: s.warm,
-                    solver: "dense".into(),
-                },
+                stats: LpStats::dense(&s, if flip { -s.objective } else { s.objective }),
                 x: s.x,
             }),
             Err(SimplexError::Infeasible(_)) => Err(ExactError::Infeasible {
