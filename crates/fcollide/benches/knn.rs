@@ -44,25 +44,6 @@ const DEFAULT_SETTINGS: &str = "2,2,1,5,20,5000,50000;2,2,1,5,20,20000,200000;\
     1,1,4,5,10,all,all;1,1,4,5,20,all,all;1,1,4,5,30,all,all;1,1,4,5,40,all,all;\
     1,5,4,5,20,0.5,all;2,3,4,5,30,0.4,all;2,3,4,5,40,0.4,all";
 
-/// A budget: `all`, a count, or a fraction when it contains a '.'.
-fn budget(s: &str) -> Result<Budget, Box<dyn std::error::Error>> {
-    Ok(if s == "all" {
-        Budget::Fraction(1.0)
-    } else if s.contains('.') {
-        Budget::Fraction(s.parse()?)
-    } else {
-        Budget::Count(s.parse()?)
-    })
-}
-
-fn show(b: Budget) -> String {
-    match b {
-        Budget::Count(c) => c.to_string(),
-        Budget::Fraction(f) if f >= 1.0 => "all".into(),
-        Budget::Fraction(f) => format!("{f}"),
-    }
-}
-
 const P: usize = 8;
 
 /// All `P×P` patches at stride 1 of each `[C, H, W]` image, flattened channel-major
@@ -207,7 +188,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             return Err(format!("bad --settings item {item:?}: want L,m,levels,Fc,F,k0,k1").into());
         };
         let build = (l.parse()?, m.parse()?, levels.parse()?, fc.parse()?);
-        let query = (f.parse()?, budget(k0)?, budget(k1)?);
+        let query = (f.parse()?, k0.parse::<Budget>()?, k1.parse::<Budget>()?);
         match settings.last_mut() {
             Some(last) if last.0 == build => last.1.push(query),
             _ => settings.push((build, vec![query])),
@@ -254,8 +235,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let row = format!(
                 "| {l} | {m} | {levels} | {sizes} | {fc} | {f} | {} | {} | {} | {build_s:.1} | {:.0} | {:.0} | {:.1}× | {:.3} | {:.3} | {:.0} | {visits:.0} |",
                 if levels > 1 { field_of_view_for(f, k).to_string() } else { "–".into() },
-                show(k0),
-                show(k1),
+                k0,
+                k1,
                 qv.len() as f64 / s,
                 qv.len() as f64 / brute_s,
                 brute_s / s,

@@ -182,6 +182,34 @@ pub enum Budget {
     Fraction(f64),
 }
 
+impl std::str::FromStr for Budget {
+    type Err = KnnError;
+
+    /// `all` (the whole set, `Fraction(1.0)`), a count (`1000`), or a fraction when the
+    /// text contains a `.` (`0.05`). Range checks happen where the budget is used.
+    fn from_str(s: &str) -> Result<Self, KnnError> {
+        let bad = || KnnError::bad("budget", s, "`all`, a count or a fraction");
+        if s == "all" {
+            Ok(Budget::Fraction(1.0))
+        } else if s.contains('.') {
+            s.parse().map(Budget::Fraction).map_err(|_| bad())
+        } else {
+            s.parse().map(Budget::Count).map_err(|_| bad())
+        }
+    }
+}
+
+impl std::fmt::Display for Budget {
+    /// The inverse of [`Budget::from_str`]: `all` for fractions ≥ 1.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Budget::Count(c) => write!(f, "{c}"),
+            Budget::Fraction(x) if x >= 1.0 => f.write_str("all"),
+            Budget::Fraction(x) => write!(f, "{x}"),
+        }
+    }
+}
+
 impl Budget {
     fn resolve(self, name: &'static str, max: usize) -> Result<usize, KnnError> {
         match self {

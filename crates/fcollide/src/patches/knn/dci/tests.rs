@@ -633,3 +633,21 @@ fn random_corruptions_never_panic() {
         check(&b);
     }
 }
+
+#[test]
+fn budgets_parse_and_print() {
+    assert_eq!("all".parse::<Budget>().unwrap(), Budget::Fraction(1.0));
+    assert_eq!("1000".parse::<Budget>().unwrap(), Budget::Count(1000));
+    assert_eq!("0.05".parse::<Budget>().unwrap(), Budget::Fraction(0.05));
+    for bad in ["", "ALL", "-3", "1e-3", "0.5.1", "x"] {
+        let err = bad.parse::<Budget>().unwrap_err().to_string();
+        assert!(
+            err.contains("budget") && err.contains("a count or a fraction"),
+            "{bad}: {err}"
+        );
+    }
+    for text in ["all", "1000", "0.05"] {
+        assert_eq!(text.parse::<Budget>().unwrap().to_string(), text);
+    }
+    assert_eq!(Budget::Fraction(1.5).to_string(), "all");
+}
