@@ -894,19 +894,7 @@ fn read_image(spec: &str, test: &Dataset, net: &HostNetwork, what: &str) -> Resu
 
 /// Reads a DCI budget: `all`, a count (`1000`) or a fraction (`0.05`).
 fn parse_budget(s: &str, flag: &str) -> Result<Budget> {
-    if s == "all" {
-        Ok(Budget::Fraction(1.0))
-    } else if s.contains('.') {
-        let f: f64 = s
-            .parse()
-            .with_context(|| format!("--{flag} '{s}': expected all, a count or a fraction"))?;
-        Ok(Budget::Fraction(f))
-    } else {
-        let c: usize = s
-            .parse()
-            .with_context(|| format!("--{flag} '{s}': expected all, a count or a fraction"))?;
-        Ok(Budget::Count(c))
-    }
+    s.parse().with_context(|| format!("--{flag}"))
 }
 
 fn patches(command: PatchesCommand, quiet: bool) -> Result<()> {
@@ -1272,7 +1260,23 @@ fn main() {
     let cli = Cli::parse();
     progress::install_ctrlc();
     if let Err(e) = run(cli) {
-        eprintln!("error: {e:#}");
+        eprintln!("error: {}", error_message(&e));
         std::process::exit(1);
     }
+}
+
+/// The error and its causes joined by `: `, leaving out a cause whose text the message
+/// already holds (library errors name their source in their own text).
+fn error_message(e: &anyhow::Error) -> String {
+    let mut msg = String::new();
+    for cause in e.chain() {
+        let c = cause.to_string();
+        if !msg.contains(&c) {
+            if !msg.is_empty() {
+                msg.push_str(": ");
+            }
+            msg.push_str(&c);
+        }
+    }
+    msg
 }

@@ -100,6 +100,16 @@ fn bad_inputs_give_clear_errors() {
         d.to_str().unwrap(),
     ]);
     assert_clean_failure(&o, &["alpha"]);
+    // A missing file is named once with its cause, not once per link of the error chain.
+    let missing = d.join("nonexistent.fcpd");
+    let o = fcollide(&["patches", "info", missing.to_str().unwrap()]);
+    assert_clean_failure(&o, &["nonexistent.fcpd"]);
+    assert_eq!(
+        stderr(&o).matches("os error 2").count(),
+        1,
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
