@@ -1,6 +1,7 @@
 //! Networks: layer descriptions, burn forward passes, training and weight files.
 pub mod arch;
 pub mod error;
+pub mod graph;
 pub mod host;
 pub mod import;
 pub mod io;
