@@ -10,7 +10,7 @@ use fcollide::collide::{
 use fcollide::data::{self, Dataset};
 use fcollide::exact::{ExactParams, LpOptions, LpSolver};
 use fcollide::model::train::{train, TrainParams};
-use fcollide::model::{arch, io as model_io, HostNetwork};
+use fcollide::model::{arch, io as model_io, Graph};
 use fcollide::patches::knn::{Budget, DciParams, Directions};
 use fcollide::polytope::verify;
 use fcollide::run::exact::{run_exact, ExactJob};
@@ -353,7 +353,7 @@ struct ModelArgs {
 }
 
 impl ModelArgs {
-    fn load(&self) -> Result<HostNetwork> {
+    fn load(&self) -> Result<Graph> {
         use fcollide::model::import;
         let ext = self
             .model
@@ -662,7 +662,7 @@ fn reproduce(
 
 /// Loads a model file: fcollide safetensors, a `.toml` spec, `.onnx`, or with `arch` any
 /// supported weights format.
-fn load_model_file(path: &Path, arch_name: Option<&str>) -> Result<HostNetwork> {
+fn load_model_file(path: &Path, arch_name: Option<&str>) -> Result<Graph> {
     ModelArgs {
         model: path.to_path_buf(),
         arch: arch_name.map(str::to_string),
@@ -872,7 +872,7 @@ fn load_data(args: &DataArgs) -> Result<(Dataset, Dataset)> {
 }
 
 /// Reads `index:N` (test split) or `file:PATH` (an image of the model's input size).
-fn read_image(spec: &str, test: &Dataset, net: &HostNetwork, what: &str) -> Result<Vec<f32>> {
+fn read_image(spec: &str, test: &Dataset, net: &Graph, what: &str) -> Result<Vec<f32>> {
     if let Some(i) = spec.strip_prefix("index:") {
         let i: usize = i
             .parse()

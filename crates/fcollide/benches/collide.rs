@@ -6,13 +6,13 @@
 use fcollide::collide::engine::{AffineEngine, AutodiffEngine, GradientEngine};
 use fcollide::collide::optimizer::Adam;
 use fcollide::collide::{Objective, Penalty};
-use fcollide::model::{default_device, io, HostNetwork};
+use fcollide::model::{default_device, io, Graph};
 use fcollide::progress::Silent;
 use fcollide::run::{reproduce_mnist, MnistParams};
 use std::path::Path;
 use std::time::Instant;
 
-fn model(out: &Path) -> HostNetwork {
+fn model(out: &Path) -> Graph {
     let cache = out.join("model-mlp.safetensors");
     if !cache.exists() {
         eprintln!("training the MLP once into {}", out.display());

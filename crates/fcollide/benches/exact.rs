@@ -22,7 +22,7 @@ use std::time::Instant;
 use fcollide::exact::{
     exact_closest, exact_polytope, ExactParams, ExactPolytope, LpSolver, WarmStrategy,
 };
-use fcollide::model::{HostLayer, HostNetwork, HostOp};
+use fcollide::model::{Graph, GraphBuilder};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
@@ -34,46 +34,19 @@ fn root() -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
 }
 
-fn linear(name: &str, inp: usize, out: usize, w: Vec<f32>, b: Vec<f32>) -> HostLayer {
-    HostLayer {
-        name: name.into(),
-        op: HostOp::Linear {
-            in_features: inp,
-            out_features: out,
-            weight: w,
-            bias: b,
-        },
-    }
-}
-
-fn relu(name: &str) -> HostLayer {
-    HostLayer {
-        name: name.into(),
-        op: HostOp::Relu,
-    }
-}
-
-fn mlp(params: [(Vec<f32>, Vec<f32>); 3]) -> HostNetwork {
+fn mlp(params: [(Vec<f32>, Vec<f32>); 3]) -> Graph {
     let [(w1, b1), (w2, b2), (w3, b3)] = params;
-    HostNetwork {
-        arch: "mlp".into(),
-        input_shape: [1, 28, 28],
-        pixel_bounds: (0.0, 1.0),
-        layers: vec![
-            HostLayer {
-                name: "flatten".into(),
-                op: HostOp::Flatten,
-            },
-            linear("fc1", 784, 256, w1, b1),
-            relu("relu1"),
-            linear("fc2", 256, 256, w2, b2),
-            relu("relu2"),
-            linear("fc3", 256, 10, w3, b3),
-        ],
-    }
+    let mut b = GraphBuilder::new("mlp", [1, 28, 28]);
+    let x = b.flatten("flatten", 0);
+    let x = b.linear("fc1", x, 784, 256, w1, Some(b1));
+    let x = b.relu("relu1", x);
+    let x = b.linear("fc2", x, 256, 256, w2, Some(b2));
+    let x = b.relu("relu2", x);
+    b.linear("fc3", x, 256, 10, w3, Some(b3));
+    b.finish()
 }
 
-fn random_mlp(seed: u64) -> HostNetwork {
+fn random_mlp(seed: u64) -> Graph {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut layer = |inp: usize, out: usize| {
         let s = (2.0 / inp as f64).sqrt();
@@ -86,7 +59,7 @@ fn random_mlp(seed: u64) -> HostNetwork {
     mlp([layer(784, 256), layer(256, 256), layer(256, 10)])
 }
 
-fn load_safetensors(path: &Path) -> Option<HostNetwork> {
+fn load_safetensors(path: &Path) -> Option<Graph> {
     fcollide::model::io::load(path, None).ok()
 }
 

@@ -8,18 +8,19 @@ use rand::SeedableRng;
 use std::time::Instant;
 
 /// Multiply–accumulates of one VGG-16 forward pass up to fc6 (inclusive) for one image.
-fn macs_to_fc6(net: &fcollide::model::HostNetwork, fc6: usize) -> f64 {
+fn macs_to_fc6(net: &fcollide::model::Graph, fc6: usize) -> f64 {
     let shapes = net.shapes().unwrap();
     let mut macs = 0.0;
-    for (i, l) in net.layers.iter().enumerate().take(fc6 + 1) {
-        let out: usize = shapes[i].iter().product();
+    for (i, l) in net.nodes.iter().enumerate().take(fc6 + 1) {
+        let out: usize = shapes[i].len();
         match &l.op {
-            fcollide::model::HostOp::Conv2d {
+            fcollide::model::Op::Conv2d {
                 in_channels,
                 kernel,
+                groups,
                 ..
-            } => macs += (out * in_channels * kernel[0] * kernel[1]) as f64,
-            fcollide::model::HostOp::Linear { in_features, .. } => {
+            } => macs += (out * in_channels / groups * kernel[0] * kernel[1]) as f64,
+            fcollide::model::Op::Linear { in_features, .. } => {
                 macs += (out * in_features) as f64
             }
             _ => {}
@@ -42,7 +43,7 @@ fn rss_mib(key: &str) -> f64 {
 }
 
 /// Saves `net` as safetensors and loads it back, reporting time and resident memory.
-fn load_file(net: &fcollide::model::HostNetwork) {
+fn load_file(net: &fcollide::model::Graph) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("vgg16.safetensors");
     io::save(net, &path).unwrap();
@@ -51,7 +52,7 @@ fn load_file(net: &fcollide::model::HostNetwork) {
     let t0 = Instant::now();
     let loaded = io::load(&path, None).unwrap();
     let s = t0.elapsed().as_secs_f64();
-    assert_eq!(loaded.layers.len(), net.layers.len());
+    assert_eq!(loaded.nodes.len(), net.nodes.len());
     println!(
         "| load a {size:.0} MiB VGG-16 safetensors (memory-mapped, weights copied once into the network) | {:.0} ms | RSS {:.0} → {:.0} MiB (peak {:.0}) |",
         s * 1e3,

@@ -7,7 +7,7 @@
 //! - [`AutodiffEngine`]: any network; burn's reverse-mode autodiff of `Σ ỹ ⊙ g`.
 use crate::linalg::gemm_strided;
 use crate::model::network::{batch, to_vec};
-use crate::model::{HostNetwork, ModelError, Network};
+use crate::model::{Graph, ModelError, Network};
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 
@@ -33,10 +33,16 @@ pub struct AffineEngine {
 }
 
 impl AffineEngine {
-    /// The engine for layer `layer` of `net`, if every layer up to it is affine.
-    pub fn new(net: &HostNetwork, layer: usize) -> Option<Self> {
-        let (a, c, n) = net.composed_affine(layer)?;
+    /// The engine for node `layer` of `net`, if its output is an affine function of the
+    /// input (no activation or max-pooling before it): `A` and `c` come from the f64
+    /// linearization ([`crate::exact::linearize`]) at the zero input, exact everywhere then.
+    pub fn new(net: &Graph, layer: usize) -> Option<Self> {
+        if layer == 0 || layer >= net.nodes.len() || !net.is_affine_upto(layer) {
+            return None;
+        }
         let d = net.input_len();
+        let lin = crate::exact::linearize(net, &vec![0.0; d], layer, usize::MAX).ok()?;
+        let (a, c, n) = (lin.map.a, lin.map.c, lin.map.rows);
         let mut at = vec![0.0f32; a.len()];
         for j in 0..n {
             for i in 0..d {
@@ -121,11 +127,11 @@ pub struct AutodiffEngine {
 
 impl AutodiffEngine {
     /// The engine for layer `layer` of `net` on `device` (made an autodiff device here).
-    pub fn new(net: &HostNetwork, layer: usize, device: &Device) -> Result<Self, ModelError> {
+    pub fn new(net: &Graph, layer: usize, device: &Device) -> Result<Self, ModelError> {
         let device = device.clone().autodiff();
         Ok(Self {
             // Only the input needs a gradient: no weight gradients are computed.
-            net: Network::from_host(net, &device)?.no_grad(),
+            net: Network::from_graph(net, &device)?.no_grad(),
             layer,
             device,
             d: net.input_len(),

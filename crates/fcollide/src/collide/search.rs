@@ -5,7 +5,7 @@ use super::engine::{AffineEngine, AutodiffEngine, GradientEngine};
 use super::optimizer::{cosine_lr, Adam};
 use super::parameterization::{Parameterization, PixelBox};
 use super::{CollideError, Engine, LossTerms, Objective, ValidVertexParams};
-use crate::model::{argmax, HostNetwork, Network};
+use crate::model::{argmax, Graph, Network};
 use crate::progress::Progress;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
@@ -86,7 +86,7 @@ pub fn feature_rel_err(a: &[f32], b: &[f32]) -> f64 {
 }
 
 fn pick_engine(
-    net: &HostNetwork,
+    net: &Graph,
     layer: usize,
     params: &ValidVertexParams,
     device: &Device,
@@ -111,7 +111,7 @@ fn pick_engine(
 /// Finds `K` colliding vertices for `target`, starting each from `init` (one image for all
 /// vertices, or `K` images).
 pub fn find_vertices(
-    net: &HostNetwork,
+    net: &Graph,
     target: &[f32],
     init: &[f32],
     params: &ValidVertexParams,
@@ -126,7 +126,7 @@ pub fn find_vertices(
 /// can resume from such a checkpoint; a resumed run ends with the same vertices as an
 /// uninterrupted one.
 pub fn find_vertices_checkpointed(
-    net: &HostNetwork,
+    net: &Graph,
     target: &[f32],
     init: &[f32],
     params: &ValidVertexParams,
@@ -145,7 +145,7 @@ pub fn find_vertices_checkpointed(
 
 /// [`find_vertices_checkpointed`] over another search space (e.g. patch compositions).
 pub fn find_vertices_in(
-    net: &HostNetwork,
+    net: &Graph,
     (target, init): (&[f32], &[f32]),
     params: &ValidVertexParams,
     device: &Device,
@@ -322,7 +322,7 @@ pub fn find_vertices_in(
     space.pixels(&z, &mut u);
     let y = engine.forward(&u);
     let terms: Vec<LossTerms> = obj.eval(&y, &mut gy);
-    let model = Network::from_host(net, device)?;
+    let model = Network::from_graph(net, device)?;
     let probs = model.predict(&u, device);
     let stats = (0..k)
         .map(|v| {

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::error::ExactError;
 use super::forward::{argmax, forward, softmax};
 use super::polytope::{CollisionSystem, Violation};
-use crate::model::HostNetwork;
+use crate::model::Graph;
 
 /// Certificate of one point.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -55,7 +55,7 @@ pub struct Certificate {
 
 /// Certify `points` (each of length `d`) against the system's target.
 pub fn certify(
-    net: &HostNetwork,
+    net: &Graph,
     sys: &CollisionSystem,
     points: &[Vec<f64>],
 ) -> Result<Certificate, ExactError> {
@@ -117,7 +117,7 @@ pub fn certify(
 
 /// [`certify`] for f32 points (e.g. vertices as saved images).
 pub fn certify_f32(
-    net: &HostNetwork,
+    net: &Graph,
     sys: &CollisionSystem,
     points: &[Vec<f32>],
 ) -> Result<Certificate, ExactError> {

@@ -10,15 +10,20 @@ use thiserror::Error;
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum ExactError {
     /// The requested collision layer does not exist or is not an affine layer followed by a ReLU.
-    #[error("unknown collision layer `{name}`; valid layers (Linear/Conv2d followed by Relu): [{}]", valid.join(", "))]
+    #[error("unknown collision layer `{name}`: {why}; valid layers (ReLUs on every path to the output): [{}]", valid.join(", "))]
     UnknownLayer {
         /// The requested name.
         name: String,
+        /// Why it is not a collision layer.
+        why: String,
         /// Names that would have been accepted.
         valid: Vec<String>,
     },
+    /// The network description is invalid.
+    #[error("{0}")]
+    Network(String),
     /// A layer that is not piecewise linear appears before the collision layer.
-    #[error("layer `{layer}` ({op}) is not piecewise linear; the exact analysis needs Linear/Conv2d/MaxPool2d/Relu/Normalize/Flatten only")]
+    #[error("node `{layer}` ({op}) is not piecewise linear; the exact analysis needs affine operations, ReLU, Clip, LeakyReLU and max-pooling before the collision layer")]
     NotPiecewiseLinear {
         /// Layer name.
         layer: String,
@@ -97,6 +102,12 @@ pub enum ExactError {
         /// Why.
         reason: String,
     },
+}
+
+impl From<crate::model::ModelError> for ExactError {
+    fn from(e: crate::model::ModelError) -> Self {
+        ExactError::Network(e.to_string())
+    }
 }
 
 impl ExactError {

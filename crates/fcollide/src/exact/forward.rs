@@ -1,373 +1,401 @@
-//! f64 forward pass of a [`HostNetwork`] for one input, keeping every layer's output.
+//! f64 forward pass of a [`Graph`], keeping every node's output.
 //!
-//! Per layer (PyTorch layouts, row-major `[C, H, W]`):
-//! - `Normalize`: `y[c,h,w] = (x[c,h,w] − mean[c]) / std[c]` (one shared `mean`/`std` entry
-//!   is broadcast over all channels, and is what a flat input needs).
-//! - `Linear`: `y = W x + b` on the flattened input, `W` `[out, in]`.
-//! - `Conv2d`: `y[o,i,j] = b[o] + Σ_{c,p,q} W[o,c,p,q] · x[c, i·s₀+p−pad₀, j·s₁+q−pad₁]`
-//!   with zero padding; output size `(H + 2·pad − k) / s + 1` (floor).
-//! - `MaxPool2d`: `y[c,i,j] = max_{p<k₀,q<k₁} x[c, i·s₀+p, j·s₁+q]`, no padding, floor mode;
-//!   ties go to the first maximum in row-major window order.
-//! - `Relu`: `max(x, 0)`; `Flatten`: reshape to `[C·H·W]`.
+//! Each operation computes the formula stated in [`crate::model::graph::op`] (PyTorch
+//! semantics, row-major `[C, H, W]`), with the f32 weights widened to f64 and all arithmetic
+//! in f64, so this is an independent reference for the burn forward and the ground truth for
+//! certificates. Max-pooling ties go to the first maximum in row-major window order.
 //!
-//! The weights are widened from f32 to f64 and all arithmetic is f64, so this is an
-//! independent reference for the burn forward and the ground truth for certificates.
-use serde::{Deserialize, Serialize};
-
+//! The kernels work on a batch of `B` vectors per node (`[B, numel]`), with the bias (and
+//! every other constant term) added to the first `with_bias` of them. The plain forward pass
+//! uses `B = 1`; the linearization ([`super::linearize`]) pushes the constant `c` and the
+//! `d` columns of `A` through the affine operations as one batch of `d + 1` vectors, so both
+//! run the same code.
 use super::error::ExactError;
-use crate::model::{HostNetwork, HostOp};
+use crate::model::graph::op::per_channel;
+use crate::model::graph::{adaptive_range, Graph, Op, Window};
+pub use crate::model::graph::Shape;
 
-/// Shape of an activation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Shape {
-    /// `[C, H, W]`.
-    Chw([usize; 3]),
-    /// A flat vector.
-    Flat(usize),
-}
-
-impl Shape {
-    /// Number of entries.
-    pub fn len(&self) -> usize {
-        match *self {
-            Shape::Chw([c, h, w]) => c * h * w,
-            Shape::Flat(n) => n,
-        }
-    }
-
-    /// Whether the shape holds no entries.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-/// Output of [`forward`]: every layer's output, in order.
+/// Output of [`forward`]: every node's output, in graph order.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Forward {
     /// Shape of the input.
     pub input_shape: Shape,
-    /// `shapes[i]` is the shape of `outputs[i]`, the output of layer `i`.
+    /// `shapes[i]` is the shape of `outputs[i]`, the output of node `i` (node 0: the input).
     pub shapes: Vec<Shape>,
-    /// `outputs[i]` is the output of layer `i` (flattened row-major).
+    /// `outputs[i]` is the output of node `i` (flattened row-major).
     pub outputs: Vec<Vec<f64>>,
 }
 
 impl Forward {
-    /// The final layer's output (the logits), or an empty slice for an empty network.
+    /// The output node's value (the logits).
     pub fn logits(&self) -> &[f64] {
         self.outputs.last().map(Vec::as_slice).unwrap_or(&[])
     }
 }
 
-/// Geometry of a 2-D window operation (convolution or pooling).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Window {
-    pub in_hw: [usize; 2],
-    pub out_hw: [usize; 2],
-    pub kernel: [usize; 2],
-    pub stride: [usize; 2],
-    pub padding: [usize; 2],
-}
-
-impl Window {
-    pub(crate) fn new(
-        layer: &str,
-        in_hw: [usize; 2],
-        kernel: [usize; 2],
-        stride: [usize; 2],
-        padding: [usize; 2],
-    ) -> Result<Self, ExactError> {
-        let mut out_hw = [0; 2];
-        for a in 0..2 {
-            if stride[a] == 0 || kernel[a] == 0 {
-                return Err(ExactError::shape(
-                    format!("layer `{layer}` window"),
-                    "positive kernel and stride",
-                    format!("kernel {kernel:?}, stride {stride:?}"),
-                ));
-            }
-            let padded = in_hw[a] + 2 * padding[a];
-            if kernel[a] > padded {
-                return Err(ExactError::shape(
-                    format!("layer `{layer}` window"),
-                    format!("kernel ≤ padded input {padded}"),
-                    format!("kernel {}", kernel[a]),
-                ));
-            }
-            out_hw[a] = (padded - kernel[a]) / stride[a] + 1;
-        }
-        Ok(Window {
-            in_hw,
-            out_hw,
-            kernel,
-            stride,
-            padding,
-        })
-    }
-
-    /// Input position `(row, col)` for output `(i, j)` and kernel offset `(p, q)`, or `None`
-    /// inside the zero padding.
-    #[inline]
-    pub(crate) fn source(&self, i: usize, j: usize, p: usize, q: usize) -> Option<(usize, usize)> {
-        let r = (i * self.stride[0] + p).checked_sub(self.padding[0])?;
-        let c = (j * self.stride[1] + q).checked_sub(self.padding[1])?;
-        (r < self.in_hw[0] && c < self.in_hw[1]).then_some((r, c))
-    }
-}
-
 /// Input shape of a network as a [`Shape`].
-pub fn input_shape(net: &HostNetwork) -> Shape {
+pub fn input_shape(net: &Graph) -> Shape {
     Shape::Chw(net.input_shape)
 }
 
-/// Output shape of every layer, validating weight sizes along the way.
-pub fn layer_shapes(net: &HostNetwork) -> Result<Vec<Shape>, ExactError> {
-    let mut shape = input_shape(net);
-    let mut out = Vec::with_capacity(net.layers.len());
-    for layer in &net.layers {
-        shape = next_shape(&layer.name, &layer.op, shape)?;
-        out.push(shape);
-    }
-    Ok(out)
+/// Output shape of every node (node 0: the input), validating the graph.
+pub fn layer_shapes(net: &Graph) -> Result<Vec<Shape>, ExactError> {
+    Ok(net.shapes()?)
 }
 
-/// Shape after applying `op` to an input of shape `shape`.
-pub(crate) fn next_shape(name: &str, op: &HostOp, shape: Shape) -> Result<Shape, ExactError> {
-    match op {
-        HostOp::Normalize { mean, std } => {
-            let channels = match shape {
-                Shape::Chw([c, _, _]) => c,
-                Shape::Flat(_) => 1,
-            };
-            if mean.len() != std.len() || (mean.len() != channels && mean.len() != 1) {
-                return Err(ExactError::shape(
-                    format!("layer `{name}` (Normalize) mean/std"),
-                    format!("{channels} channels (or 1 shared)"),
-                    format!("mean {}, std {}", mean.len(), std.len()),
-                ));
-            }
-            if let Some(s) = std.iter().find(|s| **s == 0.0 || !s.is_finite()) {
-                return Err(ExactError::shape(
-                    format!("layer `{name}` (Normalize) std"),
-                    "finite non-zero std",
-                    s,
-                ));
-            }
-            Ok(shape)
-        }
-        HostOp::Linear {
-            in_features,
-            out_features,
-            weight,
-            bias,
-        } => {
-            check_len(name, "input", *in_features, shape.len())?;
-            check_len(name, "weight", in_features * out_features, weight.len())?;
-            check_len(name, "bias", *out_features, bias.len())?;
-            Ok(Shape::Flat(*out_features))
-        }
-        HostOp::Conv2d {
-            in_channels,
-            out_channels,
-            kernel,
-            stride,
-            padding,
-            weight,
-            bias,
-        } => {
-            let Shape::Chw([c, h, w]) = shape else {
-                return Err(ExactError::shape(
-                    format!("layer `{name}` (Conv2d) input"),
-                    "[C, H, W]",
-                    format!("{shape:?}"),
-                ));
-            };
-            check_len(name, "input channels", *in_channels, c)?;
-            check_len(
-                name,
-                "weight",
-                out_channels * in_channels * kernel[0] * kernel[1],
-                weight.len(),
-            )?;
-            check_len(name, "bias", *out_channels, bias.len())?;
-            let win = Window::new(name, [h, w], *kernel, *stride, *padding)?;
-            Ok(Shape::Chw([*out_channels, win.out_hw[0], win.out_hw[1]]))
-        }
-        HostOp::MaxPool2d { kernel, stride } => {
-            let Shape::Chw([c, h, w]) = shape else {
-                return Err(ExactError::shape(
-                    format!("layer `{name}` (MaxPool2d) input"),
-                    "[C, H, W]",
-                    format!("{shape:?}"),
-                ));
-            };
-            let win = Window::new(name, [h, w], *kernel, *stride, [0, 0])?;
-            Ok(Shape::Chw([c, win.out_hw[0], win.out_hw[1]]))
-        }
-        HostOp::Relu => Ok(shape),
-        HostOp::Flatten => Ok(Shape::Flat(shape.len())),
+/// Run the network on one input (`[C·H·W]`, raw pixels) in f64; returns every node's output.
+pub fn forward(net: &Graph, input: &[f64]) -> Result<Forward, ExactError> {
+    let shapes = net.shapes()?;
+    if input.len() != shapes[0].len() {
+        return Err(ExactError::shape(
+            "input length",
+            shapes[0].len(),
+            input.len(),
+        ));
     }
-}
-
-fn check_len(name: &str, what: &str, expected: usize, got: usize) -> Result<(), ExactError> {
-    if expected == got {
-        Ok(())
-    } else {
-        Err(ExactError::shape(
-            format!("layer `{name}` {what}"),
-            expected,
-            got,
-        ))
-    }
-}
-
-/// Run the network on one input (`[C·H·W]`, raw pixels) in f64; returns every layer's output.
-pub fn forward(net: &HostNetwork, input: &[f64]) -> Result<Forward, ExactError> {
-    let in_shape = input_shape(net);
-    check_len("input", "length", in_shape.len(), input.len())?;
-    let mut shape = in_shape;
-    let mut x = input.to_vec();
-    let mut shapes = Vec::with_capacity(net.layers.len());
-    let mut outputs = Vec::with_capacity(net.layers.len());
-    for layer in &net.layers {
-        let next = next_shape(&layer.name, &layer.op, shape)?;
-        x = apply(&layer.name, &layer.op, shape, next, &x)?;
-        shape = next;
-        shapes.push(shape);
-        outputs.push(x.clone());
+    let mut outputs: Vec<Vec<f64>> = Vec::with_capacity(net.nodes.len());
+    outputs.push(input.to_vec());
+    for (i, node) in net.nodes.iter().enumerate().skip(1) {
+        let ins: Vec<(&[f64], Shape)> = node
+            .inputs
+            .iter()
+            .map(|&k| (outputs[k].as_slice(), shapes[k]))
+            .collect();
+        let y = apply(&node.name, &node.op, &ins, shapes[i], 1, 1, None)?;
+        outputs.push(y);
     }
     Ok(Forward {
-        input_shape: in_shape,
+        input_shape: shapes[0],
         shapes,
         outputs,
     })
 }
 
 /// Forward pass of an f32 input (widened to f64).
-pub fn forward_f32(net: &HostNetwork, input: &[f32]) -> Result<Forward, ExactError> {
+pub fn forward_f32(net: &Graph, input: &[f32]) -> Result<Forward, ExactError> {
     let x: Vec<f64> = input.iter().map(|&v| f64::from(v)).collect();
     forward(net, &x)
 }
 
-/// Apply one layer (shapes already validated by [`next_shape`]).
-fn apply(
+/// The values of the nonlinear operations at one point, which fix their linear piece: for
+/// element-wise activations the per-entry slope and offset, for max-pooling the argmax of
+/// every window.
+pub(crate) enum Piece<'a> {
+    /// `y_k = slope_k·x_k + offset_k` (ReLU, Clip, LeakyReLU at the point).
+    Slope(&'a [f64], &'a [f64]),
+    /// `y_k = x_{src_k}` (max-pooling at the point).
+    Gather(&'a [usize]),
+}
+
+/// Applies `op` to a batch of `b` vectors per input (`inputs[i].0` is `[b, len_i]`),
+/// adding constant terms (biases, shifts) to the first `with_bias` vectors only. Nonlinear
+/// ops need `piece` (their linear piece at a point) when `b > 1` is a linearization batch;
+/// with `piece = None` they are evaluated directly.
+pub(crate) fn apply(
     name: &str,
-    op: &HostOp,
-    shape: Shape,
+    op: &Op,
+    inputs: &[(&[f64], Shape)],
     out_shape: Shape,
-    x: &[f64],
+    b: usize,
+    with_bias: usize,
+    piece: Option<Piece<'_>>,
 ) -> Result<Vec<f64>, ExactError> {
-    Ok(match op {
-        HostOp::Normalize { mean, std } => {
-            let per = match shape {
-                Shape::Chw([_, h, w]) => h * w,
-                Shape::Flat(n) => n,
-            };
-            x.iter()
-                .enumerate()
-                .map(|(i, &v)| {
-                    let c = if mean.len() == 1 { 0 } else { i / per.max(1) };
-                    (v - f64::from(mean[c])) / f64::from(std[c])
-                })
-                .collect()
+    let (x, in_shape) = inputs[0];
+    let n_in = in_shape.len();
+    let n_out = out_shape.len();
+    let shape_err = || ExactError::shape(format!("node `{name}` input"), "[C, H, W]", "flat");
+    let mut y = vec![0.0; b * n_out];
+    match op {
+        Op::Input => return Err(ExactError::shape(format!("node `{name}`"), "not Input", "Input")),
+        Op::Identity | Op::Flatten | Op::Reshape { .. } => y.copy_from_slice(x),
+        Op::Normalize { mean, std } => {
+            let (_, plane) = in_shape.channels_and_plane();
+            for v in 0..b {
+                for k in 0..n_in {
+                    let c = k / plane;
+                    let s = f64::from(per_channel(std, c));
+                    let m = if v < with_bias { f64::from(per_channel(mean, c)) } else { 0.0 };
+                    y[v * n_out + k] = (x[v * n_in + k] - m) / s;
+                }
+            }
         }
-        HostOp::Linear {
+        Op::ChannelAffine { scale, shift } => {
+            let (_, plane) = in_shape.channels_and_plane();
+            for v in 0..b {
+                for k in 0..n_in {
+                    let c = k / plane;
+                    let t = if v < with_bias { f64::from(per_channel(shift, c)) } else { 0.0 };
+                    y[v * n_out + k] = x[v * n_in + k] * f64::from(per_channel(scale, c)) + t;
+                }
+            }
+        }
+        Op::BatchNorm { .. } => {
+            let (s, t) = op.batchnorm_scale_shift().expect("batch norm");
+            let (_, plane) = in_shape.channels_and_plane();
+            for v in 0..b {
+                for k in 0..n_in {
+                    let c = k / plane;
+                    let tt = if v < with_bias { t[c] } else { 0.0 };
+                    y[v * n_out + k] = x[v * n_in + k] * s[c] + tt;
+                }
+            }
+        }
+        Op::Linear {
             in_features,
             out_features,
             weight,
             bias,
-        } => (0..*out_features)
-            .map(|o| {
-                let row = &weight[o * in_features..(o + 1) * in_features];
-                f64::from(bias[o])
-                    + row
-                        .iter()
-                        .zip(x)
-                        .map(|(&w, &v)| f64::from(w) * v)
-                        .sum::<f64>()
-            })
-            .collect(),
-        HostOp::Conv2d {
+        } => {
+            for v in 0..b {
+                let xv = &x[v * n_in..(v + 1) * n_in];
+                for o in 0..*out_features {
+                    let row = &weight[o * in_features..(o + 1) * in_features];
+                    let mut s = if v < with_bias {
+                        bias.as_ref().map_or(0.0, |bb| f64::from(bb[o]))
+                    } else {
+                        0.0
+                    };
+                    for (&w, &xx) in row.iter().zip(xv) {
+                        s += f64::from(w) * xx;
+                    }
+                    y[v * n_out + o] = s;
+                }
+            }
+        }
+        Op::Conv2d {
             in_channels,
             out_channels,
             kernel,
-            stride,
-            padding,
+            groups,
             weight,
             bias,
+            ..
         } => {
-            let (Shape::Chw([_, h, w]), Shape::Chw([_, oh, ow])) = (shape, out_shape) else {
-                return Err(ExactError::shape(
-                    format!("layer `{name}`"),
-                    "[C,H,W]",
-                    "flat",
-                ));
+            let Shape::Chw([_, h, w]) = in_shape else {
+                return Err(shape_err());
             };
-            let win = Window::new(name, [h, w], *kernel, *stride, *padding)?;
-            let mut y = vec![0.0; out_channels * oh * ow];
-            for o in 0..*out_channels {
-                for i in 0..oh {
-                    for j in 0..ow {
-                        let mut s = f64::from(bias[o]);
-                        for c in 0..*in_channels {
-                            for p in 0..kernel[0] {
-                                for q in 0..kernel[1] {
-                                    if let Some((r, cc)) = win.source(i, j, p, q) {
-                                        let wi =
-                                            ((o * in_channels + c) * kernel[0] + p) * kernel[1] + q;
-                                        s += f64::from(weight[wi]) * x[(c * h + r) * w + cc];
+            let Shape::Chw([_, oh, ow]) = out_shape else {
+                return Err(shape_err());
+            };
+            let win = window(name, op, in_shape)?;
+            let (cin_g, cout_g) = (in_channels / groups, out_channels / groups);
+            for v in 0..b {
+                let xv = &x[v * n_in..(v + 1) * n_in];
+                let yv = &mut y[v * n_out..(v + 1) * n_out];
+                for o in 0..*out_channels {
+                    let g = o / cout_g;
+                    let b0 = if v < with_bias {
+                        bias.as_ref().map_or(0.0, |bb| f64::from(bb[o]))
+                    } else {
+                        0.0
+                    };
+                    for i in 0..oh {
+                        for j in 0..ow {
+                            let mut s = b0;
+                            for cc in 0..cin_g {
+                                let c = g * cin_g + cc;
+                                for p in 0..kernel[0] {
+                                    for q in 0..kernel[1] {
+                                        if let Some((r, col)) = win.source(i, j, p, q) {
+                                            let wi = ((o * cin_g + cc) * kernel[0] + p) * kernel[1] + q;
+                                            s += f64::from(weight[wi]) * xv[(c * h + r) * w + col];
+                                        }
                                     }
                                 }
                             }
+                            yv[(o * oh + i) * ow + j] = s;
                         }
-                        y[(o * oh + i) * ow + j] = s;
                     }
                 }
             }
-            y
         }
-        HostOp::MaxPool2d { kernel, stride } => {
-            let (Shape::Chw([c, h, w]), Shape::Chw([_, oh, ow])) = (shape, out_shape) else {
-                return Err(ExactError::shape(
-                    format!("layer `{name}`"),
-                    "[C,H,W]",
-                    "flat",
-                ));
+        Op::AvgPool2d {
+            kernel,
+            count_include_pad,
+            ..
+        } => {
+            let (Shape::Chw([c, h, w]), Shape::Chw([_, oh, ow])) = (in_shape, out_shape) else {
+                return Err(shape_err());
             };
-            let win = Window::new(name, [h, w], *kernel, *stride, [0, 0])?;
-            let mut y = vec![0.0; c * oh * ow];
-            for ch in 0..c {
-                for i in 0..oh {
-                    for j in 0..ow {
-                        let src = argmax_in_window(&win, x, ch, i, j);
-                        y[(ch * oh + i) * ow + j] = x[src];
+            let win = window(name, op, in_shape)?;
+            for v in 0..b {
+                let xv = &x[v * n_in..(v + 1) * n_in];
+                for ch in 0..c {
+                    for i in 0..oh {
+                        for j in 0..ow {
+                            let mut s = 0.0;
+                            for p in 0..kernel[0] {
+                                for q in 0..kernel[1] {
+                                    if let Some((r, col)) = win.source(i, j, p, q) {
+                                        s += xv[(ch * h + r) * w + col];
+                                    }
+                                }
+                            }
+                            let n = if *count_include_pad {
+                                win.padded_count(i, j)
+                            } else {
+                                win.inside_count(i, j)
+                            };
+                            y[v * n_out + (ch * oh + i) * ow + j] = s / n.max(1) as f64;
+                        }
                     }
                 }
             }
-            y
         }
-        HostOp::Relu => x.iter().map(|&v| v.max(0.0)).collect(),
-        HostOp::Flatten => x.to_vec(),
-    })
+        Op::AdaptiveAvgPool2d { output } => {
+            let (Shape::Chw([c, h, w]), [oh, ow]) = (in_shape, *output) else {
+                return Err(shape_err());
+            };
+            for v in 0..b {
+                let xv = &x[v * n_in..(v + 1) * n_in];
+                for ch in 0..c {
+                    for i in 0..oh {
+                        let (r0, r1) = adaptive_range(i, oh, h);
+                        for j in 0..ow {
+                            let (c0, c1) = adaptive_range(j, ow, w);
+                            let mut s = 0.0;
+                            for r in r0..r1 {
+                                for col in c0..c1 {
+                                    s += xv[(ch * h + r) * w + col];
+                                }
+                            }
+                            y[v * n_out + (ch * oh + i) * ow + j] =
+                                s / ((r1 - r0) * (c1 - c0)) as f64;
+                        }
+                    }
+                }
+            }
+        }
+        Op::Add => {
+            for (xi, _) in inputs {
+                for (a, &bv) in y.iter_mut().zip(xi.iter()) {
+                    *a += bv;
+                }
+            }
+        }
+        Op::Concat => {
+            // Per vector: the inputs' entries end to end (channel-major, so planes stack).
+            for v in 0..b {
+                let mut off = v * n_out;
+                for (xi, si) in inputs {
+                    let n = si.len();
+                    y[off..off + n].copy_from_slice(&xi[v * n..(v + 1) * n]);
+                    off += n;
+                }
+            }
+        }
+        Op::Relu | Op::Clip { .. } | Op::LeakyRelu { .. } | Op::Sigmoid | Op::Tanh => {
+            match piece {
+                Some(Piece::Slope(slope, offset)) => {
+                    for v in 0..b {
+                        for k in 0..n_in {
+                            let off = if v < with_bias { offset[k] } else { 0.0 };
+                            y[v * n_out + k] = slope[k] * x[v * n_in + k] + off;
+                        }
+                    }
+                }
+                Some(Piece::Gather(_)) => {
+                    return Err(ExactError::shape(format!("node `{name}`"), "slopes", "gather"))
+                }
+                None => {
+                    for (yy, &xx) in y.iter_mut().zip(x) {
+                        *yy = activation(op, xx);
+                    }
+                }
+            }
+        }
+        Op::MaxPool2d { .. } => match piece {
+            Some(Piece::Gather(src)) => {
+                for v in 0..b {
+                    for (k, &s) in src.iter().enumerate() {
+                        y[v * n_out + k] = x[v * n_in + s];
+                    }
+                }
+            }
+            Some(Piece::Slope(..)) => {
+                return Err(ExactError::shape(format!("node `{name}`"), "gather", "slopes"))
+            }
+            None => {
+                let src = maxpool_argmax(name, op, in_shape, out_shape, &x[..n_in])?;
+                for v in 0..b {
+                    for (k, &s) in src.iter().enumerate() {
+                        y[v * n_out + k] = x[v * n_in + s];
+                    }
+                }
+            }
+        },
+    }
+    Ok(y)
 }
 
-/// Flat index (into a `[C,H,W]` input) of the first maximum of window `(i, j)` in channel `ch`.
-pub(crate) fn argmax_in_window(win: &Window, x: &[f64], ch: usize, i: usize, j: usize) -> usize {
-    let [h, w] = win.in_hw;
-    let mut best = usize::MAX;
-    let mut best_v = f64::NEG_INFINITY;
-    for p in 0..win.kernel[0] {
-        for q in 0..win.kernel[1] {
-            if let Some((r, c)) = win.source(i, j, p, q) {
-                let idx = (ch * h + r) * w + c;
-                if best == usize::MAX || x[idx] > best_v {
-                    best = idx;
-                    best_v = x[idx];
+/// An element-wise activation of one value.
+pub(crate) fn activation(op: &Op, x: f64) -> f64 {
+    match op {
+        Op::Relu => x.max(0.0),
+        Op::Clip { min, max } => x.max(f64::from(*min)).min(f64::from(*max)),
+        Op::LeakyRelu { alpha } => {
+            if x >= 0.0 {
+                x
+            } else {
+                f64::from(*alpha) * x
+            }
+        }
+        Op::Sigmoid => 1.0 / (1.0 + (-x).exp()),
+        Op::Tanh => x.tanh(),
+        _ => x,
+    }
+}
+
+fn window(name: &str, op: &Op, shape: Shape) -> Result<Window, ExactError> {
+    match op.window(shape) {
+        Some(Ok(w)) => Ok(w),
+        Some(Err(msg)) => Err(ExactError::shape(format!("node `{name}` window"), "a fitting window", msg)),
+        None => Err(ExactError::shape(format!("node `{name}` input"), "[C, H, W]", "flat")),
+    }
+}
+
+/// For a max-pooling node at input `x` (`[C, H, W]`), the flat input index of each output's
+/// maximum (the first one in row-major window order; padding never wins).
+pub(crate) fn maxpool_argmax(
+    name: &str,
+    op: &Op,
+    in_shape: Shape,
+    out_shape: Shape,
+    x: &[f64],
+) -> Result<Vec<usize>, ExactError> {
+    let (Shape::Chw([c, h, w]), Shape::Chw([_, oh, ow])) = (in_shape, out_shape) else {
+        return Err(ExactError::shape(format!("node `{name}` input"), "[C, H, W]", "flat"));
+    };
+    let win = window(name, op, in_shape)?;
+    let mut src = Vec::with_capacity(c * oh * ow);
+    for ch in 0..c {
+        for i in 0..oh {
+            for j in 0..ow {
+                let mut best = usize::MAX;
+                let mut best_v = f64::NEG_INFINITY;
+                for p in 0..win.kernel[0] {
+                    for q in 0..win.kernel[1] {
+                        if let Some((r, col)) = win.source(i, j, p, q) {
+                            let idx = (ch * h + r) * w + col;
+                            if best == usize::MAX || x[idx] > best_v {
+                                best = idx;
+                                best_v = x[idx];
+                            }
+                        }
+                    }
                 }
+                if best == usize::MAX {
+                    return Err(ExactError::shape(
+                        format!("node `{name}` window ({i}, {j})"),
+                        "at least one input position",
+                        "only padding",
+                    ));
+                }
+                src.push(best);
             }
         }
     }
-    best
+    Ok(src)
 }
 
 /// Numerically stable softmax.
@@ -392,100 +420,135 @@ pub fn argmax(v: &[f64]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{HostLayer, HostNetwork, HostOp};
-
-    fn layer(name: &str, op: HostOp) -> HostLayer {
-        HostLayer {
-            name: name.into(),
-            op,
-        }
-    }
+    use crate::model::graph::{GraphBuilder, Op};
 
     #[test]
     fn conv_pool_by_hand() {
         // 1×3×3 input, one 2×2 all-ones kernel, stride 1, no padding → 2×2 sums; then 2×2 pool.
-        let net = HostNetwork {
-            arch: "t".into(),
-            input_shape: [1, 3, 3],
-            pixel_bounds: (0.0, 1.0),
-            layers: vec![
-                layer(
-                    "conv",
-                    HostOp::Conv2d {
-                        in_channels: 1,
-                        out_channels: 1,
-                        kernel: [2, 2],
-                        stride: [1, 1],
-                        padding: [0, 0],
-                        weight: vec![1.0; 4],
-                        bias: vec![0.5],
-                    },
-                ),
-                layer(
-                    "pool",
-                    HostOp::MaxPool2d {
-                        kernel: [2, 2],
-                        stride: [2, 2],
-                    },
-                ),
-                layer("flat", HostOp::Flatten),
-            ],
-        };
+        let mut b = GraphBuilder::new("t", [1, 3, 3]);
+        let c = b.push(
+            "conv",
+            Op::Conv2d {
+                in_channels: 1,
+                out_channels: 1,
+                kernel: [2, 2],
+                stride: [1, 1],
+                padding: [0; 4],
+                dilation: [1, 1],
+                groups: 1,
+                weight: vec![1.0; 4],
+                bias: Some(vec![0.5]),
+            },
+            &[0],
+        );
+        let p = b.maxpool("pool", c, 2, 2, 0);
+        b.flatten("flat", p);
+        let net = b.finish();
         let x: Vec<f64> = (1..=9).map(f64::from).collect();
         let f = forward(&net, &x).unwrap();
-        assert_eq!(f.outputs[0], vec![12.5, 16.5, 24.5, 28.5]);
-        assert_eq!(f.outputs[1], vec![28.5]);
-        assert_eq!(f.shapes[2], Shape::Flat(1));
+        assert_eq!(f.outputs[1], vec![12.5, 16.5, 24.5, 28.5]);
+        assert_eq!(f.outputs[2], vec![28.5]);
+        assert_eq!(f.shapes[3], Shape::Flat(1));
     }
 
     #[test]
-    fn padding_and_stride() {
-        let net = HostNetwork {
-            arch: "t".into(),
-            input_shape: [1, 2, 2],
-            pixel_bounds: (0.0, 1.0),
-            layers: vec![layer(
-                "conv",
-                HostOp::Conv2d {
-                    in_channels: 1,
-                    out_channels: 1,
-                    kernel: [3, 3],
-                    stride: [2, 2],
-                    padding: [1, 1],
-                    weight: (0..9).map(|v| v as f32).collect(),
-                    bias: vec![0.0],
-                },
-            )],
-        };
-        // Output 1×1: centre of kernel (index 4) over x[0,0], etc.
+    fn padding_stride_groups_and_dilation() {
+        let mut b = GraphBuilder::new("t", [1, 2, 2]);
+        b.conv("conv", 0, 1, 1, 3, 2, 1, (0..9).map(|v| v as f32).collect(), None);
+        let net = b.finish();
+        // Output 1×1: centre of the kernel (tap 4) over x[0,0], etc.
         let f = forward(&net, &[1.0, 2.0, 3.0, 4.0]).unwrap();
-        assert_eq!(f.shapes[0], Shape::Chw([1, 1, 1]));
-        assert_eq!(f.outputs[0], vec![4.0 + 2.0 * 5.0 + 3.0 * 7.0 + 4.0 * 8.0]);
+        assert_eq!(f.shapes[1], Shape::Chw([1, 1, 1]));
+        assert_eq!(f.outputs[1], vec![4.0 + 2.0 * 5.0 + 3.0 * 7.0 + 4.0 * 8.0]);
+
+        // Depthwise (groups = 2) 1×1 conv scales each channel by its own weight.
+        let mut b = GraphBuilder::new("t", [2, 1, 2]);
+        b.push(
+            "dw",
+            Op::Conv2d {
+                in_channels: 2,
+                out_channels: 2,
+                kernel: [1, 1],
+                stride: [1, 1],
+                padding: [0; 4],
+                dilation: [1, 1],
+                groups: 2,
+                weight: vec![2.0, -1.0],
+                bias: None,
+            },
+            &[0],
+        );
+        let f = forward(&b.finish(), &[1.0, 2.0, 3.0, 4.0]).unwrap();
+        assert_eq!(f.outputs[1], vec![2.0, 4.0, -3.0, -4.0]);
+
+        // Dilation 2 on a 1×5 row with a 1×2 kernel [1, 10]: y_j = x_j + 10·x_{j+2}.
+        let mut b = GraphBuilder::new("t", [1, 1, 5]);
+        b.push(
+            "dil",
+            Op::Conv2d {
+                in_channels: 1,
+                out_channels: 1,
+                kernel: [1, 2],
+                stride: [1, 1],
+                padding: [0; 4],
+                dilation: [1, 2],
+                groups: 1,
+                weight: vec![1.0, 10.0],
+                bias: None,
+            },
+            &[0],
+        );
+        let f = forward(&b.finish(), &[1.0, 2.0, 3.0, 4.0, 5.0]).unwrap();
+        assert_eq!(f.outputs[1], vec![31.0, 42.0, 53.0]);
+    }
+
+    #[test]
+    fn pools_add_concat() {
+        let mut b = GraphBuilder::new("t", [1, 2, 2]);
+        let mp = b.maxpool("mp", 0, 3, 1, 1); // padded max over 3×3 around each pixel
+        let ap = b.push(
+            "ap",
+            Op::AvgPool2d {
+                kernel: [2, 2],
+                stride: [1, 1],
+                padding: [1, 1, 1, 1],
+                ceil_mode: false,
+                count_include_pad: true,
+            },
+            &[0],
+        );
+        let ap2 = b.push(
+            "ap2",
+            Op::AvgPool2d {
+                kernel: [2, 2],
+                stride: [1, 1],
+                padding: [1, 1, 1, 1],
+                ceil_mode: false,
+                count_include_pad: false,
+            },
+            &[0],
+        );
+        let g = b.adaptive_avgpool("gap", 0, [1, 1]);
+        let a = b.add("add", &[mp, 0]);
+        b.concat("cat", &[a, 0]);
+        let net = b.finish();
+        let f = forward(&net, &[1.0, 2.0, 3.0, 4.0]).unwrap();
+        assert_eq!(f.outputs[mp], vec![4.0; 4]);
+        // Corner window of the count_include_pad average: one input (1) over 4 taps.
+        assert_eq!(f.outputs[ap][0], 0.25);
+        assert_eq!(f.outputs[ap2][0], 1.0);
+        assert_eq!(f.outputs[ap].len(), 9);
+        assert_eq!(f.outputs[g], vec![2.5]);
+        assert_eq!(f.outputs[a], vec![5.0, 6.0, 7.0, 8.0]);
+        assert_eq!(f.outputs[a + 1], vec![5.0, 6.0, 7.0, 8.0, 1.0, 2.0, 3.0, 4.0]);
     }
 
     #[test]
     fn shape_errors() {
-        let net = HostNetwork {
-            arch: "t".into(),
-            input_shape: [1, 2, 2],
-            pixel_bounds: (0.0, 1.0),
-            layers: vec![layer(
-                "fc",
-                HostOp::Linear {
-                    in_features: 5,
-                    out_features: 1,
-                    weight: vec![0.0; 5],
-                    bias: vec![0.0],
-                },
-            )],
-        };
-        assert!(matches!(
-            forward(&net, &[0.0; 4]),
-            Err(ExactError::Shape { .. })
-        ));
-        assert!(matches!(
-            forward(&net, &[0.0; 3]),
-            Err(ExactError::Shape { .. })
-        ));
+        let mut b = GraphBuilder::new("t", [1, 2, 2]);
+        b.linear("fc", 0, 5, 1, vec![0.0; 5], None);
+        let net = b.finish();
+        assert!(forward(&net, &[0.0; 4]).is_err());
+        assert!(forward(&net, &[0.0; 3]).is_err());
     }
 }

@@ -1,25 +1,27 @@
-//! The affine map from the input to a layer's output inside the linear region of a point.
+//! The affine map from the input to a node's output inside the linear region of a point.
 //!
-//! A piecewise-linear network is affine on the set of inputs that share the point's ReLU
-//! on/off pattern and max-pool argmax pattern at every layer before `L`. On that region
-//! `ỹ_L(u) = A u + c` with `A ∈ R^{N×d}`, `c ∈ R^N`, obtained by pushing `(A, c)` (start:
-//! `A = I`, `c = 0`) through the layers:
-//! - `Normalize`: rows of channel `ch` scale by `1/std[ch]`, `c ← (c − mean[ch]) / std[ch]`;
-//! - `Linear`: `A ← W A`, `c ← W c + b`; `Conv2d`: the same with the convolution applied to
-//!   each of the `d` columns of `A` (and to `c`, plus the bias);
-//! - `Relu` at the point's input value `v_k`: on (`v_k > 0`) keeps row `k` and adds the region
-//!   half-space `a_k·u + c_k ≥ 0`; off (`v_k ≤ 0`) zeroes row `k` and adds `a_k·u + c_k ≤ 0`;
-//! - `MaxPool2d`: the output row is the row of the window's argmax `m` at the point, with the
-//!   half-spaces `a_m·u + c_m ≥ a_o·u + c_o` for every other `o` in the window;
-//! - `Flatten`: nothing.
+//! A piecewise-linear network is affine on the set of inputs that share the point's
+//! activation pieces (ReLU on/off, clip bottom/middle/top, leaky-ReLU sign) and max-pool
+//! argmax pattern at every nonlinear node the target node depends on. On that region
+//! `ỹ(u) = A u + c` with `A ∈ R^{N×d}`, `c ∈ R^N`, obtained by pushing `(A, c)` (start:
+//! `A = I`, `c = 0`) through the graph in order:
+//! - affine nodes (normalize, linear, conv, batch norm, average pooling, add, concat,
+//!   reshapes) apply their linear part to each column of `A` and their whole map to `c`;
+//! - an element-wise activation at the point's input value `v_k` keeps its piece,
+//!   `y_k = s_k x_k + o_k` (ReLU on: `s = 1`; off: `s = 0, o = 0`; clip top: `s = 0,
+//!   o = max`; leaky negative: `s = α`), and adds the half-spaces that keep `a_k·u + c_k` on
+//!   that piece (on: `≥ 0`; off: `≤ 0`; and the clip's `≤ max` / `≥ max`);
+//! - max-pooling takes the row of each window's argmax `m` at the point, with the
+//!   half-spaces `a_m·u + c_m ≥ a_o·u + c_o` for every other `o` in the window.
 //!
+//! Sigmoid and tanh are not piecewise linear: a target depending on them is refused.
 //! Region half-spaces are stored as `g·u ≤ h`. Those with `g = 0` exactly (a unit fed only by
 //! switched-off units) hold at every input and are dropped, and counted.
 use serde::{Deserialize, Serialize};
 
 use super::error::ExactError;
-use super::forward::{argmax_in_window, forward, next_shape, Shape, Window};
-use crate::model::{HostNetwork, HostOp};
+use super::forward::{apply, forward, maxpool_argmax, Piece, Shape};
+use crate::model::graph::{Graph, Op};
 
 /// `ỹ(u) = A u + c`, `A` row-major `[rows × cols]`.
 #[derive(Clone, Debug, PartialEq)]
@@ -128,7 +130,7 @@ impl RegionCounts {
 /// Result of [`linearize`].
 #[derive(Clone, Debug)]
 pub struct Linearization {
-    /// Index of layer `L` in `net.layers`.
+    /// Index of node `L` in `net.nodes`.
     pub layer_index: usize,
     /// Map from input to the output of layer `L`.
     pub map: AffineMap,
@@ -150,39 +152,6 @@ pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
-#[inline]
-fn axpy(alpha: f64, x: &[f64], y: &mut [f64]) {
-    for (yi, xi) in y.iter_mut().zip(x) {
-        *yi += alpha * xi;
-    }
-}
-
-/// Map being propagated: diagonal until the first layer that mixes inputs.
-enum Map {
-    Diag { scale: Vec<f64>, shift: Vec<f64> },
-    Dense(AffineMap),
-}
-
-impl Map {
-    fn dense(self) -> AffineMap {
-        match self {
-            Map::Dense(m) => m,
-            Map::Diag { scale, shift } => {
-                let d = scale.len();
-                let mut a = vec![0.0; d * d];
-                for (i, s) in scale.iter().enumerate() {
-                    a[i * d + i] = *s;
-                }
-                AffineMap {
-                    rows: d,
-                    cols: d,
-                    a,
-                    c: shift,
-                }
-            }
-        }
-    }
-}
 
 fn check_size(layer: &str, rows: usize, cols: usize, limit: usize) -> Result<(), ExactError> {
     if rows.saturating_mul(cols) > limit {
@@ -197,272 +166,137 @@ fn check_size(layer: &str, rows: usize, cols: usize, limit: usize) -> Result<(),
     }
 }
 
-/// Linearize `net` at `point` up to and including layer `layer_index`.
+/// Linearize `net` at `point` up to and including node `layer_index` (the output of that
+/// node as an affine map of the input on the point's linear region).
 ///
-/// `max_entries` bounds the size `N·d` of every dense intermediate map (memory guard).
+/// The affine part of every operation runs through the same f64 kernels as the forward pass
+/// ([`super::forward`]), on a batch of `d + 1` vectors: the constant `c` (with biases) and
+/// the `d` columns of `A` (without). Nonlinear operations use their piece at the point and add
+/// the region's half-spaces. `max_entries` bounds the size `N·d` of every intermediate map
+/// (memory guard).
 pub fn linearize(
-    net: &HostNetwork,
+    net: &Graph,
     point: &[f64],
     layer_index: usize,
     max_entries: usize,
 ) -> Result<Linearization, ExactError> {
-    if layer_index >= net.layers.len() {
+    if layer_index == 0 || layer_index >= net.nodes.len() {
         return Err(ExactError::shape(
-            "linearize layer index",
-            format!("< {}", net.layers.len()),
+            "linearize node index",
+            format!("1..{}", net.nodes.len()),
             layer_index,
         ));
     }
     let fwd = forward(net, point)?;
+    let shapes = &fwd.shapes;
     let d = point.len();
-    let mut shape = fwd.input_shape;
-    let mut map = Map::Diag {
-        scale: vec![1.0; d],
-        shift: vec![0.0; d],
-    };
+    let b = d + 1;
+    let needed = net.ancestors(layer_index);
+    let last_use = net.last_use();
     let mut region = Inequalities::new(d);
     let mut counts = RegionCounts::default();
-    for (li, layer) in net.layers.iter().enumerate().take(layer_index + 1) {
-        let name = layer.name.as_str();
-        let out_shape = next_shape(name, &layer.op, shape)?;
-        let input_val: &[f64] = if li == 0 { point } else { &fwd.outputs[li - 1] };
-        map = match (&layer.op, map) {
-            (HostOp::Flatten, m) => m,
-            (HostOp::Normalize { mean, std }, m) => {
-                let per = match shape {
-                    Shape::Chw([_, h, w]) => h * w,
-                    Shape::Flat(n) => n,
-                }
-                .max(1);
-                match m {
-                    Map::Diag {
-                        mut scale,
-                        mut shift,
-                    } => {
-                        for i in 0..scale.len() {
-                            let ch = if mean.len() == 1 { 0 } else { i / per };
-                            let s = f64::from(std[ch]);
-                            scale[i] /= s;
-                            shift[i] = (shift[i] - f64::from(mean[ch])) / s;
-                        }
-                        Map::Diag { scale, shift }
-                    }
-                    Map::Dense(mut a) => {
-                        for i in 0..a.rows {
-                            let ch = if mean.len() == 1 { 0 } else { i / per };
-                            let s = f64::from(std[ch]);
-                            for v in &mut a.a[i * a.cols..(i + 1) * a.cols] {
-                                *v /= s;
-                            }
-                            a.c[i] = (a.c[i] - f64::from(mean[ch])) / s;
-                        }
-                        Map::Dense(a)
-                    }
-                }
-            }
-            (
-                HostOp::Linear {
-                    in_features,
-                    out_features,
-                    weight,
-                    bias,
-                },
-                m,
-            ) => {
-                check_size(name, *out_features, d, max_entries)?;
-                let mut a = vec![0.0; out_features * d];
-                let mut c: Vec<f64> = bias.iter().map(|&b| f64::from(b)).collect();
-                match m {
-                    Map::Diag { scale, shift } => {
-                        for o in 0..*out_features {
-                            let wrow = &weight[o * in_features..(o + 1) * in_features];
-                            let arow = &mut a[o * d..(o + 1) * d];
-                            for k in 0..d {
-                                let w = f64::from(wrow[k]);
-                                arow[k] = w * scale[k];
-                                c[o] += w * shift[k];
-                            }
-                        }
-                    }
-                    Map::Dense(prev) => {
-                        let live = nonzero_rows(&prev);
-                        for o in 0..*out_features {
-                            let wrow = &weight[o * in_features..(o + 1) * in_features];
-                            let arow = &mut a[o * d..(o + 1) * d];
-                            for k in 0..*in_features {
-                                let w = f64::from(wrow[k]);
-                                if w == 0.0 {
-                                    continue;
-                                }
-                                c[o] += w * prev.c[k];
-                                if live[k] {
-                                    axpy(w, prev.row(k), arow);
-                                }
-                            }
-                        }
-                    }
-                }
-                Map::Dense(AffineMap {
-                    rows: *out_features,
-                    cols: d,
-                    a,
-                    c,
-                })
-            }
-            (
-                HostOp::Conv2d {
-                    in_channels,
-                    out_channels,
-                    kernel,
-                    stride,
-                    padding,
-                    weight,
-                    bias,
-                },
-                m,
-            ) => {
-                let (Shape::Chw([_, h, w]), Shape::Chw([_, oh, ow])) = (shape, out_shape) else {
-                    return Err(ExactError::shape(
-                        format!("layer `{name}`"),
-                        "[C,H,W]",
-                        "flat",
-                    ));
-                };
-                let rows = out_channels * oh * ow;
-                check_size(name, rows, d, max_entries)?;
-                check_size(name, shape.len(), d, max_entries)?;
-                let prev = m.dense();
-                let live = nonzero_rows(&prev);
-                let win = Window::new(name, [h, w], *kernel, *stride, *padding)?;
-                let mut a = vec![0.0; rows * d];
-                let mut c = vec![0.0; rows];
-                for (o, &bias_o) in bias.iter().enumerate().take(*out_channels) {
-                    for i in 0..oh {
-                        for j in 0..ow {
-                            let r_out = (o * oh + i) * ow + j;
-                            let arow = &mut a[r_out * d..(r_out + 1) * d];
-                            let mut cc = f64::from(bias_o);
-                            for ch in 0..*in_channels {
-                                for p in 0..kernel[0] {
-                                    for q in 0..kernel[1] {
-                                        let Some((r, s)) = win.source(i, j, p, q) else {
-                                            continue;
-                                        };
-                                        let wi = ((o * in_channels + ch) * kernel[0] + p)
-                                            * kernel[1]
-                                            + q;
-                                        let wv = f64::from(weight[wi]);
-                                        if wv == 0.0 {
-                                            continue;
-                                        }
-                                        let k = (ch * h + r) * w + s;
-                                        cc += wv * prev.c[k];
-                                        if live[k] {
-                                            axpy(wv, prev.row(k), arow);
-                                        }
-                                    }
-                                }
-                            }
-                            c[r_out] = cc;
-                        }
-                    }
-                }
-                Map::Dense(AffineMap {
-                    rows,
-                    cols: d,
-                    a,
-                    c,
-                })
-            }
-            (HostOp::Relu, m) => {
-                check_size(name, shape.len(), d, max_entries)?;
-                let mut m = m.dense();
-                let last = li == layer_index;
-                for (k, &v) in input_val.iter().enumerate().take(m.rows) {
-                    let on = v > 0.0;
-                    if !last {
-                        let row = &m.a[k * d..(k + 1) * d];
-                        if row.iter().all(|&v| v == 0.0) {
-                            counts.trivial_dropped += 1;
-                        } else if on {
-                            let neg: Vec<f64> = row.iter().map(|v| -v).collect();
-                            region.push(&neg, m.c[k]);
-                            counts.relu_on += 1;
-                        } else {
-                            region.push(row, -m.c[k]);
-                            counts.relu_off += 1;
-                        }
-                    }
-                    if !on {
-                        m.a[k * d..(k + 1) * d].fill(0.0);
-                        m.c[k] = 0.0;
-                    }
-                }
-                Map::Dense(m)
-            }
-            (HostOp::MaxPool2d { kernel, stride }, m) => {
-                let (Shape::Chw([ch_n, h, w]), Shape::Chw([_, oh, ow])) = (shape, out_shape) else {
-                    return Err(ExactError::shape(
-                        format!("layer `{name}`"),
-                        "[C,H,W]",
-                        "flat",
-                    ));
-                };
-                check_size(name, shape.len(), d, max_entries)?;
-                let prev = m.dense();
-                let win = Window::new(name, [h, w], *kernel, *stride, [0, 0])?;
-                let rows = ch_n * oh * ow;
-                let mut a = vec![0.0; rows * d];
-                let mut c = vec![0.0; rows];
-                let last = li == layer_index;
+    // vals[i]: [d + 1, N_i]; vector 0 is c, vector 1 + j is column j of A.
+    let mut vals: Vec<Option<Vec<f64>>> = vec![None; net.nodes.len()];
+    {
+        let mut v0 = vec![0.0; b * d];
+        for j in 0..d {
+            v0[(1 + j) * d + j] = 1.0;
+        }
+        vals[0] = Some(v0);
+    }
+    for i in 1..=layer_index {
+        if !needed[i] {
+            continue;
+        }
+        let node = &net.nodes[i];
+        let name = node.name.as_str();
+        let n_out = shapes[i].len();
+        check_size(name, n_out, b, max_entries)?;
+        if !node.op.is_piecewise_linear() {
+            return Err(ExactError::NotPiecewiseLinear {
+                layer: node.name.clone(),
+                op: node.op.kind().into(),
+            });
+        }
+        let ins: Vec<(&[f64], Shape)> = node
+            .inputs
+            .iter()
+            .map(|&k| (vals[k].as_deref().expect("input computed"), shapes[k]))
+            .collect();
+        let x_at = &fwd.outputs[node.inputs.first().copied().unwrap_or(0)];
+        let y = match &node.op {
+            Op::MaxPool2d { .. } => {
+                let src = maxpool_argmax(name, &node.op, shapes[node.inputs[0]], shapes[i], x_at)?;
+                let xin = ins[0].0;
+                let n_in = shapes[node.inputs[0]].len();
                 let mut diff = vec![0.0; d];
-                for ch in 0..ch_n {
-                    for i in 0..oh {
-                        for j in 0..ow {
-                            let best = argmax_in_window(&win, input_val, ch, i, j);
-                            let r_out = (ch * oh + i) * ow + j;
-                            a[r_out * d..(r_out + 1) * d].copy_from_slice(prev.row(best));
-                            c[r_out] = prev.c[best];
-                            if last {
+                let win = node.op.window(shapes[node.inputs[0]]);
+                let (Some(Ok(win)), Shape::Chw([_, h, w]), Shape::Chw([_, oh, ow])) =
+                    (win, shapes[node.inputs[0]], shapes[i])
+                else {
+                    return Err(ExactError::shape(format!("node `{name}`"), "[C,H,W]", "flat"));
+                };
+                for (k, &best) in src.iter().enumerate() {
+                    let ch = k / (oh * ow);
+                    let (ii, jj) = ((k / ow) % oh, k % ow);
+                    for p in 0..win.kernel[0] {
+                        for q in 0..win.kernel[1] {
+                            let Some((r, s)) = win.source(ii, jj, p, q) else {
+                                continue;
+                            };
+                            let other = (ch * h + r) * w + s;
+                            if other == best {
                                 continue;
                             }
-                            for p in 0..kernel[0] {
-                                for q in 0..kernel[1] {
-                                    let Some((r, s)) = win.source(i, j, p, q) else {
-                                        continue;
-                                    };
-                                    let other = (ch * h + r) * w + s;
-                                    if other == best {
-                                        continue;
-                                    }
-                                    // a_o·u + c_o ≤ a_m·u + c_m  ⇔  (a_o − a_m)·u ≤ c_m − c_o
-                                    for ((dv, ao), am) in
-                                        diff.iter_mut().zip(prev.row(other)).zip(prev.row(best))
-                                    {
-                                        *dv = ao - am;
-                                    }
-                                    if diff.iter().all(|&v| v == 0.0) {
-                                        counts.trivial_dropped += 1;
-                                    } else {
-                                        region.push(&diff, prev.c[best] - prev.c[other]);
-                                        counts.maxpool += 1;
-                                    }
-                                }
+                            // a_o·u + c_o ≤ a_m·u + c_m  ⇔  (a_o − a_m)·u ≤ c_m − c_o
+                            for (j, dv) in diff.iter_mut().enumerate() {
+                                *dv = xin[(1 + j) * n_in + other] - xin[(1 + j) * n_in + best];
+                            }
+                            if diff.iter().all(|&v| v == 0.0) {
+                                counts.trivial_dropped += 1;
+                            } else {
+                                region.push(&diff, xin[best] - xin[other]);
+                                counts.maxpool += 1;
                             }
                         }
                     }
                 }
-                Map::Dense(AffineMap {
-                    rows,
-                    cols: d,
-                    a,
-                    c,
-                })
+                apply(name, &node.op, &ins, shapes[i], b, 1, Some(Piece::Gather(&src)))?
             }
+            op if !op.is_affine() => {
+                let (slope, offset) = activation_piece(
+                    op,
+                    x_at,
+                    ins[0].0,
+                    d,
+                    &mut region,
+                    &mut counts,
+                );
+                apply(name, op, &ins, shapes[i], b, 1, Some(Piece::Slope(&slope, &offset)))?
+            }
+            op => apply(name, op, &ins, shapes[i], b, 1, None)?,
         };
-        shape = out_shape;
+        vals[i] = Some(y);
+        for &k in &node.inputs {
+            if last_use[k] <= i && k != 0 {
+                vals[k] = None;
+            }
+        }
     }
-    let map = map.dense();
+    let y = vals[layer_index].take().expect("computed");
+    let n = shapes[layer_index].len();
+    let mut a = vec![0.0; n * d];
+    for j in 0..d {
+        for r in 0..n {
+            a[r * d + j] = y[(1 + j) * n + r];
+        }
+    }
+    let map = AffineMap {
+        rows: n,
+        cols: d,
+        a,
+        c: y[..n].to_vec(),
+    };
     let point_output = fwd.outputs[layer_index].clone();
     let max_map_residual = map
         .apply(point)
@@ -473,7 +307,7 @@ pub fn linearize(
     Ok(Linearization {
         layer_index,
         map,
-        shape,
+        shape: shapes[layer_index],
         region,
         counts,
         point_output,
@@ -481,51 +315,92 @@ pub fn linearize(
     })
 }
 
-fn nonzero_rows(m: &AffineMap) -> Vec<bool> {
-    (0..m.rows)
-        .map(|k| m.row(k).iter().any(|&v| v != 0.0))
-        .collect()
+/// The linear piece of an element-wise activation at the point's input values `x_at`
+/// (`y_k = slope_k·x_k + offset_k`), adding the half-spaces that keep each entry on its
+/// piece. `xin` is the input's `[d + 1, N]` batch (vector 0 the constant, then `A`'s
+/// columns), from which the half-space rows are read.
+fn activation_piece(
+    op: &Op,
+    x_at: &[f64],
+    xin: &[f64],
+    d: usize,
+    region: &mut Inequalities,
+    counts: &mut RegionCounts,
+) -> (Vec<f64>, Vec<f64>) {
+    let n = x_at.len();
+    let mut slope = vec![1.0; n];
+    let mut offset = vec![0.0; n];
+    let mut row = vec![0.0; d];
+    // Adds `sign·(a_k·u + c_k) ≤ sign·bound`, i.e. `a_k·u + c_k ≤ bound` (sign 1) or `≥`.
+    let mut push = |k: usize, sign: f64, bound: f64, counts: &mut RegionCounts, on: bool| {
+        for (j, r) in row.iter_mut().enumerate() {
+            *r = sign * xin[(1 + j) * n + k];
+        }
+        if row.iter().all(|&v| v == 0.0) {
+            counts.trivial_dropped += 1;
+        } else {
+            region.push(&row, sign * (bound - xin[k]));
+            if on {
+                counts.relu_on += 1;
+            } else {
+                counts.relu_off += 1;
+            }
+        }
+    };
+    let (lo, hi, alpha) = match op {
+        Op::Relu => (0.0, f64::INFINITY, 0.0),
+        Op::Clip { min, max } => (f64::from(*min), f64::from(*max), 0.0),
+        Op::LeakyRelu { alpha } => (0.0, f64::INFINITY, f64::from(*alpha)),
+        _ => unreachable!("activation_piece of {}", op.kind()),
+    };
+    let leaky = matches!(op, Op::LeakyRelu { .. });
+    for k in 0..n {
+        let v = x_at[k];
+        if leaky {
+            if v >= 0.0 {
+                push(k, -1.0, 0.0, counts, true);
+            } else {
+                slope[k] = alpha;
+                push(k, 1.0, 0.0, counts, false);
+            }
+        } else if v <= lo {
+            slope[k] = 0.0;
+            offset[k] = lo;
+            push(k, 1.0, lo, counts, false);
+        } else if v >= hi {
+            slope[k] = 0.0;
+            offset[k] = hi;
+            push(k, -1.0, hi, counts, false);
+        } else {
+            push(k, -1.0, lo, counts, true);
+            if hi.is_finite() {
+                push(k, 1.0, hi, counts, true);
+            }
+        }
+    }
+    (slope, offset)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{HostLayer, HostNetwork, HostOp};
+    use crate::model::graph::GraphBuilder;
+
+    fn two_layer() -> Graph {
+        // fc1: y = [u0 − u1, u0 + u1 − 1]; relu; fc2: z = y0 + 2 y1.
+        let mut b = GraphBuilder::new("t", [1, 1, 2]);
+        let f = b.flatten("flat", 0);
+        let fc1 = b.linear("fc1", f, 2, 2, vec![1.0, -1.0, 1.0, 1.0], Some(vec![0.0, -1.0]));
+        let r = b.relu("relu1", fc1);
+        b.linear("fc2", r, 2, 1, vec![1.0, 2.0], Some(vec![0.0]));
+        b.finish()
+    }
 
     #[test]
     fn relu_region_by_hand() {
-        // fc1: y = [u0 − u1, u0 + u1 − 1]; relu; fc2: z = y0 + 2 y1.
-        let net = HostNetwork {
-            arch: "t".into(),
-            input_shape: [1, 1, 2],
-            pixel_bounds: (0.0, 1.0),
-            layers: vec![
-                HostLayer {
-                    name: "fc1".into(),
-                    op: HostOp::Linear {
-                        in_features: 2,
-                        out_features: 2,
-                        weight: vec![1.0, -1.0, 1.0, 1.0],
-                        bias: vec![0.0, -1.0],
-                    },
-                },
-                HostLayer {
-                    name: "relu1".into(),
-                    op: HostOp::Relu,
-                },
-                HostLayer {
-                    name: "fc2".into(),
-                    op: HostOp::Linear {
-                        in_features: 2,
-                        out_features: 1,
-                        weight: vec![1.0, 2.0],
-                        bias: vec![0.0],
-                    },
-                },
-            ],
-        };
+        let net = two_layer();
         // At (0.8, 0.1): y = [0.7, −0.1] → unit 0 on, unit 1 off → z = u0 − u1.
-        let lin = linearize(&net, &[0.8, 0.1], 2, usize::MAX).unwrap();
+        let lin = linearize(&net, &[0.8, 0.1], 4, usize::MAX).unwrap();
         assert_eq!(lin.map.a, vec![1.0, -1.0]);
         assert_eq!(lin.map.c, vec![0.0]);
         assert_eq!(lin.counts.relu_on, 1);
@@ -539,23 +414,31 @@ mod tests {
     }
 
     #[test]
+    fn residual_add_and_clip() {
+        // y = clip(u0 + u1, 0, 1) + u0, at u = (0.7, 0.6): the clip saturates at 1 → y = 1 + u0.
+        let mut b = GraphBuilder::new("t", [1, 1, 2]);
+        let f = b.flatten("flat", 0);
+        let s = b.linear("sum", f, 2, 1, vec![1.0, 1.0], None);
+        let c = b.push("clip", Op::Clip { min: 0.0, max: 1.0 }, &[s]);
+        let u0 = b.linear("pick", f, 2, 1, vec![1.0, 0.0], None);
+        b.add("add", &[c, u0]);
+        let net = b.finish();
+        let lin = linearize(&net, &[0.7, 0.6], 5, usize::MAX).unwrap();
+        assert_eq!(lin.map.a, vec![1.0, 0.0]);
+        assert_eq!(lin.map.c, vec![1.0]);
+        // Saturated: u0 + u1 ≥ 1  ⇔  −u0 − u1 ≤ −1.
+        assert_eq!(lin.region.row(0), &[-1.0, -1.0]);
+        assert_eq!(lin.region.h[0], -1.0);
+    }
+
+    #[test]
     fn too_large_is_an_error() {
-        let net = HostNetwork {
-            arch: "t".into(),
-            input_shape: [1, 1, 4],
-            pixel_bounds: (0.0, 1.0),
-            layers: vec![HostLayer {
-                name: "fc".into(),
-                op: HostOp::Linear {
-                    in_features: 4,
-                    out_features: 3,
-                    weight: vec![1.0; 12],
-                    bias: vec![0.0; 3],
-                },
-            }],
-        };
+        let mut b = GraphBuilder::new("t", [1, 1, 4]);
+        let f = b.flatten("f", 0);
+        b.linear("fc", f, 4, 3, vec![1.0; 12], None);
+        let net = b.finish();
         assert!(matches!(
-            linearize(&net, &[0.0; 4], 0, 11),
+            linearize(&net, &[0.0; 4], 2, 11),
             Err(ExactError::TooLarge { .. })
         ));
     }

@@ -24,8 +24,8 @@
 //! vertex spread) → certificates ([`mod@certify`]: f64 forward of each vertex). [`closest`] gives
 //! the colliding input nearest (L1) to another image.
 //!
-//! Valid collision layers are `Linear`/`Conv2d` layers directly followed by a `Relu`
-//! ([`collision_layers`]).
+//! Valid collision layers are the ReLUs on every path from the input to the output
+//! ([`collision_layers`], [`Graph::collision_points`]); the LPs constrain their input.
 pub mod certify;
 pub mod closest;
 pub mod error;
@@ -57,7 +57,7 @@ pub use polytope::{
 pub use simplex::{DenseLp, DenseOptions, DenseSolution, SimplexError};
 pub use size::{chebyshev, extents, mean_pairwise_l2, Chebyshev, Extent};
 
-use crate::model::HostNetwork;
+use crate::model::Graph;
 
 /// Parameters of [`exact_polytope`]; validate with [`ExactParams::check`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -172,27 +172,26 @@ impl std::ops::Deref for ValidExactParams {
     }
 }
 
-/// Names of the valid collision layers: `Linear`/`Conv2d` layers directly followed by `Relu`.
-/// (Same rule as [`HostNetwork::collision_layers`], which it calls.)
-pub fn collision_layers(net: &HostNetwork) -> Vec<String> {
+/// Names of the valid collision layers (see [`Graph::collision_points`]).
+pub fn collision_layers(net: &Graph) -> Vec<String> {
     net.collision_layers()
 }
 
-/// Index of collision layer `name`, or [`ExactError::UnknownLayer`] listing the valid ones.
-pub fn resolve_layer(net: &HostNetwork, name: &str) -> Result<usize, ExactError> {
-    let valid = collision_layers(net);
-    if valid.iter().any(|v| v == name) {
-        if let Some(i) = net.layers.iter().position(|l| l.name == name) {
-            return Ok(i);
-        }
+/// Node index of the pre-activation at collision layer `name`, or
+/// [`ExactError::UnknownLayer`] listing the valid ones and saying why `name` is not one.
+pub fn resolve_layer(net: &Graph, name: &str) -> Result<usize, ExactError> {
+    match net.collision_point(name) {
+        Ok(p) => Ok(p.pre),
+        Err(crate::model::ModelError::UnknownLayer { why, .. }) => Err(ExactError::UnknownLayer {
+            name: name.to_string(),
+            why,
+            valid: collision_layers(net),
+        }),
+        Err(e) => Err(e.into()),
     }
-    Err(ExactError::UnknownLayer {
-        name: name.to_string(),
-        valid,
-    })
 }
 
-fn target_f64(net: &HostNetwork, target: &[f32]) -> Result<Vec<f64>, ExactError> {
+fn target_f64(net: &Graph, target: &[f32]) -> Result<Vec<f64>, ExactError> {
     let d = net.input_shape.iter().product::<usize>();
     if target.len() != d {
         return Err(ExactError::shape("target input", d, target.len()));
@@ -209,7 +208,7 @@ fn target_f64(net: &HostNetwork, target: &[f32]) -> Result<Vec<f64>, ExactError>
 
 /// The collision system of `target` at `params.layer` (for samplers and custom LPs).
 pub fn collision_system(
-    net: &HostNetwork,
+    net: &Graph,
     target: &[f32],
     params: &ValidExactParams,
 ) -> Result<CollisionSystem, ExactError> {
@@ -220,7 +219,7 @@ pub fn collision_system(
 
 /// The colliding input closest in L1 to `other`, with its certificate.
 pub fn exact_closest(
-    net: &HostNetwork,
+    net: &Graph,
     target: &[f32],
     other: &[f32],
     params: &ValidExactParams,
@@ -277,7 +276,7 @@ pub struct ExactPolytope {
     pub params: ExactParams,
     /// Collision layer.
     pub layer: String,
-    /// Its index in `net.layers`.
+    /// Its index in `net.nodes`.
     pub layer_index: usize,
     /// Input dimension `d`.
     pub d: usize,
@@ -337,7 +336,7 @@ pub struct ExactPolytope {
 
 /// Analyze the collision polytope of `target` at `params.layer` and find its vertices.
 pub fn exact_polytope(
-    net: &HostNetwork,
+    net: &Graph,
     target: &[f32],
     params: &ValidExactParams,
 ) -> Result<ExactPolytope, ExactError> {

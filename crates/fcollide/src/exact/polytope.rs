@@ -23,14 +23,14 @@ use serde::{Deserialize, Serialize};
 use super::error::ExactError;
 use super::linearize::{dot, linearize, AffineMap, Inequalities, RegionCounts};
 use super::qr::{project, row_space};
-use crate::model::HostNetwork;
+use crate::model::Graph;
 
 /// The constraint system of the collision polytope at one layer.
 #[derive(Clone, Debug)]
 pub struct CollisionSystem {
     /// Collision layer name.
     pub layer: String,
-    /// Its index in `net.layers`.
+    /// Its index in `net.nodes`.
     pub layer_index: usize,
     /// Input dimension `d`.
     pub d: usize,
@@ -141,7 +141,7 @@ impl Violation {
 
 /// Build the collision system at layer index `layer_index` (an affine layer) for `target`.
 pub fn build_system(
-    net: &HostNetwork,
+    net: &Graph,
     target: &[f64],
     layer_index: usize,
     max_entries: usize,
@@ -183,7 +183,7 @@ pub fn build_system(
     ineq.extend(&lin.region);
     let (lo, hi) = net.pixel_bounds;
     Ok(CollisionSystem {
-        layer: net.layers[layer_index].name.clone(),
+        layer: net.nodes[layer_index].name.clone(),
         layer_index,
         d,
         target: target.to_vec(),

@@ -1,10 +1,14 @@
 //! Network weights as safetensors files (memory-mapped on load, atomic on save).
 //!
-//! Tensors are named `{layer}.weight` / `{layer}.bias` in PyTorch layouts (`[out, in]`,
-//! `[out, in, kh, kw]`), f32 little-endian. The file's metadata key `fcollide.spec` holds the
-//! network structure as JSON (the [`HostNetwork`] with empty weight vectors), so a file written
-//! by fcollide loads on its own; other files load against a known architecture.
-use super::{HostNetwork, HostOp, ModelError};
+//! Tensors are named `{node}.weight` / `{node}.bias` (and batch norm's `running_mean` /
+//! `running_var`) in PyTorch layouts (`[out, in]`, `[out, in/groups, kh, kw]`), f32
+//! little-endian. The file's metadata key `fcollide.spec` holds the network structure as JSON
+//! (the [`Graph`] with empty weight vectors, inputs by name), so a file written by fcollide
+//! loads on its own. Files written before the graph (a `layers` chain) still load. Every
+//! tensor of the file must belong to the structure: a file with tensors the structure does not
+//! use is refused, naming them.
+use super::graph::Graph;
+use super::ModelError;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use std::collections::HashMap;
 use std::path::Path;
@@ -35,27 +39,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ModelError> {
     std::fs::rename(&tmp, path).map_err(io)
 }
 
-/// The structure of `net` without weights.
-fn structure(net: &HostNetwork) -> HostNetwork {
-    let mut s = net.clone();
-    for l in &mut s.layers {
-        match &mut l.op {
-            HostOp::Linear { weight, bias, .. } | HostOp::Conv2d { weight, bias, .. } => {
-                weight.clear();
-                bias.clear();
-            }
-            _ => {}
-        }
-    }
-    s
-}
-
 fn le_bytes(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
 /// Serializes a network to safetensors bytes.
-pub fn to_safetensors(net: &HostNetwork) -> Result<Vec<u8>, ModelError> {
+pub fn to_safetensors(net: &Graph) -> Result<Vec<u8>, ModelError> {
     let owned: Vec<(String, Vec<usize>, Vec<u8>)> = net
         .named_params()
         .into_iter()
@@ -68,33 +57,38 @@ pub fn to_safetensors(net: &HostNetwork) -> Result<Vec<u8>, ModelError> {
         })
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| weights_err(Path::new("(memory)"), e.to_string()))?;
-    let spec = serde_json::to_string(&structure(net)).expect("structure serializes");
+    let spec = serde_json::to_string(&net.structure()).expect("structure serializes");
     let meta = HashMap::from([(SPEC_KEY.to_string(), spec)]);
     safetensors::tensor::serialize(views, Some(meta))
         .map_err(|e| weights_err(Path::new("(memory)"), e.to_string()))
 }
 
 /// Saves a network as safetensors, atomically.
-pub fn save(net: &HostNetwork, path: &Path) -> Result<(), ModelError> {
+pub fn save(net: &Graph, path: &Path) -> Result<(), ModelError> {
     write_atomic(path, &to_safetensors(net)?)
 }
 
-/// Fills the weights of `template` from tensors named `{layer}.weight` / `{layer}.bias`.
+/// Fills the weights of `template` from tensors named `{node}.{param}`; every tensor of the
+/// file must be used.
 pub fn fill_weights(
-    template: &HostNetwork,
+    template: &Graph,
     st: &SafeTensors<'_>,
     path: &Path,
-) -> Result<HostNetwork, ModelError> {
+) -> Result<Graph, ModelError> {
     let mut net = template.clone();
+    let mut used = std::collections::HashSet::new();
     let read = |key: &str, expected: &[usize]| -> Result<Vec<f32>, ModelError> {
         let t = st.tensor(key).map_err(|_| {
             let mut names: Vec<String> = st.names().into_iter().map(str::to_string).collect();
             names.sort();
+            let more = names.len().saturating_sub(40);
+            names.truncate(40);
             weights_err(
                 path,
                 format!(
-                    "missing tensor '{key}' (expected shape {expected:?}); the file has: {}",
-                    names.join(", ")
+                    "missing tensor '{key}' (expected shape {expected:?}); the file has: {}{}",
+                    names.join(", "),
+                    if more > 0 { format!(" … ({more} more)") } else { String::new() }
                 ),
             )
         })?;
@@ -118,36 +112,51 @@ pub fn fill_weights(
             .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
             .collect())
     };
-    for l in &mut net.layers {
-        let wk = format!("{}.weight", l.name);
-        let bk = format!("{}.bias", l.name);
-        match &mut l.op {
-            HostOp::Linear {
-                in_features,
-                out_features,
-                weight,
-                bias,
-            } => {
-                *weight = read(&wk, &[*out_features, *in_features])?;
-                *bias = read(&bk, &[*out_features])?;
-            }
-            HostOp::Conv2d {
-                in_channels,
-                out_channels,
-                kernel,
-                weight,
-                bias,
-                ..
-            } => {
-                *weight = read(&wk, &[*out_channels, *in_channels, kernel[0], kernel[1]])?;
-                *bias = read(&bk, &[*out_channels])?;
-            }
-            _ => {}
+    let shapes: Vec<Vec<(String, Vec<usize>)>> = template
+        .nodes
+        .iter()
+        .map(|n| {
+            n.op.params()
+                .into_iter()
+                .map(|(s, shape, _)| (format!("{}.{s}", n.name), shape))
+                .collect()
+        })
+        .collect();
+    for (node, wanted) in net.nodes.iter_mut().zip(shapes) {
+        for ((_, dst), (key, shape)) in node.op.params_mut().into_iter().zip(wanted) {
+            *dst = read(&key, &shape)?;
+            used.insert(key);
         }
+    }
+    let mut unused: Vec<String> = st
+        .names()
+        .into_iter()
+        .filter(|n| !used.contains(*n))
+        .map(str::to_string)
+        .collect();
+    if !unused.is_empty() {
+        unused.sort();
+        let n = unused.len();
+        unused.truncate(20);
+        return Err(weights_err(
+            path,
+            format!(
+                "{n} tensor(s) of the file are not used by the network '{}': {}{}",
+                template.arch,
+                unused.join(", "),
+                if n > 20 { " …" } else { "" }
+            ),
+        ));
     }
     net.check()
         .map_err(|e| weights_err(path, format!("weights do not fit: {e}")))?;
     Ok(net)
+}
+
+/// A network structure from `fcollide.spec` metadata (the graph, or the layer chain of older
+/// files: [`super::graph::legacy`]).
+fn parse_structure(json: &str) -> Result<Graph, String> {
+    serde_json::from_str(json).map_err(|e| e.to_string())
 }
 
 /// Loads a network from safetensors bytes; `template` gives the structure when the file has
@@ -155,8 +164,8 @@ pub fn fill_weights(
 pub fn from_safetensors(
     bytes: &[u8],
     path: &Path,
-    template: Option<&HostNetwork>,
-) -> Result<HostNetwork, ModelError> {
+    template: Option<&Graph>,
+) -> Result<Graph, ModelError> {
     let (_, meta) = SafeTensors::read_metadata(bytes)
         .map_err(|e| weights_err(path, format!("not a valid safetensors file: {e}")))?;
     let st = SafeTensors::deserialize(bytes)
@@ -166,7 +175,7 @@ pub fn from_safetensors(
         .as_ref()
         .and_then(|m| m.get(SPEC_KEY))
         .map(|s| {
-            serde_json::from_str::<HostNetwork>(s)
+            parse_structure(s)
                 .map_err(|e| weights_err(path, format!("bad {SPEC_KEY} metadata: {e}")))
         })
         .transpose()?;
@@ -184,7 +193,7 @@ pub fn from_safetensors(
 }
 
 /// Loads a network from a safetensors file (memory-mapped).
-pub fn load(path: &Path, template: Option<&HostNetwork>) -> Result<HostNetwork, ModelError> {
+pub fn load(path: &Path, template: Option<&Graph>) -> Result<Graph, ModelError> {
     let file = std::fs::File::open(path).map_err(|source| ModelError::Io {
         path: path.display().to_string(),
         source,
@@ -227,5 +236,49 @@ mod tests {
         // Garbage and truncation do not panic.
         assert!(from_safetensors(b"nonsense", Path::new("g"), None).is_err());
         assert!(from_safetensors(&bytes[..bytes.len() / 2], Path::new("t"), None).is_err());
+    }
+
+    #[test]
+    fn unused_tensors_are_refused() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let net = arch::mlp(&mut rng);
+        let mut with_bn = net.clone();
+        let fc1 = with_bn.find("fc1").unwrap();
+        with_bn.insert_node(
+            fc1 + 1,
+            crate::model::graph::Node {
+                name: "bn1".into(),
+                op: crate::model::Op::BatchNorm {
+                    eps: 1e-5,
+                    weight: vec![1.0; 256],
+                    bias: vec![0.0; 256],
+                    mean: vec![0.0; 256],
+                    var: vec![1.0; 256],
+                },
+                inputs: vec![fc1],
+            },
+        );
+        with_bn.nodes[fc1 + 2].inputs = vec![fc1 + 1];
+        let bytes = to_safetensors(&with_bn).unwrap();
+        let err = from_safetensors(&bytes, Path::new("bn.safetensors"), Some(&net))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("bn1.running_mean") && err.contains("not used"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn files_from_before_the_graph_load() {
+        let json = r#"{"arch":"t","input_shape":[1,2,2],"pixel_bounds":[0.0,1.0],"layers":[
+            {"name":"norm","op":{"Normalize":{"mean":[0.5],"std":[0.25]}}},
+            {"name":"c","op":{"Conv2d":{"in_channels":1,"out_channels":1,"kernel":[1,1],
+              "stride":[1,1],"padding":[0,0],"weight":[],"bias":[]}}},
+            {"name":"r","op":"Relu"},{"name":"f","op":"Flatten"},
+            {"name":"fc","op":{"Linear":{"in_features":4,"out_features":2,"weight":[],"bias":[]}}}]}"#;
+        let g = parse_structure(json).unwrap();
+        assert_eq!(g.nodes.len(), 6);
+        assert_eq!(g.collision_layers(), vec!["c"]);
     }
 }

@@ -1,17 +1,23 @@
-//! The network as a burn module: forward passes to any layer, with gradients to the input.
+//! The network as a burn module: the [`Graph`] executed on a burn device, forward passes to
+//! any node, with gradients to the input (and to the weights, for training).
 //!
-//! Shapes: inputs are `[B, C·H·W]` raw pixels (flattened `[C, H, W]`); `Linear` takes and
-//! returns `[B, N]`; `Conv2d` and `MaxPool2d` work on `[B, C, H, W]`; every layer output is
-//! returned flattened as `[B, numel]`.
+//! Shapes: inputs are `[B, C·H·W]` raw pixels (flattened `[C, H, W]`); a node whose shape is
+//! `[C, H, W]` holds a `[B, C, H, W]` tensor, a flat node a `[B, N]` tensor; every node's
+//! output is returned flattened as `[B, numel]`. Each operation computes the formula of
+//! [`crate::model::graph::op`] with burn's kernels (`conv2d`, `max_pool2d`, `avg_pool2d`,
+//! `adaptive_avg_pool2d`); batch norm runs as its per-channel affine map. Values are freed
+//! after their last reader.
 //!
 //! The backend is chosen by the [`Device`]: [`default_device`] is the pure-Rust `burn-flex`
 //! CPU backend (the CUDA backend behind the `cuda` feature); wrap it with `.autodiff()` for
 //! gradients.
-use super::{HostLayer, HostNetwork, HostOp, ModelError};
+use super::graph::op::per_channel;
+use super::graph::{Graph, Op, Shape};
+use super::ModelError;
 use burn::module::{Module, Param};
-use burn::tensor::activation::relu;
-use burn::tensor::module::{conv2d, max_pool2d};
-use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
+use burn::tensor::activation::{leaky_relu, relu, sigmoid, tanh};
+use burn::tensor::module::{adaptive_avg_pool2d, avg_pool2d, conv2d, max_pool2d};
+use burn::tensor::ops::{AvgPoolOptions, ConvOptions, MaxPoolOptions};
 use burn::tensor::{Device, Tensor, TensorData};
 
 /// The device fcollide computes on unless told otherwise: burn-flex on the CPU.
@@ -49,30 +55,42 @@ pub struct Dense {
     /// `[out, in]`.
     pub weight: Param<Tensor<2>>,
     /// `[out]`.
-    pub bias: Param<Tensor<1>>,
+    pub bias: Option<Param<Tensor<1>>>,
 }
 
-/// A convolution's parameters: `weight` `[out, in, kh, kw]`, `bias` `[out]`.
+/// A convolution's parameters: `weight` `[out, in/groups, kh, kw]`, `bias` `[out]`.
 #[derive(Module, Debug)]
 pub struct Conv {
-    /// `[out, in, kh, kw]`.
+    /// `[out, in/groups, kh, kw]`.
     pub weight: Param<Tensor<4>>,
     /// `[out]`.
-    pub bias: Param<Tensor<1>>,
+    pub bias: Option<Param<Tensor<1>>>,
 }
 
-/// How a layer is computed; indices point into [`Network`]'s parameter lists.
+/// How a node is computed; indices point into [`Network`]'s parameter lists.
 #[derive(Clone, Debug)]
 enum Step {
-    Normalize { scale: Vec<f32>, shift: Vec<f32> },
+    Input,
+    /// `x·scale + shift` with per-entry vectors over the whole input (`[numel]`).
+    Elementwise { scale: Vec<f32>, shift: Vec<f32> },
+    /// `x·scale[c] + shift[c]` per channel.
+    Channelwise { scale: Vec<f32>, shift: Vec<f32> },
     Linear(usize),
-    Conv(usize, [usize; 2], [usize; 2]),
-    MaxPool([usize; 2], [usize; 2]),
+    Conv(usize, ConvOptions<2>),
+    MaxPool(MaxPoolOptions<2>),
+    AvgPool(AvgPoolOptions<2>),
+    Adaptive([usize; 2]),
     Relu,
-    Flatten,
+    Clip(f32, f32),
+    Leaky(f64),
+    Sigmoid,
+    Tanh,
+    Add,
+    Concat,
+    Reshape,
 }
 
-/// A feed-forward network on a burn device.
+/// A network on a burn device.
 #[derive(Module, Debug)]
 pub struct Network {
     dense: Vec<Dense>,
@@ -80,9 +98,11 @@ pub struct Network {
     #[module(skip)]
     steps: Vec<Step>,
     #[module(skip)]
-    host: HostNetwork,
+    graph: Graph,
     #[module(skip)]
-    shapes: Vec<Vec<usize>>,
+    shapes: Vec<Shape>,
+    #[module(skip)]
+    last_use: Vec<usize>,
 }
 
 fn tensor<const D: usize>(values: &[f32], shape: [usize; D], device: &Device) -> Tensor<D> {
@@ -102,6 +122,7 @@ pub fn batch(values: &[f32], n: usize, device: &Device) -> Tensor<2> {
     tensor(values, [values.len() / n.max(1), n], device)
 }
 
+#[derive(Clone)]
 enum Act {
     Flat(Tensor<2>),
     Map(Tensor<4>),
@@ -117,40 +138,89 @@ impl Act {
             }
         }
     }
-    fn map(self, shape: &[usize]) -> Tensor<4> {
-        match self {
-            Act::Map(t) => t,
-            Act::Flat(t) => {
+
+    fn map(self, shape: Shape) -> Tensor<4> {
+        match (self, shape) {
+            (Act::Map(t), _) => t,
+            (Act::Flat(t), Shape::Chw([c, h, w])) => {
                 let b = t.dims()[0];
-                t.reshape([b, shape[0], shape[1], shape[2]])
+                t.reshape([b, c, h, w])
             }
+            (Act::Flat(t), Shape::Flat(n)) => {
+                let b = t.dims()[0];
+                t.reshape([b, n, 1, 1])
+            }
+        }
+    }
+
+    /// The same data with the layout of `shape`.
+    fn shaped(self, shape: Shape) -> Act {
+        match shape {
+            Shape::Chw(_) => Act::Map(self.map(shape)),
+            Shape::Flat(_) => Act::Flat(self.flat()),
+        }
+    }
+
+    fn unary(self, f: impl Fn(Tensor<2>) -> Tensor<2>, g: impl Fn(Tensor<4>) -> Tensor<4>) -> Act {
+        match self {
+            Act::Flat(t) => Act::Flat(f(t)),
+            Act::Map(t) => Act::Map(g(t)),
         }
     }
 }
 
+fn pairs(p: [usize; 4]) -> [(usize, usize); 2] {
+    [(p[0], p[2]), (p[1], p[3])]
+}
+
 impl Network {
-    /// Builds the network on `device` from its host description (validated).
-    pub fn from_host(host: &HostNetwork, device: &Device) -> Result<Self, ModelError> {
-        host.check()?;
-        let shapes = host.shapes()?;
+    /// Builds the network on `device` from its graph (validated).
+    pub fn from_graph(graph: &Graph, device: &Device) -> Result<Self, ModelError> {
+        graph.check()?;
+        let shapes = graph.shapes()?;
         let mut dense = Vec::new();
         let mut conv = Vec::new();
-        let mut steps = Vec::new();
-        let mut in_shape = host.input_shape.to_vec();
-        for (layer, out_shape) in host.layers.iter().zip(&shapes) {
-            steps.push(match &layer.op {
-                HostOp::Normalize { mean, std } => {
-                    let numel: usize = in_shape.iter().product();
-                    let per = numel / mean.len().max(1);
-                    let scale = (0..numel).map(|k| 1.0 / std[k / per]).collect();
-                    let shift = (0..numel).map(|k| -mean[k / per] / std[k / per]).collect();
-                    Step::Normalize { scale, shift }
+        let mut steps = Vec::with_capacity(graph.nodes.len());
+        for (i, node) in graph.nodes.iter().enumerate() {
+            let in_shape = node.inputs.first().map(|&k| shapes[k]).unwrap_or(shapes[0]);
+            let (channels, plane) = in_shape.channels_and_plane();
+            let full = |scale: &[f32], shift: &[f32]| -> Step {
+                let n = channels * plane;
+                Step::Elementwise {
+                    scale: (0..n).map(|k| per_channel(scale, k / plane)).collect(),
+                    shift: (0..n).map(|k| per_channel(shift, k / plane)).collect(),
                 }
-                HostOp::Linear {
+            };
+            let bias = |b: &Option<Vec<f32>>, n: usize| {
+                b.as_ref()
+                    .map(|b| Param::from_tensor(tensor(b, [n], device)))
+            };
+            steps.push(match &node.op {
+                Op::Input => Step::Input,
+                Op::Normalize { mean, std } => {
+                    let scale: Vec<f32> = (0..channels).map(|c| 1.0 / per_channel(std, c)).collect();
+                    let shift: Vec<f32> = (0..channels)
+                        .map(|c| -per_channel(mean, c) / per_channel(std, c))
+                        .collect();
+                    full(&scale, &shift)
+                }
+                Op::ChannelAffine { scale, shift } => {
+                    let sc: Vec<f32> = (0..channels).map(|c| per_channel(scale, c)).collect();
+                    let sh: Vec<f32> = (0..channels).map(|c| per_channel(shift, c)).collect();
+                    Step::Channelwise { scale: sc, shift: sh }
+                }
+                Op::BatchNorm { .. } => {
+                    let (s, t) = node.op.batchnorm_scale_shift().expect("batch norm");
+                    Step::Channelwise {
+                        scale: s.iter().map(|&v| v as f32).collect(),
+                        shift: t.iter().map(|&v| v as f32).collect(),
+                    }
+                }
+                Op::Linear {
                     in_features,
                     out_features,
                     weight,
-                    bias,
+                    bias: b,
                 } => {
                     dense.push(Dense {
                         weight: Param::from_tensor(tensor(
@@ -158,120 +228,236 @@ impl Network {
                             [*out_features, *in_features],
                             device,
                         )),
-                        bias: Param::from_tensor(tensor(bias, [*out_features], device)),
+                        bias: bias(b, *out_features),
                     });
                     Step::Linear(dense.len() - 1)
                 }
-                HostOp::Conv2d {
+                Op::Conv2d {
                     in_channels,
                     out_channels,
                     kernel,
                     stride,
                     padding,
+                    dilation,
+                    groups,
                     weight,
-                    bias,
+                    bias: b,
                 } => {
                     conv.push(Conv {
                         weight: Param::from_tensor(tensor(
                             weight,
-                            [*out_channels, *in_channels, kernel[0], kernel[1]],
+                            [*out_channels, in_channels / groups, kernel[0], kernel[1]],
                             device,
                         )),
-                        bias: Param::from_tensor(tensor(bias, [*out_channels], device)),
+                        bias: bias(b, *out_channels),
                     });
-                    Step::Conv(conv.len() - 1, *stride, *padding)
+                    let mut opts = ConvOptions::new(*stride, [0, 0], *dilation, *groups);
+                    opts.padding = pairs(*padding);
+                    Step::Conv(conv.len() - 1, opts)
                 }
-                HostOp::MaxPool2d { kernel, stride } => Step::MaxPool(*kernel, *stride),
-                HostOp::Relu => Step::Relu,
-                HostOp::Flatten => Step::Flatten,
+                Op::MaxPool2d {
+                    kernel,
+                    stride,
+                    padding,
+                    dilation,
+                    ceil_mode,
+                } => {
+                    let mut opts = MaxPoolOptions::new(*kernel);
+                    opts.stride = *stride;
+                    opts.padding = pairs(*padding);
+                    opts.dilation = *dilation;
+                    opts.ceil_mode = *ceil_mode;
+                    Step::MaxPool(opts)
+                }
+                Op::AvgPool2d {
+                    kernel,
+                    stride,
+                    padding,
+                    ceil_mode,
+                    count_include_pad,
+                } => {
+                    let mut opts = AvgPoolOptions::new(*kernel);
+                    opts.stride = *stride;
+                    opts.padding = pairs(*padding);
+                    opts.ceil_mode = *ceil_mode;
+                    opts.count_include_pad = *count_include_pad;
+                    Step::AvgPool(opts)
+                }
+                Op::AdaptiveAvgPool2d { output } => Step::Adaptive(*output),
+                Op::Relu => Step::Relu,
+                Op::Clip { min, max } => Step::Clip(*min, *max),
+                Op::LeakyRelu { alpha } => Step::Leaky(f64::from(*alpha)),
+                Op::Sigmoid => Step::Sigmoid,
+                Op::Tanh => Step::Tanh,
+                Op::Add => Step::Add,
+                Op::Concat => Step::Concat,
+                Op::Flatten | Op::Reshape { .. } | Op::Identity => Step::Reshape,
             });
-            in_shape = out_shape.clone();
+            let _ = i;
         }
         Ok(Self {
             dense,
             conv,
             steps,
-            host: host.clone(),
+            last_use: graph.last_use(),
+            graph: graph.clone(),
             shapes,
         })
     }
 
-    /// The host description with the current weights.
-    pub fn to_host(&self) -> HostNetwork {
-        let mut host = self.host.clone();
+    /// The graph with the current weights.
+    pub fn to_graph(&self) -> Graph {
+        let mut graph = self.graph.clone();
         let (mut di, mut ci) = (0, 0);
-        for HostLayer { op, .. } in &mut host.layers {
-            match op {
-                HostOp::Linear { weight, bias, .. } => {
-                    *weight = to_vec(self.dense[di].weight.val());
-                    *bias = to_vec(self.dense[di].bias.val());
+        for node in &mut graph.nodes {
+            let (params, bias_dst, weight_dst) = match &mut node.op {
+                Op::Linear { weight, bias, .. } => {
+                    let d = &self.dense[di];
                     di += 1;
+                    (
+                        (to_vec(d.weight.val()), d.bias.as_ref().map(|b| to_vec(b.val()))),
+                        bias,
+                        weight,
+                    )
                 }
-                HostOp::Conv2d { weight, bias, .. } => {
-                    *weight = to_vec(self.conv[ci].weight.val());
-                    *bias = to_vec(self.conv[ci].bias.val());
+                Op::Conv2d { weight, bias, .. } => {
+                    let c = &self.conv[ci];
                     ci += 1;
+                    (
+                        (to_vec(c.weight.val()), c.bias.as_ref().map(|b| to_vec(b.val()))),
+                        bias,
+                        weight,
+                    )
                 }
-                _ => {}
-            }
+                _ => continue,
+            };
+            *weight_dst = params.0;
+            *bias_dst = params.1;
         }
-        host
+        graph
     }
 
-    /// The host description this network was built from (weights as built, not as trained).
-    pub fn spec(&self) -> &HostNetwork {
-        &self.host
+    /// The graph this network was built from (weights as built, not as trained).
+    pub fn graph(&self) -> &Graph {
+        &self.graph
     }
 
-    /// Output shape of each layer.
-    pub fn shapes(&self) -> &[Vec<usize>] {
+    /// Output shape of each node (node 0: the input).
+    pub fn shapes(&self) -> &[Shape] {
         &self.shapes
     }
 
-    /// Output of layer `last` (inclusive) for a batch `[B, C·H·W]`, flattened to `[B, numel]`.
+    /// Output of node `last` for a batch `[B, C·H·W]`, flattened to `[B, numel]`. Only the
+    /// nodes `last` depends on are computed.
     pub fn forward_to(&self, x: Tensor<2>, last: usize) -> Tensor<2> {
         let device = x.device();
-        let mut act = Act::Flat(x);
-        let mut in_shape: &[usize] = &self.host.input_shape;
-        for (i, step) in self.steps.iter().enumerate().take(last + 1) {
-            act = match step {
-                Step::Normalize { scale, shift } => {
+        let needed = self.graph.ancestors(last);
+        let mut vals: Vec<Option<Act>> = vec![None; self.steps.len()];
+        vals[0] = Some(Act::Flat(x));
+        for i in 1..=last {
+            if !needed[i] {
+                continue;
+            }
+            let node = &self.graph.nodes[i];
+            let in_shape = self.shapes[node.inputs[0]];
+            let out_shape = self.shapes[i];
+            // Take an input out of `vals` when this is its last reader, else clone it.
+            let take = |k: usize, vals: &mut Vec<Option<Act>>| -> Act {
+                if self.last_use[k] <= i {
+                    vals[k].take().expect("input computed")
+                } else {
+                    vals[k].clone().expect("input computed")
+                }
+            };
+            let y = match &self.steps[i] {
+                Step::Input => unreachable!("input inside the graph"),
+                Step::Elementwise { scale, shift } => {
                     let n = scale.len();
-                    let flat = act.flat();
+                    let flat = take(node.inputs[0], &mut vals).flat();
                     let s = tensor(scale, [1, n], &device);
                     let b = tensor(shift, [1, n], &device);
-                    Act::Flat(flat * s + b)
+                    Act::Flat(flat * s + b).shaped(out_shape)
+                }
+                Step::Channelwise { scale, shift } => {
+                    let c = scale.len();
+                    match take(node.inputs[0], &mut vals).shaped(in_shape) {
+                        Act::Map(t) => {
+                            let s = tensor(scale, [1, c, 1, 1], &device);
+                            let b = tensor(shift, [1, c, 1, 1], &device);
+                            Act::Map(t * s + b)
+                        }
+                        Act::Flat(t) => {
+                            let s = tensor(scale, [1, c], &device);
+                            let b = tensor(shift, [1, c], &device);
+                            Act::Flat(t * s + b)
+                        }
+                    }
                 }
                 Step::Linear(k) => {
                     let l = &self.dense[*k];
-                    let y = act.flat().matmul(l.weight.val().transpose());
-                    Act::Flat(y + l.bias.val().unsqueeze::<2>())
+                    let y = take(node.inputs[0], &mut vals)
+                        .flat()
+                        .matmul(l.weight.val().transpose());
+                    Act::Flat(match &l.bias {
+                        Some(b) => y + b.val().unsqueeze::<2>(),
+                        None => y,
+                    })
                 }
-                Step::Conv(k, stride, padding) => {
+                Step::Conv(k, opts) => {
                     let c = &self.conv[*k];
-                    let x = act.map(in_shape);
+                    let x = take(node.inputs[0], &mut vals).map(in_shape);
                     Act::Map(conv2d(
                         x,
                         c.weight.val(),
-                        Some(c.bias.val()),
-                        ConvOptions::new(*stride, *padding, [1, 1], 1),
+                        c.bias.as_ref().map(|b| b.val()),
+                        opts.clone(),
                     ))
                 }
-                Step::MaxPool(kernel, stride) => {
-                    let x = act.map(in_shape);
-                    let mut opts = MaxPoolOptions::new(*kernel);
-                    opts.stride = *stride;
-                    Act::Map(max_pool2d(x, opts))
+                Step::MaxPool(opts) => {
+                    let x = take(node.inputs[0], &mut vals).map(in_shape);
+                    Act::Map(max_pool2d(x, opts.clone()))
                 }
-                Step::Relu => match act {
-                    Act::Flat(t) => Act::Flat(relu(t)),
-                    Act::Map(t) => Act::Map(relu(t)),
-                },
-                Step::Flatten => Act::Flat(act.flat()),
+                Step::AvgPool(opts) => {
+                    let x = take(node.inputs[0], &mut vals).map(in_shape);
+                    Act::Map(avg_pool2d(x, opts.clone()))
+                }
+                Step::Adaptive(out) => {
+                    let x = take(node.inputs[0], &mut vals).map(in_shape);
+                    Act::Map(adaptive_avg_pool2d(x, *out))
+                }
+                Step::Relu => take(node.inputs[0], &mut vals).unary(relu, relu),
+                Step::Clip(lo, hi) => {
+                    let (lo, hi) = (*lo, *hi);
+                    take(node.inputs[0], &mut vals)
+                        .unary(|t| t.clamp(lo, hi), |t| t.clamp(lo, hi))
+                }
+                Step::Leaky(a) => {
+                    let a = *a;
+                    take(node.inputs[0], &mut vals)
+                        .unary(|t| leaky_relu(t, a), |t| leaky_relu(t, a))
+                }
+                Step::Sigmoid => take(node.inputs[0], &mut vals).unary(sigmoid, sigmoid),
+                Step::Tanh => take(node.inputs[0], &mut vals).unary(tanh, tanh),
+                Step::Add => {
+                    let mut acc = take(node.inputs[0], &mut vals).flat();
+                    for &k in &node.inputs[1..] {
+                        acc = acc + take(k, &mut vals).flat();
+                    }
+                    Act::Flat(acc).shaped(out_shape)
+                }
+                Step::Concat => {
+                    let parts: Vec<Tensor<2>> = node
+                        .inputs
+                        .iter()
+                        .map(|&k| take(k, &mut vals).flat())
+                        .collect();
+                    Act::Flat(Tensor::cat(parts, 1)).shaped(out_shape)
+                }
+                Step::Reshape => take(node.inputs[0], &mut vals).shaped(out_shape),
             };
-            in_shape = &self.shapes[i];
+            vals[i] = Some(y);
         }
-        act.flat()
+        vals[last].take().expect("computed").flat()
     }
 
     /// Logits `[B, classes]` for a batch `[B, C·H·W]`.
@@ -281,7 +467,7 @@ impl Network {
 
     /// Class probabilities `[B, classes]` for host inputs (no gradients).
     pub fn predict(&self, x: &[f32], device: &Device) -> Vec<Vec<f32>> {
-        let d = self.host.input_len();
+        let d = self.graph.input_len();
         if x.is_empty() {
             return Vec::new();
         }
@@ -291,9 +477,9 @@ impl Network {
         p.chunks(classes).map(|c| c.to_vec()).collect()
     }
 
-    /// Output of layer `last` for host inputs, one `Vec` per example (no gradients).
+    /// Output of node `last` for host inputs, one `Vec` per example (no gradients).
     pub fn activations(&self, x: &[f32], last: usize, device: &Device) -> Vec<Vec<f32>> {
-        let d = self.host.input_len();
+        let d = self.graph.input_len();
         if x.is_empty() {
             return Vec::new();
         }

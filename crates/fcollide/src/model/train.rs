@@ -1,6 +1,6 @@
 //! Training by minibatch Adam on the cross-entropy `−(1/B) Σ_b log softmax(f(x_b))[y_b]`.
 use super::network::{batch, to_vec, Network};
-use super::{HostNetwork, ModelError};
+use super::{Graph, ModelError};
 use crate::data::Dataset;
 use crate::progress::Progress;
 use burn::optim::{AdamConfig, GradientsParams};
@@ -76,8 +76,8 @@ pub struct TrainReport {
 }
 
 /// Fraction of `data` that `net` classifies correctly.
-pub fn accuracy(net: &HostNetwork, data: &Dataset, device: &Device) -> Result<f64, ModelError> {
-    let model = Network::from_host(net, device)?;
+pub fn accuracy(net: &Graph, data: &Dataset, device: &Device) -> Result<f64, ModelError> {
+    let model = Network::from_graph(net, device)?;
     let d = data.images.len() / data.labels.len().max(1);
     let mut correct = 0usize;
     for (xs, ys) in data.images.chunks(500 * d).zip(data.labels.chunks(500)) {
@@ -93,13 +93,13 @@ pub fn accuracy(net: &HostNetwork, data: &Dataset, device: &Device) -> Result<f6
 
 /// Trains `net` on `train` (on `device`) and reports accuracy on `test`.
 pub fn train(
-    net: &HostNetwork,
+    net: &Graph,
     (train, test): (&Dataset, &Dataset),
     params: &ValidTrainParams,
     device: &Device,
     rng: &mut impl Rng,
     progress: &dyn Progress,
-) -> Result<(HostNetwork, TrainReport), ModelError> {
+) -> Result<(Graph, TrainReport), ModelError> {
     let start = std::time::Instant::now();
     let classes = net.check()?;
     let d = net.input_len();
@@ -112,7 +112,7 @@ pub fn train(
     }
     let plain = device.clone();
     let device = plain.clone().autodiff();
-    let mut model = Network::from_host(net, &device)?;
+    let mut model = Network::from_graph(net, &device)?;
     let mut optim = AdamConfig::new().init();
     let n = train.labels.len();
     let steps_per_epoch = n.div_ceil(params.batch_size);
@@ -153,7 +153,7 @@ pub fn train(
         epoch_loss.push(sum / steps_per_epoch as f64);
     }
     progress.finish();
-    let trained = model.to_host();
+    let trained = model.to_graph();
     let test_accuracy = accuracy(&trained, test, &plain)?;
     Ok((
         trained,

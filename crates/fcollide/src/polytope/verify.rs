@@ -5,7 +5,7 @@
 use super::metrics::mean_pairwise_l2;
 use super::sample::sample_polytope;
 use crate::collide::{feature_rel_err, CollideError, VertexSet};
-use crate::model::{argmax, HostNetwork, Network};
+use crate::model::{argmax, Graph, Network};
 use burn::tensor::Device;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -39,7 +39,7 @@ pub struct Verification {
 
 /// Verifies the polytope spanned by `set` with `n` samples; returns figures and the samples.
 pub fn verify(
-    net: &HostNetwork,
+    net: &Graph,
     target: &[f32],
     set: &VertexSet,
     n: usize,
@@ -48,7 +48,7 @@ pub fn verify(
 ) -> Result<(Verification, Vec<f32>), CollideError> {
     let d = net.input_len();
     let layer = net.collision_layer_index(&set.layer)?;
-    let model = Network::from_host(net, device)?;
+    let model = Network::from_graph(net, device)?;
     let samples = sample_polytope(&set.vertices, d, n, rng);
     let tp = model.predict(target, device);
     let target_class = argmax(&tp[0]);

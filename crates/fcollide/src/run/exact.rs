@@ -5,7 +5,7 @@
 use crate::exact::{
     certify, collision_system, exact_closest, exact_polytope, ExactParams, ExactPolytope,
 };
-use crate::model::HostNetwork;
+use crate::model::Graph;
 use crate::polytope::dirichlet_weights;
 use crate::Result;
 use rand::Rng;
@@ -101,7 +101,7 @@ pub struct ExactRow {
 #[allow(clippy::too_many_arguments)]
 pub fn exact_row(
     name: &str,
-    net: &HostNetwork,
+    net: &Graph,
     target: &[f32],
     params: ExactParams,
     samples: usize,
@@ -236,7 +236,7 @@ pub struct ExactJob<'a> {
 
 /// Runs `fcollide exact`: one exact row, written to `out` like `reproduce`.
 pub fn run_exact(
-    net: &HostNetwork,
+    net: &Graph,
     job: &ExactJob<'_>,
     out: &std::path::Path,
 ) -> Result<super::RunRecord> {
@@ -273,7 +273,7 @@ pub fn run_exact(
         model: serde_json::json!({
             "arch": net.arch,
             "source": job.model_source,
-            "layers": net.layers.iter().map(|l| l.name.clone()).collect::<Vec<_>>(),
+            "layers": net.nodes.iter().skip(1).map(|l| l.name.clone()).collect::<Vec<_>>(),
         }),
         dataset: serde_json::json!({
             "name": job.dataset.0,

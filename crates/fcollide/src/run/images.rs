@@ -7,7 +7,7 @@
 use super::record::{MachineInfo, RowRecord, RunRecord};
 use crate::collide::io::{save_vertices, VertexFile};
 use crate::collide::{find_vertices_checkpointed, find_vertices_in, Checkpointing, VertexParams};
-use crate::model::{argmax, HostNetwork, Network};
+use crate::model::{argmax, Graph, Network};
 use crate::patches::select::compose_candidates;
 use crate::patches::space::{PatchParams, PatchSpace};
 use crate::patches::view::PatchView;
@@ -68,7 +68,7 @@ pub fn top_k(probs: &[f32], k: usize, labels: &[String]) -> Vec<(usize, String, 
 /// channels.
 #[allow(clippy::too_many_arguments)]
 pub fn reproduce_images(
-    net: &HostNetwork,
+    net: &Graph,
     (target_name, target): (&str, &[f32]),
     (other_name, other): (&str, &[f32]),
     labels: &[String],
@@ -93,7 +93,7 @@ pub fn reproduce_images(
         source,
     })?;
     let vparams = p.vertex.clone().check()?;
-    let model = Network::from_host(net, device)?;
+    let model = Network::from_graph(net, device)?;
     let ds_l2 = l2(target, other);
     let mut rows = Vec::new();
     let mut sets = Vec::new();

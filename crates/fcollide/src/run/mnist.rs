@@ -9,7 +9,7 @@ use crate::collide::io::{save_vertices, VertexFile};
 use crate::collide::{find_vertices, VertexParams};
 use crate::data::{self, Dataset};
 use crate::model::train::{train, TrainParams, TrainReport};
-use crate::model::{arch, io as model_io, HostNetwork};
+use crate::model::{arch, io as model_io, Graph};
 use crate::patches::db::PatchDb;
 use crate::patches::knn::DciIndex;
 use crate::patches::view::PatchView;
@@ -132,7 +132,7 @@ fn get_model(
     out: &Path,
     device: &burn::tensor::Device,
     progress: &dyn Progress,
-) -> Result<(HostNetwork, serde_json::Value)> {
+) -> Result<(Graph, serde_json::Value)> {
     let mut rng = ChaCha8Rng::seed_from_u64(p.seed);
     let template = arch::by_name(&p.arch, &mut rng)?;
     let cache = out.join(format!("model-{}.safetensors", p.arch));
@@ -150,7 +150,7 @@ fn get_model(
         )
     } else {
         let params = p.train.clone().check()?;
-        let (net, report): (HostNetwork, TrainReport) = train(
+        let (net, report): (Graph, TrainReport) = train(
             &template,
             (train_set, test_set),
             &params,
@@ -167,7 +167,7 @@ fn get_model(
     };
     let facts = serde_json::json!({
         "arch": net.arch,
-        "layers": net.layers.iter().map(|l| l.name.clone()).collect::<Vec<_>>(),
+        "layers": net.nodes.iter().skip(1).map(|l| l.name.clone()).collect::<Vec<_>>(),
         "source": source,
         "test_accuracy": acc,
         "train": report,

@@ -2,7 +2,7 @@
 //! the success rate, feature error and vertex spread — how collision volume changes with depth.
 //! Dense layers use the first `K` units of `Z`, conv layers units spread evenly over `Z`.
 use crate::collide::{find_vertices, UnitChoice, VertexParams};
-use crate::model::{HostNetwork, HostOp};
+use crate::model::{Graph, Op};
 use crate::polytope::{dataset_pairwise_l2, verify};
 use crate::progress::Progress;
 use crate::report::{fmt_num, fmt_pct, Plot, Table};
@@ -63,7 +63,7 @@ pub struct SweepRecord {
 /// Runs the sweep and writes `sweep.json`, `sweep.md` and `sweep.png` into `out`.
 #[allow(clippy::too_many_arguments)]
 pub fn sweep(
-    net: &HostNetwork,
+    net: &Graph,
     target: &[f32],
     layers: &[String],
     params: &VertexParams,
@@ -83,7 +83,7 @@ pub fn sweep(
     let mut rows = Vec::new();
     for layer in layers {
         let index = net.collision_layer_index(layer)?;
-        let conv = matches!(net.layers[index].op, HostOp::Conv2d { .. });
+        let conv = matches!(net.nodes[index].op, Op::Conv2d { .. });
         let vp = VertexParams {
             layer: layer.clone(),
             unit_choice: if conv {

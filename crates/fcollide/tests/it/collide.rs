@@ -3,7 +3,7 @@ use fcollide::collide::engine::{AutodiffEngine, GradientEngine};
 use fcollide::collide::{find_vertices, Objective, Penalty, VertexParams};
 use fcollide::data::mnist_split;
 use fcollide::model::train::{train, TrainParams};
-use fcollide::model::{arch, default_device, HostNetwork};
+use fcollide::model::{arch, default_device, Graph};
 use fcollide::polytope::verify;
 use fcollide::progress::Silent;
 use rand::SeedableRng;
@@ -11,8 +11,8 @@ use rand_chacha::ChaCha8Rng;
 use std::sync::OnceLock;
 
 /// A small MLP trained for one epoch on 2,000 embedded digits (shared by the tests).
-fn small_model() -> &'static (HostNetwork, Vec<f32>, Vec<f32>) {
-    static MODEL: OnceLock<(HostNetwork, Vec<f32>, Vec<f32>)> = OnceLock::new();
+fn small_model() -> &'static (Graph, Vec<f32>, Vec<f32>) {
+    static MODEL: OnceLock<(Graph, Vec<f32>, Vec<f32>)> = OnceLock::new();
     MODEL.get_or_init(|| {
         let (tr, te) = mnist_split(0).unwrap();
         let tr = tr.subset(&(0..2000).collect::<Vec<_>>());
@@ -189,11 +189,12 @@ fn bad_parameters_are_named() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("not an affine layer followed by a ReLU"),
+        err.contains("not followed by a ReLU"),
         "{err}"
     );
     // A unit of the positive set cannot be pushed down.
-    let mut eng = AutodiffEngine::new(net, 2, &default_device()).unwrap();
+    let fc1 = net.collision_layer_index("fc1").unwrap();
+    let mut eng = AutodiffEngine::new(net, fc1, &default_device()).unwrap();
     let yt = eng.forward(target);
     let pos = (0..yt.len()).find(|&j| yt[j] > 0.0).unwrap();
     let p = VertexParams {

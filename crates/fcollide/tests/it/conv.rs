@@ -45,7 +45,8 @@ use fcollide::collide::engine::{AutodiffEngine, GradientEngine};
 use fcollide::collide::{find_vertices, VertexParams};
 use fcollide::exact::{forward, forward_f32};
 use fcollide::model::network::argmax;
-use fcollide::model::{default_device, HostLayer, HostNetwork, HostOp, Network};
+use crate::chain::{chain, conv, layer, linear, maxpool};
+use fcollide::model::{default_device, Graph, Network, Op};
 use fcollide::polytope::verify;
 use fcollide::progress::Silent;
 use rand::{Rng, SeedableRng};
@@ -60,7 +61,7 @@ struct Fixture {
 #[derive(Deserialize)]
 struct NetCase {
     name: String,
-    network: HostNetwork,
+    network: Graph,
     /// `[2][C·H·W]` (float32 values).
     inputs: Vec<Vec<f64>>,
     /// `[2][layers][numel]`.
@@ -114,15 +115,8 @@ fn rel_err(got: &[f64], want: &[f64]) -> f64 {
 }
 
 /// The op's kind, for messages (its `Debug` would print the weights).
-fn kind(op: &HostOp) -> &'static str {
-    match op {
-        HostOp::Normalize { .. } => "Normalize",
-        HostOp::Linear { .. } => "Linear",
-        HostOp::Conv2d { .. } => "Conv2d",
-        HostOp::MaxPool2d { .. } => "MaxPool2d",
-        HostOp::Relu => "Relu",
-        HostOp::Flatten => "Flatten",
-    }
+fn kind(op: &Op) -> &'static str {
+    op.kind()
 }
 
 fn widen(v: &[f32]) -> Vec<f64> {
@@ -134,12 +128,12 @@ fn widen(v: &[f32]) -> Vec<f64> {
 fn burn_forward_matches_numpy_at_every_layer() {
     let device = default_device();
     for case in fixture().nets {
-        let net = Network::from_host(&case.network, &device).unwrap();
+        let net = Network::from_graph(&case.network, &device).unwrap();
         let x = case.batch();
-        for (li, layer) in case.network.layers.iter().enumerate() {
-            let got = net.activations(&x, li, &device);
+        for (li, layer) in case.network.nodes.iter().skip(1).enumerate() {
+            let got = net.activations(&x, li + 1, &device);
             assert_eq!(got.len(), 2);
-            let numel: usize = net.shapes()[li].iter().product();
+            let numel: usize = net.shapes()[li + 1].len();
             for (k, g) in got.iter().enumerate() {
                 let want = &case.outputs[k][li];
                 assert_eq!(g.len(), numel, "{} {}", case.name, layer.name);
@@ -162,10 +156,10 @@ fn exact_forward_matches_numpy_at_every_layer() {
     for case in fixture().nets {
         for k in 0..2 {
             let f = forward(&case.network, &case.input64(k)).unwrap();
-            assert_eq!(f.outputs.len(), case.network.layers.len());
-            for (li, layer) in case.network.layers.iter().enumerate() {
-                assert_eq!(f.shapes[li].len(), case.outputs[k][li].len());
-                let e = rel_err(&f.outputs[li], &case.outputs[k][li]);
+            assert_eq!(f.outputs.len(), case.network.nodes.len());
+            for (li, layer) in case.network.nodes.iter().skip(1).enumerate() {
+                assert_eq!(f.shapes[li + 1].len(), case.outputs[k][li].len());
+                let e = rel_err(&f.outputs[li + 1], &case.outputs[k][li]);
                 assert!(
                     e < 1e-9,
                     "{} layer {} input {k}: rel err {e:.3e}",
@@ -187,8 +181,9 @@ fn autodiff_vjp_matches_numpy_gradient() {
     for case in fixture().nets {
         let x = case.batch();
         for gc in &case.grads {
-            assert_eq!(case.network.layers[gc.layer_index].name, gc.layer);
-            let mut eng = AutodiffEngine::new(&case.network, gc.layer_index, &device).unwrap();
+            assert_eq!(case.network.nodes[gc.layer_index + 1].name, gc.layer);
+            let mut eng =
+                AutodiffEngine::new(&case.network, gc.layer_index + 1, &device).unwrap();
             let y = eng.forward(&x);
             let want_y: Vec<f64> = (0..2)
                 .flat_map(|k| case.outputs[k][gc.layer_index].clone())
@@ -223,7 +218,7 @@ fn finite_differences_of_exact_forward_match_numpy_gradient() {
             for k in 0..2 {
                 let phi = |x: &[f64]| -> f64 {
                     let f = forward(&case.network, x).unwrap();
-                    f.outputs[gc.layer_index]
+                    f.outputs[gc.layer_index + 1]
                         .iter()
                         .zip(&gc.g[k])
                         .map(|(a, b)| a * b)
@@ -257,13 +252,14 @@ fn wrong_layer_names_list_the_valid_ones() {
     let f = fixture();
     let a = &f.nets[0].network;
     assert_eq!(a.collision_layers(), ["conv1", "conv2", "fc1"]);
-    assert_eq!(a.collision_layer_index("conv2").unwrap(), 4);
+    assert_eq!(a.collision_layer_index("conv2").unwrap(), 5);
+    // A ReLU's own name is accepted for its collision point.
+    assert_eq!(a.collision_layer_index("relu1").unwrap(), 2);
     for (name, why) in [
-        ("pool1", "not an affine layer followed by a ReLU"),
-        ("relu1", "not an affine layer followed by a ReLU"),
-        ("fc2", "not an affine layer followed by a ReLU"),
-        ("conv9", "has no such layer"),
-        ("", "has no such layer"),
+        ("pool1", "not followed by a ReLU"),
+        ("fc2", "not followed by a ReLU"),
+        ("conv9", "has no such node"),
+        ("", "has no such node"),
     ] {
         let err = a.collision_layer_index(name).unwrap_err().to_string();
         assert!(
@@ -294,13 +290,6 @@ fn wrong_layer_names_list_the_valid_ones() {
     );
 }
 
-fn layer(name: &str, op: HostOp) -> HostLayer {
-    HostLayer {
-        name: name.into(),
-        op,
-    }
-}
-
 /// Uniform `±√(6/fan_in)` weights and small biases.
 fn weights(rng: &mut ChaCha8Rng, n: usize, fan_in: usize) -> Vec<f32> {
     let a = (6.0 / fan_in as f32).sqrt();
@@ -308,57 +297,30 @@ fn weights(rng: &mut ChaCha8Rng, n: usize, fan_in: usize) -> Vec<f32> {
 }
 
 /// 1×12×12 → conv1 4@3×3 stride 2 pad 1 → relu → pool 2×2 → flatten → fc1 10 → relu → fc2 3.
-fn tiny_conv_net(rng: &mut ChaCha8Rng) -> HostNetwork {
+fn tiny_conv_net(rng: &mut ChaCha8Rng) -> Graph {
     let bias = |rng: &mut ChaCha8Rng, n: usize| -> Vec<f32> {
         (0..n).map(|_| rng.random_range(-0.1..0.1)).collect()
     };
-    HostNetwork {
-        arch: "tiny_conv".into(),
-        input_shape: [1, 12, 12],
-        pixel_bounds: (0.0, 1.0),
-        layers: vec![
+    chain(
+        "tiny_conv",
+        [1, 12, 12],
+        (0.0, 1.0),
+        vec![
             layer(
                 "conv1",
-                HostOp::Conv2d {
-                    in_channels: 1,
-                    out_channels: 4,
-                    kernel: [3, 3],
-                    stride: [2, 2],
-                    padding: [1, 1],
-                    weight: weights(rng, 36, 9),
-                    bias: bias(rng, 4),
-                },
+                conv(1, 4, [3, 3], [2, 2], [1, 1], weights(rng, 36, 9), bias(rng, 4)),
             ),
-            layer("relu1", HostOp::Relu),
-            layer(
-                "pool1",
-                HostOp::MaxPool2d {
-                    kernel: [2, 2],
-                    stride: [2, 2],
-                },
-            ),
-            layer("flat", HostOp::Flatten),
+            layer("relu1", Op::Relu),
+            layer("pool1", maxpool([2, 2], [2, 2])),
+            layer("flat", Op::Flatten),
             layer(
                 "fc1",
-                HostOp::Linear {
-                    in_features: 36,
-                    out_features: 10,
-                    weight: weights(rng, 360, 36),
-                    bias: bias(rng, 10),
-                },
+                linear(36, 10, weights(rng, 360, 36), bias(rng, 10)),
             ),
-            layer("relu2", HostOp::Relu),
-            layer(
-                "fc2",
-                HostOp::Linear {
-                    in_features: 10,
-                    out_features: 3,
-                    weight: weights(rng, 30, 10),
-                    bias: bias(rng, 3),
-                },
-            ),
+            layer("relu2", Op::Relu),
+            layer("fc2", linear(10, 3, weights(rng, 30, 10), bias(rng, 3))),
         ],
-    }
+    )
 }
 
 /// (f) a collision at a conv layer: vertices found by autodiff through the convolution keep the
@@ -380,8 +342,8 @@ fn collision_at_a_conv_layer_end_to_end() {
     .check()
     .unwrap();
     let set = find_vertices(&net, &target, &target, &p, &device, &Silent).unwrap();
-    // A conv layer is not affine-composable: the gradients went through burn's autodiff.
-    assert_eq!(set.engine, "autodiff");
+    // Everything up to conv1 is affine: the closed-form engine ran (the conv as a matrix).
+    assert_eq!(set.engine, "affine");
     assert_eq!(set.len(), 5);
     assert_eq!(set.n_units, 4 * 6 * 6);
     assert!(set.n_plus > 20 && set.n_plus < 130, "{}", set.n_plus);
@@ -389,14 +351,14 @@ fn collision_at_a_conv_layer_end_to_end() {
     // Independently in f64: P units keep their value, Z units stay ≤ 0 (up to the optimizer's
     // residual), and the pushed unit went well below the target's value.
     let ft = forward_f32(&net, &target).unwrap();
-    let yt = &ft.outputs[0];
+    let yt = &ft.outputs[1];
     let target_class = fcollide::exact::forward::argmax(ft.logits()).unwrap();
     let mut pushed = 0.0;
     for (k, s) in set.stats.iter().enumerate() {
         let v = set.vertex(k);
         assert!(v.iter().all(|x| (0.0..=1.0).contains(x)));
         let fv = forward_f32(&net, v).unwrap();
-        let yv = &fv.outputs[0];
+        let yv = &fv.outputs[1];
         let (mut num, mut den, mut z_max) = (0.0f64, 0.0f64, f64::NEG_INFINITY);
         for (a, t) in yv.iter().zip(yt) {
             if *t > 0.0 {
@@ -432,7 +394,7 @@ fn collision_at_a_conv_layer_end_to_end() {
     assert!(v.feature_rel_err_max < 5e-3, "{v:?}");
     assert!(v.vertex_pairwise_l2 > 0.5, "{v:?}");
     // The samples are inputs far from the target, not the target itself.
-    let model = Network::from_host(&net, &device).unwrap();
+    let model = Network::from_graph(&net, &device).unwrap();
     let far = samples
         .chunks(d)
         .filter(|s| {

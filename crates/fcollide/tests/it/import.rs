@@ -8,7 +8,7 @@ use fcollide::model::import::{
     detect_format, keymap, load_model, load_weights_bytes, npz, onnx, read_tensors, spec, zip,
     Format, ImportError, Layout, ModelSpec, RawTensor, TensorMap,
 };
-use fcollide::model::{arch, HostNetwork, HostOp};
+use fcollide::model::{arch, Graph, Op};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::path::PathBuf;
@@ -30,7 +30,7 @@ fn floats(v: &serde_json::Value) -> Vec<f32> {
         .collect()
 }
 
-fn logits(net: &HostNetwork, x: &[f32]) -> Vec<f64> {
+fn logits(net: &Graph, x: &[f32]) -> Vec<f64> {
     let f = forward_f32(net, x).expect("forward");
     f.outputs.last().expect("layers").clone()
 }
@@ -146,7 +146,7 @@ fn checkpoint_layouts_and_dtypes() {
     assert_eq!(plain["fc2.weight"], t["module.fc2.weight"]);
 }
 
-fn templates() -> Vec<(String, HostNetwork)> {
+fn templates() -> Vec<(String, Graph)> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir()).unwrap() {
         let p = e.unwrap().path();
@@ -168,7 +168,7 @@ fn templates() -> Vec<(String, HostNetwork)> {
 }
 
 /// Every reader on `bytes`, for the no-panic checks: errors are fine, panics are not.
-fn exercise(bytes: &[u8], name: &str, template: Option<&HostNetwork>) {
+fn exercise(bytes: &[u8], name: &str, template: Option<&Graph>) {
     if let Ok(f) = detect_format(bytes, name) {
         let _ = read_tensors(bytes, f, name);
     }
@@ -324,7 +324,7 @@ fn to_safetensors(tensors: &[(String, RawTensor)]) -> Vec<u8> {
 }
 
 /// The `vgg16_weights.npz` layout of a network with fcollide VGG names.
-fn to_vgg_npz(net: &HostNetwork) -> Vec<u8> {
+fn to_vgg_npz(net: &Graph) -> Vec<u8> {
     let mut members = Vec::new();
     let mut first_fc = true;
     for (k, t) in keymap::to_tensor_map(net) {
@@ -428,16 +428,16 @@ fn value_info(name: &str, dims: &[usize]) -> Pb {
 }
 
 /// An ONNX model of a network (Sub/Div normalization, Conv, Relu, MaxPool, Flatten, Gemm).
-fn to_onnx(net: &HostNetwork) -> Vec<u8> {
+fn to_onnx(net: &Graph) -> Vec<u8> {
     let mut g = Pb::default().bytes(2, b"g");
     let [c, h, w] = net.input_shape;
     g = g.msg(11, value_info("input", &[1, c, h, w]));
     let mut cur = "input".to_string();
     let mut out_len = 0;
-    for (i, l) in net.layers.iter().enumerate() {
+    for (i, l) in net.nodes.iter().enumerate().skip(1) {
         let o = format!("t{i}");
         let node = match &l.op {
-            HostOp::Normalize { mean, std } => {
+            Op::Normalize { mean, std } => {
                 g = g.msg(5, onnx_tensor("mean", &[1, mean.len(), 1, 1], mean));
                 g = g.msg(5, onnx_tensor("std", &[1, std.len(), 1, 1], std));
                 g = g.msg(
@@ -446,7 +446,7 @@ fn to_onnx(net: &HostNetwork) -> Vec<u8> {
                 );
                 onnx_node("Div", &[&format!("{o}s"), "std"], &o, vec![])
             }
-            HostOp::Conv2d {
+            Op::Conv2d {
                 in_channels,
                 out_channels,
                 kernel,
@@ -454,7 +454,9 @@ fn to_onnx(net: &HostNetwork) -> Vec<u8> {
                 padding,
                 weight,
                 bias,
+                ..
             } => {
+                let bias = bias.as_ref().expect("bias");
                 let (wn, bn) = (format!("{}.w", l.name), format!("{}.b", l.name));
                 g = g.msg(
                     5,
@@ -482,12 +484,13 @@ fn to_onnx(net: &HostNetwork) -> Vec<u8> {
                     ],
                 )
             }
-            HostOp::Linear {
+            Op::Linear {
                 in_features,
                 out_features,
                 weight,
                 bias,
             } => {
+                let bias = bias.as_ref().expect("bias");
                 let (wn, bn) = (format!("{}.w", l.name), format!("{}.b", l.name));
                 g = g.msg(5, onnx_tensor(&wn, &[*out_features, *in_features], weight));
                 g = g.msg(5, onnx_tensor(&bn, &[*out_features], bias));
@@ -495,7 +498,7 @@ fn to_onnx(net: &HostNetwork) -> Vec<u8> {
                 let trans_b = Pb::default().bytes(1, b"transB").int(3, 1).int(20, 2);
                 onnx_node("Gemm", &[&cur, &wn, &bn], &o, vec![trans_b])
             }
-            HostOp::MaxPool2d { kernel, stride } => onnx_node(
+            Op::MaxPool2d { kernel, stride, .. } => onnx_node(
                 "MaxPool",
                 &[&cur],
                 &o,
@@ -504,8 +507,9 @@ fn to_onnx(net: &HostNetwork) -> Vec<u8> {
                     ints_attr("strides", &[stride[0] as i64, stride[1] as i64]),
                 ],
             ),
-            HostOp::Relu => onnx_node("Relu", &[&cur], &o, vec![]),
-            HostOp::Flatten => onnx_node("Flatten", &[&cur], &o, vec![]),
+            Op::Relu => onnx_node("Relu", &[&cur], &o, vec![]),
+            Op::Flatten => onnx_node("Flatten", &[&cur], &o, vec![]),
+            op => panic!("to_onnx: {}", op.kind()),
         };
         g = g.msg(1, node);
         cur = o;
@@ -523,8 +527,10 @@ fn to_onnx(net: &HostNetwork) -> Vec<u8> {
 fn vgg16_full_size_round_trips_through_every_format() {
     let mut rng = ChaCha8Rng::seed_from_u64(16);
     let mut net = arch::vgg16(&mut rng);
-    for l in &mut net.layers {
-        if let HostOp::Linear { bias, .. } | HostOp::Conv2d { bias, .. } = &mut l.op {
+    for l in &mut net.nodes {
+        if let Op::Linear { bias: Some(bias), .. } | Op::Conv2d { bias: Some(bias), .. } =
+            &mut l.op
+        {
             bias.iter_mut()
                 .for_each(|b| *b = rng.random_range(-0.1..0.1));
         }
@@ -565,9 +571,9 @@ fn vgg16_full_size_round_trips_through_every_format() {
         assert_eq!(got_layout, layout, "{file}");
         let mut expect_net = net.clone();
         if layout == Layout::TfNpz {
-            expect_net.layers[0].op = fcollide::model::import::load::vgg_npz_normalize();
+            expect_net.nodes[1].op = fcollide::model::import::load::vgg_npz_normalize();
         }
-        for (a, b) in back.layers.iter().zip(&expect_net.layers) {
+        for (a, b) in back.nodes.iter().zip(&expect_net.nodes) {
             assert_eq!(a, b, "{file}: layer {}", a.name);
         }
         if layout != Layout::TfNpz {
@@ -579,8 +585,8 @@ fn vgg16_full_size_round_trips_through_every_format() {
     // and weights that load into the template by position.
     let bytes = to_onnx(&net);
     let from_onnx = onnx::read_onnx(&bytes, "vgg16.onnx", None).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(from_onnx.layers.len(), net.layers.len());
-    for (a, b) in from_onnx.layers.iter().zip(&net.layers) {
+    assert_eq!(from_onnx.nodes.len(), net.nodes.len());
+    for (a, b) in from_onnx.nodes.iter().zip(&net.nodes) {
         assert_eq!(a.op, b.op, "{} vs {}", a.name, b.name);
     }
     assert_eq!(logits(&from_onnx, &x), want);

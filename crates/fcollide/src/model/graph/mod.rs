@@ -24,6 +24,7 @@ use super::ModelError;
 
 pub mod build;
 pub mod fold;
+pub mod legacy;
 pub mod op;
 
 pub use build::GraphBuilder;
@@ -126,10 +127,10 @@ impl Graph {
             .try_fold(1usize, |a, &b| a.checked_mul(b))
             .ok_or_else(|| shape_err("input", "input size overflows".into()))?;
         let (lo, hi) = self.pixel_bounds;
-        if !(lo.is_finite() && hi.is_finite() && lo < hi) {
+        if lo.is_nan() || hi.is_nan() || lo >= hi {
             return Err(shape_err(
                 "input",
-                format!("pixel bounds ({lo}, {hi}) are not a finite interval"),
+                format!("pixel bounds ({lo}, {hi}) are not an interval"),
             ));
         }
         let mut seen: HashMap<&str, usize> = HashMap::new();
@@ -218,7 +219,7 @@ impl Graph {
     /// dominate the output and are not the output.
     pub fn collision_points(&self) -> Vec<CollisionPoint> {
         let consumers = self.consumers();
-        (1..self.nodes.len().saturating_sub(1))
+        (1..self.nodes.len())
             .filter(|&i| self.is_relu_like(i) && self.dominates_output(i))
             .map(|i| {
                 let pre = self.nodes[i].inputs[0];
@@ -384,13 +385,17 @@ impl Graph {
     }
 }
 
-/// The serialized form of a [`Graph`]: inputs by name.
+/// The serialized form of a [`Graph`]: inputs by name. Reading also accepts the chain of
+/// `layers` that fcollide wrote before the graph ([`legacy`]).
 #[derive(Serialize, Deserialize)]
 struct GraphFile {
     arch: String,
     input_shape: [usize; 3],
     pixel_bounds: (f32, f32),
+    #[serde(default)]
     nodes: Vec<NodeFile>,
+    #[serde(default, skip_serializing)]
+    layers: Option<Vec<legacy::ChainLayer>>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -417,6 +422,7 @@ impl From<Graph> for GraphFile {
                     inputs: n.inputs.iter().map(|&k| names[k].clone()).collect(),
                 })
                 .collect(),
+            layers: None,
         }
     }
 }
@@ -425,6 +431,14 @@ impl TryFrom<GraphFile> for Graph {
     type Error = String;
 
     fn try_from(f: GraphFile) -> Result<Self, String> {
+        if let Some(layers) = f.layers {
+            if !f.nodes.is_empty() {
+                return Err("a graph has either `nodes` or (older files) `layers`, not both".into());
+            }
+            let mut g = legacy::from_chain(&f.arch, f.input_shape, layers);
+            g.pixel_bounds = f.pixel_bounds;
+            return Ok(g);
+        }
         let mut index: HashMap<String, usize> = HashMap::new();
         let mut nodes = Vec::with_capacity(f.nodes.len());
         for (i, n) in f.nodes.into_iter().enumerate() {

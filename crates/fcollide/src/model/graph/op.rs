@@ -351,32 +351,21 @@ impl Op {
         self.params().iter().map(|(_, _, v)| v.len()).sum()
     }
 
-    /// The op's parameter tensors as `(suffix, shape in PyTorch layout, values)`: `weight`,
-    /// `bias`, and for batch norm `running_mean`, `running_var`; for the element-wise
-    /// constants `mean`/`std` and `scale`/`shift`.
+    /// The op's weight tensors as `(suffix, shape in PyTorch layout, values)`: `weight` and
+    /// `bias` of linear and convolution layers; `weight`, `bias`, `running_mean` and
+    /// `running_var` of batch norm (PyTorch's state-dict names). The small constants of
+    /// `Normalize`/`ChannelAffine` are part of the structure, not tensors.
     pub fn params(&self) -> Vec<(&'static str, Vec<usize>, &[f32])> {
         match self {
-            Op::Normalize { mean, std } => vec![
-                ("mean", vec![mean.len()], mean.as_slice()),
-                ("std", vec![std.len()], std.as_slice()),
-            ],
-            Op::ChannelAffine { scale, shift } => vec![
-                ("scale", vec![scale.len()], scale.as_slice()),
-                ("shift", vec![shift.len()], shift.as_slice()),
-            ],
             Op::Linear {
                 in_features,
                 out_features,
                 weight,
                 bias,
             } => {
-                let mut v = vec![(
-                    "weight",
-                    vec![*out_features, *in_features],
-                    weight.as_slice(),
-                )];
+                let mut v = vec![("weight", vec![*out_features, *in_features], weight.as_slice())];
                 if let Some(b) = bias {
-                    v.push(("bias", vec![b.len()], b.as_slice()));
+                    v.push(("bias", vec![*out_features], b.as_slice()));
                 }
                 v
             }
@@ -396,7 +385,7 @@ impl Op {
                     weight.as_slice(),
                 )];
                 if let Some(b) = bias {
-                    v.push(("bias", vec![b.len()], b.as_slice()));
+                    v.push(("bias", vec![*out_channels], b.as_slice()));
                 }
                 v
             }
@@ -416,11 +405,9 @@ impl Op {
         }
     }
 
-    /// Mutable access to the parameter tensors, in the order of [`Op::params`].
+    /// Mutable access to the weight tensors, in the order of [`Op::params`].
     pub fn params_mut(&mut self) -> Vec<(&'static str, &mut Vec<f32>)> {
         match self {
-            Op::Normalize { mean, std } => vec![("mean", mean), ("std", std)],
-            Op::ChannelAffine { scale, shift } => vec![("scale", scale), ("shift", shift)],
             Op::Linear { weight, bias, .. } | Op::Conv2d { weight, bias, .. } => {
                 let mut v = vec![("weight", weight)];
                 if let Some(b) = bias {
@@ -559,11 +546,17 @@ impl Op {
                 if let Some(s) = std.iter().find(|s| !(s.is_finite() && **s != 0.0)) {
                     return Err(err(format!("std must be finite and non-zero, has {s}")));
                 }
+                if let Some(m) = mean.iter().find(|m| !m.is_finite()) {
+                    return Err(err(format!("mean must be finite, has {m}")));
+                }
                 Ok(inputs[0])
             }
             Op::ChannelAffine { scale, shift } => {
                 check_channel_vec("scale", scale, inputs[0])?;
                 check_channel_vec("shift", shift, inputs[0])?;
+                if let Some(v) = scale.iter().chain(shift).find(|v| !v.is_finite()) {
+                    return Err(err(format!("scale and shift must be finite, have {v}")));
+                }
                 Ok(inputs[0])
             }
             Op::Linear {

@@ -13,7 +13,7 @@
 //!    template's affine layers in order (`nn.Sequential` indices or named attributes).
 use super::tensors::{RawTensor, TensorMap};
 use super::ImportError;
-use crate::model::{HostNetwork, HostOp};
+use crate::model::{Graph, Op, Shape};
 
 /// How the file's tensors were matched to layers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -121,43 +121,47 @@ struct Slot {
     flat_from: Option<[usize; 3]>,
 }
 
-fn slots(template: &HostNetwork) -> Vec<Slot> {
-    let mut shape: Vec<usize> = template.input_shape.to_vec();
-    let mut before_flatten: Option<[usize; 3]> = None;
+fn slots(template: &Graph) -> Vec<Slot> {
+    let shapes = template.shapes().unwrap_or_default();
     let mut out = Vec::new();
-    for (i, l) in template.layers.iter().enumerate() {
+    for (i, l) in template.nodes.iter().enumerate() {
         match &l.op {
-            HostOp::Linear {
+            Op::Linear {
                 in_features,
                 out_features,
                 ..
             } => {
+                let src = l.inputs[0];
+                let flat_from = match (&template.nodes[src].op, template.nodes[src].inputs.first()) {
+                    (Op::Flatten, Some(&k)) => match shapes.get(k) {
+                        Some(Shape::Chw(d)) => Some(*d),
+                        _ => None,
+                    },
+                    _ => None,
+                };
                 out.push(Slot {
                     index: i,
                     name: l.name.clone(),
                     weight_shape: vec![*out_features, *in_features],
                     bias_len: *out_features,
-                    flat_from: before_flatten.take(),
+                    flat_from,
                 });
             }
-            HostOp::Conv2d {
+            Op::Conv2d {
                 in_channels,
                 out_channels,
                 kernel,
+                groups,
                 ..
             } => out.push(Slot {
                 index: i,
                 name: l.name.clone(),
-                weight_shape: vec![*out_channels, *in_channels, kernel[0], kernel[1]],
+                weight_shape: vec![*out_channels, in_channels / groups, kernel[0], kernel[1]],
                 bias_len: *out_channels,
                 flat_from: None,
             }),
-            HostOp::Flatten if shape.len() == 3 => {
-                before_flatten = Some([shape[0], shape[1], shape[2]]);
-            }
             _ => {}
         }
-        shape = l.op.output_shape(&l.name, &shape).unwrap_or_default();
     }
     out
 }
@@ -200,11 +204,11 @@ fn from_tf(w: &RawTensor, slot: &Slot) -> RawTensor {
 /// Fills `template`'s affine layers from `tensors` (see the module docs for the matching
 /// order); returns the network and the layout that matched.
 pub fn fill_template(
-    template: &HostNetwork,
+    template: &Graph,
     tensors: &TensorMap,
     rules: &[(String, String)],
     path: &str,
-) -> Result<(HostNetwork, Layout), ImportError> {
+) -> Result<(Graph, Layout), ImportError> {
     let mut tensors = apply_remap(tensors.clone(), rules);
     if !tensors.is_empty() && tensors.keys().all(|k| k.starts_with("module.")) {
         tensors = tensors
@@ -341,10 +345,10 @@ pub fn fill_template(
                 expected: vec![slot.bias_len],
             });
         }
-        match &mut net.layers[slot.index].op {
-            HostOp::Linear { weight, bias, .. } | HostOp::Conv2d { weight, bias, .. } => {
+        match &mut net.nodes[slot.index].op {
+            Op::Linear { weight, bias, .. } | Op::Conv2d { weight, bias, .. } => {
                 *weight = w.data;
-                *bias = b.data.clone();
+                *bias = Some(b.data.clone());
             }
             _ => unreachable!("slots are affine layers"),
         }
@@ -357,7 +361,7 @@ pub fn fill_template(
 }
 
 /// The tensors of `net` under fcollide names (`{layer}.weight` / `.bias`), PyTorch layouts.
-pub fn to_tensor_map(net: &HostNetwork) -> TensorMap {
+pub fn to_tensor_map(net: &Graph) -> TensorMap {
     net.named_params()
         .into_iter()
         .map(|(name, shape, values)| {

@@ -4,7 +4,7 @@ use super::safetensors::{looks_like_safetensors, map_file, read_safetensors};
 use super::tensors::TensorMap;
 use super::zip::ZipArchive;
 use super::{npz, onnx, pth, ImportError};
-use crate::model::{HostNetwork, HostOp};
+use crate::model::{Graph, Node, Op};
 use std::path::Path;
 
 /// A weights file format.
@@ -78,8 +78,8 @@ pub const VGG_NPZ_MEAN_255: [f32; 3] = [123.68, 116.779, 103.939];
 
 /// The normalization the `vgg16_weights.npz` model expects, for pixels in `[0, 1]`:
 /// `(255·x − mean) = (x − mean/255) / (1/255)`.
-pub fn vgg_npz_normalize() -> HostOp {
-    HostOp::Normalize {
+pub fn vgg_npz_normalize() -> Op {
+    Op::Normalize {
         mean: VGG_NPZ_MEAN_255.iter().map(|m| m / 255.0).collect(),
         std: vec![1.0 / 255.0; 3],
     }
@@ -92,9 +92,9 @@ pub fn load_weights_bytes(
     bytes: &[u8],
     path: &str,
     format: Option<Format>,
-    template: &HostNetwork,
+    template: &Graph,
     remap: &[(String, String)],
-) -> Result<(HostNetwork, Layout), ImportError> {
+) -> Result<(Graph, Layout), ImportError> {
     let format = match format {
         Some(f) => f,
         None => detect_format(bytes, path)?,
@@ -102,15 +102,25 @@ pub fn load_weights_bytes(
     let tensors = read_tensors(bytes, format, path)?;
     let (mut net, layout) = fill_template(template, &tensors, remap, path)?;
     if layout == Layout::TfNpz && net.input_shape[0] == 3 {
-        match net.layers.first_mut() {
-            Some(l) if matches!(l.op, HostOp::Normalize { .. }) => l.op = vgg_npz_normalize(),
-            _ => net.layers.insert(
-                0,
-                crate::model::HostLayer {
-                    name: "norm".into(),
-                    op: vgg_npz_normalize(),
-                },
-            ),
+        match net.nodes.get_mut(1) {
+            Some(l) if matches!(l.op, Op::Normalize { .. }) => l.op = vgg_npz_normalize(),
+            _ => {
+                net.insert_node(
+                    1,
+                    Node {
+                        name: "norm".into(),
+                        op: vgg_npz_normalize(),
+                        inputs: vec![0],
+                    },
+                );
+                for n in &mut net.nodes[2..] {
+                    for k in &mut n.inputs {
+                        if *k == 0 {
+                            *k = 1;
+                        }
+                    }
+                }
+            }
         }
     }
     Ok((net, layout))
@@ -118,13 +128,13 @@ pub fn load_weights_bytes(
 
 /// Loads a weights file (safetensors, PyTorch zip, `.npz` or ONNX, detected by magic bytes)
 /// into the structure of `template`.
-pub fn load_weights_auto(path: &Path, template: &HostNetwork) -> Result<HostNetwork, ImportError> {
+pub fn load_weights_auto(path: &Path, template: &Graph) -> Result<Graph, ImportError> {
     let map = map_file(path)?;
     Ok(load_weights_bytes(&map, &path.display().to_string(), None, template, &[])?.0)
 }
 
 /// Loads an ONNX file as a network (structure and weights).
-pub fn load_onnx(path: &Path, input_shape: Option<[usize; 3]>) -> Result<HostNetwork, ImportError> {
+pub fn load_onnx(path: &Path, input_shape: Option<[usize; 3]>) -> Result<Graph, ImportError> {
     let map = map_file(path)?;
     onnx::read_onnx(&map, &path.display().to_string(), input_shape)
 }

@@ -1,6 +1,6 @@
 //! Importing trained weights from other tools: safetensors (any key names), PyTorch `.pth`
 //! state dicts, NumPy `.npz` (including the `vgg16_weights.npz` TensorFlow layout) and ONNX
-//! graphs, all into a [`HostNetwork`](crate::model::HostNetwork).
+//! graphs, all into a [`Graph`](crate::model::Graph).
 //!
 //! # Formats
 //! - **safetensors**: any file, memory-mapped; f32/f64/f16/bf16/int tensors, converted to f32.

@@ -11,7 +11,13 @@
 //! `pool1`…, `flatten`….
 use super::tensors::{contiguous_strides, decode_strided, f16_to_f32, DType, RawTensor};
 use super::ImportError;
-use crate::model::{HostLayer, HostNetwork, HostOp};
+use crate::model::graph::{Graph as Network, GraphBuilder, Op, Shape};
+
+/// A layer of the chain being read: name and op.
+struct HostLayer {
+    name: String,
+    op: Op,
+}
 use std::collections::HashMap;
 
 const FORMAT: &str = "ONNX";
@@ -467,13 +473,13 @@ fn pair(v: &[i64], what: &str) -> Result<[usize; 2], String> {
 
 fn push(
     layers: &mut Vec<HostLayer>,
-    cur_shape: &mut Vec<usize>,
+    cur_shape: &mut Shape,
     node_err: &dyn Fn(String) -> ImportError,
     name: String,
-    op: HostOp,
+    op: Op,
 ) -> Result<(), ImportError> {
     *cur_shape = op
-        .output_shape(&name, cur_shape)
+        .output_shape(&name, &[*cur_shape])
         .map_err(|e| node_err(e.to_string()))?;
     layers.push(HostLayer { name, op });
     Ok(())
@@ -482,11 +488,11 @@ fn push(
 /// Appends a `Flatten` layer (`flatten`, `flatten2`, …) unless the current shape is flat.
 fn flatten_if_needed(
     layers: &mut Vec<HostLayer>,
-    cur_shape: &mut Vec<usize>,
+    cur_shape: &mut Shape,
     node_err: &dyn Fn(String) -> ImportError,
     nflat: &mut usize,
 ) -> Result<(), ImportError> {
-    if cur_shape.len() <= 1 {
+    if matches!(cur_shape, Shape::Flat(_)) {
         return Ok(());
     }
     *nflat += 1;
@@ -495,7 +501,7 @@ fn flatten_if_needed(
     } else {
         format!("flatten{nflat}")
     };
-    push(layers, cur_shape, node_err, name, HostOp::Flatten)
+    push(layers, cur_shape, node_err, name, Op::Flatten)
 }
 
 /// Reads an ONNX model into a network. `input_shape` overrides the graph input's `[C, H, W]`
@@ -504,7 +510,7 @@ pub fn read_onnx(
     bytes: &[u8],
     path: &str,
     input_shape: Option<[usize; 3]>,
-) -> Result<HostNetwork, ImportError> {
+) -> Result<Network, ImportError> {
     let mut g = graph(bytes, path)?;
     for n in &g.nodes {
         if n.op == "Constant" {
@@ -541,7 +547,7 @@ pub fn read_onnx(
     };
     let mut layers: Vec<HostLayer> = Vec::new();
     let mut cur = in_name.clone();
-    let mut cur_shape: Vec<usize> = shape.to_vec();
+    let mut cur_shape = Shape::Chw(shape);
     // Normalization folded so far: x → (x − mean) / std, per channel (or one value).
     let mut norm: Option<(Vec<f32>, Vec<f32>)> = None;
     let (mut nconv, mut nfc, mut nrelu, mut npool, mut nflat) = (0, 0, 0, 0, 0);
@@ -575,7 +581,7 @@ pub fn read_onnx(
         };
         let only_affine_so_far = layers
             .iter()
-            .all(|l| matches!(l.op, HostOp::Normalize { .. }));
+            .all(|l| matches!(l.op, Op::Normalize { .. }));
         match n.op.as_str() {
             "Identity" | "Dropout" => {}
             "Relu" => {
@@ -585,7 +591,7 @@ pub fn read_onnx(
                     &mut cur_shape,
                     &node_err,
                     format!("relu{nrelu}"),
-                    HostOp::Relu,
+                    Op::Relu,
                 )?;
             }
             "Flatten" | "Reshape" => {
@@ -594,7 +600,7 @@ pub fn read_onnx(
                 }
                 if n.op == "Reshape" {
                     let target = konst(1)?;
-                    let numel: usize = cur_shape.iter().product();
+                    let numel: usize = cur_shape.len();
                     let ok = target.shape.len() == 1
                         && target.data.len() == 2
                         && (target.data[1] == -1.0 || target.data[1] as usize == numel)
@@ -650,6 +656,7 @@ pub fn read_onnx(
                 } else {
                     vec![0.0; out_f]
                 };
+                let bias = Some(bias);
                 flatten_if_needed(&mut layers, &mut cur_shape, &node_err, &mut nflat)?;
                 nfc += 1;
                 push(
@@ -657,7 +664,7 @@ pub fn read_onnx(
                     &mut cur_shape,
                     &node_err,
                     format!("fc{nfc}"),
-                    HostOp::Linear {
+                    Op::Linear {
                         in_features: in_f,
                         out_features: out_f,
                         weight: w.data.iter().map(|v| v * alpha).collect(),
@@ -670,9 +677,9 @@ pub fn read_onnx(
                 let other = konst(1 - data_pos.min(1))?;
                 let after_linear = n.op == "Add"
                     && last_linear_out.as_deref() == Some(cur.as_str())
-                    && matches!(layers.last().map(|l| &l.op), Some(HostOp::Linear { .. }));
+                    && matches!(layers.last().map(|l| &l.op), Some(Op::Linear { .. }));
                 if after_linear {
-                    let Some(HostOp::Linear {
+                    let Some(Op::Linear {
                         bias, out_features, ..
                     }) = layers.last_mut().map(|l| &mut l.op)
                     else {
@@ -684,6 +691,7 @@ pub fn read_onnx(
                             other.shape
                         )));
                     }
+                    let bias = bias.get_or_insert_with(|| vec![0.0; other.data.len()]);
                     for (b, v) in bias.iter_mut().zip(&other.data) {
                         *b += v;
                     }
@@ -691,10 +699,9 @@ pub fn read_onnx(
                     if data_pos != 0 && matches!(n.op.as_str(), "Sub" | "Div") {
                         return Err(node_err("the constant must be the second operand".into()));
                     }
-                    let channels = if cur_shape.len() == 3 {
-                        cur_shape[0]
-                    } else {
-                        1
+                    let channels = match cur_shape {
+                        Shape::Chw([c, _, _]) => c,
+                        Shape::Flat(_) => 1,
                     };
                     let c: Vec<f32> = if other.data.len() == 1 {
                         vec![other.data[0]; channels]
@@ -717,8 +724,8 @@ pub fn read_onnx(
                         }
                     }
                     let (mean, std) = (mean.clone(), std.clone());
-                    let op = HostOp::Normalize { mean, std };
-                    op.output_shape("norm", &cur_shape)
+                    let op = Op::Normalize { mean, std };
+                    op.output_shape("norm", &[cur_shape])
                         .map_err(|e| node_err(e.to_string()))?;
                     match layers.first_mut() {
                         Some(l) if l.name == "norm" => l.op = op,
@@ -765,7 +772,7 @@ pub fn read_onnx(
                 let pads = ints_attr(n, "pads").unwrap_or(vec![0, 0, 0, 0]);
                 let padding = match pads.as_slice() {
                     [t, l, b, r] if t == b && l == r && *t >= 0 && *l >= 0 => {
-                        [*t as usize, *l as usize]
+                        [*t as usize, *l as usize, *t as usize, *l as usize]
                     }
                     _ => return Err(node_err(format!("pads {pads:?} are not symmetric"))),
                 };
@@ -788,14 +795,16 @@ pub fn read_onnx(
                     &mut cur_shape,
                     &node_err,
                     format!("conv{nconv}"),
-                    HostOp::Conv2d {
+                    Op::Conv2d {
                         in_channels: w.shape[1],
                         out_channels: out_c,
                         kernel: [w.shape[2], w.shape[3]],
                         stride,
                         padding,
+                        dilation: [1, 1],
+                        groups: 1,
                         weight: w.data.clone(),
-                        bias,
+                        bias: Some(bias),
                     },
                 )?;
             }
@@ -825,7 +834,13 @@ pub fn read_onnx(
                     &mut cur_shape,
                     &node_err,
                     format!("pool{npool}"),
-                    HostOp::MaxPool2d { kernel, stride },
+                    Op::MaxPool2d {
+                        kernel,
+                        stride,
+                        padding: [0; 4],
+                        dilation: [1, 1],
+                        ceil_mode: false,
+                    },
                 )?;
             }
             other => {
@@ -859,12 +874,12 @@ pub fn read_onnx(
             ));
         }
     }
-    let net = HostNetwork {
-        arch: "onnx".into(),
-        input_shape: shape,
-        pixel_bounds: (0.0, 1.0),
-        layers,
-    };
+    let mut b = GraphBuilder::new("onnx", shape);
+    for l in layers {
+        let x = b.last();
+        b.push(&l.name, l.op, &[x]);
+    }
+    let net = b.finish();
     net.check().map_err(|source| ImportError::Model {
         path: path.into(),
         source,

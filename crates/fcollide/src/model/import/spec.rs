@@ -36,7 +36,8 @@
 use super::keymap::Layout;
 use super::load::{load_weights_bytes, Format};
 use super::{onnx, safetensors::map_file, ImportError};
-use crate::model::{arch, HostLayer, HostNetwork, HostOp};
+use crate::model::graph::{Graph, GraphBuilder, Node, Op, Shape};
+use crate::model::arch;
 use rand::SeedableRng;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -129,20 +130,17 @@ fn spec_err(path: &str, msg: impl Into<String>) -> ImportError {
     }
 }
 
-fn zero_linear(name: String, inp: usize, out: usize) -> HostLayer {
-    HostLayer {
-        name,
-        op: HostOp::Linear {
-            in_features: inp,
-            out_features: out,
-            weight: vec![0.0; inp * out],
-            bias: vec![0.0; out],
-        },
+fn zero_linear(inp: usize, out: usize) -> Op {
+    Op::Linear {
+        in_features: inp,
+        out_features: out,
+        weight: vec![0.0; inp * out],
+        bias: Some(vec![0.0; out]),
     }
 }
 
 /// The structure (zero weights) a spec describes; `None` for `onnx`.
-pub fn template(spec: &ModelSpec, path: &str) -> Result<Option<HostNetwork>, ImportError> {
+pub fn template(spec: &ModelSpec, path: &str) -> Result<Option<Graph>, ImportError> {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     let mut net = match spec.arch.as_str() {
         "onnx" => return Ok(None),
@@ -151,30 +149,24 @@ pub fn template(spec: &ModelSpec, path: &str) -> Result<Option<HostNetwork>, Imp
         "mlp" => {
             let shape = spec.input_shape.unwrap_or([1, 28, 28]);
             let hidden = spec.hidden.clone().unwrap_or(vec![256, 256]);
-            let mut layers = arch::mlp(&mut rng).layers[..2].to_vec(); // norm, flatten
-            if shape[0] != 1 {
-                layers.remove(0);
+            let mut b = GraphBuilder::new("mlp", shape);
+            let mut x = 0;
+            if shape[0] == 1 {
+                x = b.normalize("norm", x, &[arch::MNIST_MEAN], &[arch::MNIST_STD]);
             }
+            x = b.flatten("flatten", x);
             let mut inp = shape.iter().product();
             for (i, &h) in hidden.iter().enumerate() {
-                layers.push(zero_linear(format!("fc{}", i + 1), inp, h));
-                layers.push(HostLayer {
-                    name: format!("relu{}", i + 1),
-                    op: HostOp::Relu,
-                });
+                x = b.push(&format!("fc{}", i + 1), zero_linear(inp, h), &[x]);
+                x = b.relu(&format!("relu{}", i + 1), x);
                 inp = h;
             }
-            layers.push(zero_linear(
-                format!("fc{}", hidden.len() + 1),
-                inp,
-                spec.classes.unwrap_or(10),
-            ));
-            HostNetwork {
-                arch: "mlp".into(),
-                input_shape: shape,
-                pixel_bounds: (0.0, 1.0),
-                layers,
-            }
+            b.push(
+                &format!("fc{}", hidden.len() + 1),
+                zero_linear(inp, spec.classes.unwrap_or(10)),
+                &[x],
+            );
+            b.finish()
         }
         "custom" => {
             let shape = spec
@@ -185,8 +177,8 @@ pub fn template(spec: &ModelSpec, path: &str) -> Result<Option<HostNetwork>, Imp
                 .as_ref()
                 .filter(|l| !l.is_empty())
                 .ok_or_else(|| spec_err(path, "arch = \"custom\" needs [[layers]]"))?;
-            let mut layers = Vec::new();
-            let mut cur: Vec<usize> = shape.to_vec();
+            let mut b = GraphBuilder::new("custom", shape);
+            let mut cur = Shape::Chw(shape);
             let (mut nc, mut nf, mut nr, mut np, mut nfl) = (0, 0, 0, 0, 0);
             for (i, l) in specs.iter().enumerate() {
                 let need = |v: Option<usize>, what: &str| {
@@ -198,38 +190,46 @@ pub fn template(spec: &ModelSpec, path: &str) -> Result<Option<HostNetwork>, Imp
                     "conv" => {
                         nc += 1;
                         let (o, k) = (need(l.out, "out")?, need(l.kernel, "kernel")?);
-                        let c = if cur.len() == 3 { cur[0] } else { 0 };
+                        let c = match cur {
+                            Shape::Chw([c, _, _]) => c,
+                            Shape::Flat(_) => 0,
+                        };
+                        let p = l.padding.unwrap_or(0);
                         (
                             format!("conv{nc}"),
-                            HostOp::Conv2d {
+                            Op::Conv2d {
                                 in_channels: c,
                                 out_channels: o,
                                 kernel: [k, k],
                                 stride: [l.stride.unwrap_or(1); 2],
-                                padding: [l.padding.unwrap_or(0); 2],
+                                padding: [p; 4],
+                                dilation: [1, 1],
+                                groups: 1,
                                 weight: vec![0.0; o * c * k * k],
-                                bias: vec![0.0; o],
+                                bias: Some(vec![0.0; o]),
                             },
                         )
                     }
                     "linear" | "fc" => {
                         nf += 1;
                         let o = need(l.out, "out")?;
-                        let inp: usize = cur.iter().product();
-                        (format!("fc{nf}"), zero_linear(String::new(), inp, o).op)
+                        (format!("fc{nf}"), zero_linear(cur.len(), o))
                     }
                     "relu" => {
                         nr += 1;
-                        (format!("relu{nr}"), HostOp::Relu)
+                        (format!("relu{nr}"), Op::Relu)
                     }
                     "maxpool" | "pool" => {
                         np += 1;
                         let k = need(l.kernel, "kernel")?;
                         (
                             format!("pool{np}"),
-                            HostOp::MaxPool2d {
+                            Op::MaxPool2d {
                                 kernel: [k, k],
                                 stride: [l.stride.unwrap_or(k); 2],
+                                padding: [0; 4],
+                                dilation: [1, 1],
+                                ceil_mode: false,
                             },
                         )
                     }
@@ -237,7 +237,7 @@ pub fn template(spec: &ModelSpec, path: &str) -> Result<Option<HostNetwork>, Imp
                         nfl += 1;
                         (
                             if nfl == 1 { "flatten".into() } else { format!("flatten{nfl}") },
-                            HostOp::Flatten,
+                            Op::Flatten,
                         )
                     }
                     other => {
@@ -249,16 +249,12 @@ pub fn template(spec: &ModelSpec, path: &str) -> Result<Option<HostNetwork>, Imp
                 };
                 let name = l.name.clone().unwrap_or(default_name);
                 cur = op
-                    .output_shape(&name, &cur)
+                    .output_shape(&name, &[cur])
                     .map_err(|e| spec_err(path, e.to_string()))?;
-                layers.push(HostLayer { name, op });
+                let x = b.last();
+                b.push(&name, op, &[x]);
             }
-            HostNetwork {
-                arch: "custom".into(),
-                input_shape: shape,
-                pixel_bounds: (0.0, 1.0),
-                layers,
-            }
+            b.finish()
         }
         other => {
             return Err(spec_err(
@@ -278,8 +274,8 @@ pub fn template(spec: &ModelSpec, path: &str) -> Result<Option<HostNetwork>, Imp
             ));
         }
     }
-    for l in &mut net.layers {
-        if let HostOp::Linear { weight, .. } | HostOp::Conv2d { weight, .. } = &mut l.op {
+    for n in &mut net.nodes {
+        if let Op::Linear { weight, .. } | Op::Conv2d { weight, .. } = &mut n.op {
             weight.iter_mut().for_each(|w| *w = 0.0);
         }
     }
@@ -288,7 +284,7 @@ pub fn template(spec: &ModelSpec, path: &str) -> Result<Option<HostNetwork>, Imp
 
 /// Rewrites `net` so it takes raw `[0, 1]` RGB pixels (see the module docs).
 pub fn apply_preprocess(
-    net: &mut HostNetwork,
+    net: &mut Graph,
     pre: &Preprocess,
     path: &str,
 ) -> Result<(), ImportError> {
@@ -316,11 +312,8 @@ pub fn apply_preprocess(
             format!("channel_order = \"bgr\" needs 3 input channels, the network has {c}"),
         ));
     }
-    let existing = match net.layers.first() {
-        Some(HostLayer {
-            op: HostOp::Normalize { mean, std },
-            ..
-        }) => Some((mean.clone(), std.clone())),
+    let existing = match net.nodes.get(1).map(|n| &n.op) {
+        Some(Op::Normalize { mean, std }) => Some((mean.clone(), std.clone())),
         _ => None,
     };
     let (mean, std) = match (&pre.mean, &pre.std, existing) {
@@ -346,26 +339,36 @@ pub fn apply_preprocess(
             v.to_vec()
         }
     };
-    let op = HostOp::Normalize {
+    let op = Op::Normalize {
         mean: perm(&mean).iter().map(|m| m / scale).collect(),
         std: perm(&std).iter().map(|s| s / scale).collect(),
     };
-    match net.layers.first_mut() {
-        Some(l) if matches!(l.op, HostOp::Normalize { .. }) => l.op = op,
-        _ => net.layers.insert(
-            0,
-            HostLayer {
-                name: "norm".into(),
-                op,
-            },
-        ),
+    match net.nodes.get_mut(1) {
+        Some(l) if matches!(l.op, Op::Normalize { .. }) => l.op = op,
+        _ => {
+            net.insert_node(
+                1,
+                Node {
+                    name: "norm".into(),
+                    op,
+                    inputs: vec![0],
+                },
+            );
+            for n in &mut net.nodes[2..] {
+                for k in &mut n.inputs {
+                    if *k == 0 {
+                        *k = 1;
+                    }
+                }
+            }
+        }
     }
     if bgr {
         // The first affine layer sees channels in the user's RGB order: swap channels 0 and 2.
         let hw = net.input_shape[1] * net.input_shape[2];
-        let first = net.layers.iter_mut().find(|l| l.op.is_affine_layer());
+        let first = net.nodes.iter_mut().find(|l| l.op.has_weights());
         match first.map(|l| &mut l.op) {
-            Some(HostOp::Conv2d {
+            Some(Op::Conv2d {
                 in_channels,
                 out_channels,
                 kernel,
@@ -380,7 +383,7 @@ pub fn apply_preprocess(
                     }
                 }
             }
-            Some(HostOp::Linear {
+            Some(Op::Linear {
                 in_features,
                 out_features,
                 weight,
@@ -403,7 +406,7 @@ pub fn apply_preprocess(
 #[derive(Clone, Debug)]
 pub struct Loaded {
     /// The network, taking raw pixels in `pixel_bounds`.
-    pub net: HostNetwork,
+    pub net: Graph,
     /// The format read.
     pub format: Format,
     /// How tensors were matched to layers (`None` for ONNX graphs).
@@ -411,7 +414,7 @@ pub struct Loaded {
 }
 
 /// Loads the network a spec describes.
-pub fn load_model(spec: &ModelSpec) -> Result<HostNetwork, ImportError> {
+pub fn load_model(spec: &ModelSpec) -> Result<Graph, ImportError> {
     load_model_detailed(spec).map(|l| l.net)
 }
 
