@@ -20,9 +20,7 @@ fn macs_to_fc6(net: &fcollide::model::Graph, fc6: usize) -> f64 {
                 groups,
                 ..
             } => macs += (out * in_channels / groups * kernel[0] * kernel[1]) as f64,
-            fcollide::model::Op::Linear { in_features, .. } => {
-                macs += (out * in_features) as f64
-            }
+            fcollide::model::Op::Linear { in_features, .. } => macs += (out * in_features) as f64,
             _ => {}
         }
     }

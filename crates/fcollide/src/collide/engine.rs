@@ -5,11 +5,13 @@
 //!   and `∂loss/∂u = Aᵀ g`; two small matrix products (`[K, d]·[d, N]` and `[K, N]·[N, d]`)
 //!   with `gemm`, no graph.
 //! - [`AutodiffEngine`]: any network; burn's reverse-mode autodiff of `Σ ỹ ⊙ g`.
+use super::region::{LockTerm, RegionLock};
 use crate::linalg::gemm_strided;
 use crate::model::network::{batch, to_vec};
 use crate::model::{Graph, ModelError, Network};
 use burn::module::Module;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Int, Tensor, TensorData};
 
 /// Computes `ỹ(u)` and `J(u)ᵀ g` for a batch.
 pub trait GradientEngine {
@@ -18,8 +20,25 @@ pub trait GradientEngine {
     /// `ỹ(u)` for `K` inputs (`u` is `[K, d]`), returned `[K, N]`; keeps what
     /// [`GradientEngine::vjp`] needs.
     fn forward(&mut self, u: &[f32]) -> Vec<f32>;
-    /// `J(u)ᵀ g` for the `u` of the last forward (`g` is `[K, N]`), returned `[K, d]`.
+    /// `J(u)ᵀ g` for the `u` of the last forward (`g` is `[K, N]`), returned `[K, d]`; with a
+    /// region lock, plus the gradient of the lock penalty `Σ_k R(u_k)`.
     fn vjp(&mut self, g: &[f32]) -> Vec<f32>;
+    /// Adds the region-lock penalty ([`RegionLock`]) to every vertex's loss. An engine that
+    /// cannot evaluate it refuses a non-empty lock.
+    fn lock_region(&mut self, lock: &RegionLock) -> Result<(), ModelError> {
+        if lock.is_empty() {
+            Ok(())
+        } else {
+            Err(ModelError::Param {
+                param: "region",
+                msg: format!("the {} engine cannot lock the linear region", self.name()),
+            })
+        }
+    }
+    /// The lock penalty `R(u_k)` of each vertex at the last forward (empty without a lock).
+    fn region_penalty(&self) -> Vec<f64> {
+        Vec::new()
+    }
 }
 
 /// `ỹ = A u + c` with `A` `[N, d]` row-major in f32.
@@ -116,17 +135,37 @@ impl GradientEngine for AffineEngine {
     }
 }
 
+/// A lock term on the device.
+#[allow(clippy::large_enum_variant)]
+enum DeviceTerm {
+    Interval {
+        input: usize,
+        lower: Tensor<2>,
+        upper: Tensor<2>,
+    },
+    Order {
+        input: usize,
+        high: Tensor<1, Int>,
+        low: Tensor<1, Int>,
+        margin: Tensor<2>,
+    },
+}
+
 /// Reverse-mode autodiff through a burn [`Network`] on an autodiff device.
 pub struct AutodiffEngine {
     net: Network,
     layer: usize,
     device: Device,
     d: usize,
-    state: Option<(Tensor<2>, Tensor<2>)>,
+    lock: Vec<DeviceTerm>,
+    lock_weight: f32,
+    /// The input, the output `ỹ` and (with a lock) the per-vertex penalty `[K, 1]`.
+    state: Option<(Tensor<2>, Tensor<2>, Option<Tensor<2>>)>,
+    penalty: Vec<f64>,
 }
 
 impl AutodiffEngine {
-    /// The engine for layer `layer` of `net` on `device` (made an autodiff device here).
+    /// The engine for node `layer` of `net` on `device` (made an autodiff device here).
     pub fn new(net: &Graph, layer: usize, device: &Device) -> Result<Self, ModelError> {
         let device = device.clone().autodiff();
         Ok(Self {
@@ -135,7 +174,10 @@ impl AutodiffEngine {
             layer,
             device,
             d: net.input_len(),
+            lock: Vec::new(),
+            lock_weight: 0.0,
             state: None,
+            penalty: Vec::new(),
         })
     }
 }
@@ -147,20 +189,102 @@ impl GradientEngine for AutodiffEngine {
 
     fn forward(&mut self, u: &[f32]) -> Vec<f32> {
         let x = batch(u, self.d, &self.device).require_grad();
-        let y = self.net.forward_to(x.clone(), self.layer);
+        let mut wanted = vec![self.layer];
+        wanted.extend(self.lock.iter().map(|t| match t {
+            DeviceTerm::Interval { input, .. } | DeviceTerm::Order { input, .. } => *input,
+        }));
+        let mut outs = self.net.forward_many(x.clone(), &wanted).into_iter();
+        let y = outs.next().expect("collision layer output");
         let values = to_vec(y.clone().detach());
-        self.state = Some((x, y));
+        let mut pen: Option<Tensor<2>> = None;
+        for (term, v) in self.lock.iter().zip(outs) {
+            let p = match term {
+                DeviceTerm::Interval { lower, upper, .. } => {
+                    let lo = relu(lower.clone() - v.clone());
+                    let hi = relu(v - upper.clone());
+                    (lo.square() + hi.square()).sum_dim(1)
+                }
+                DeviceTerm::Order {
+                    high, low, margin, ..
+                } => {
+                    let xm = v.clone().select(1, high.clone());
+                    let xo = v.select(1, low.clone());
+                    relu(xo - xm + margin.clone()).square().sum_dim(1)
+                }
+            };
+            pen = Some(match pen {
+                Some(acc) => acc + p,
+                None => p,
+            });
+        }
+        let pen = pen.map(|p| p * (0.5 * self.lock_weight));
+        self.penalty = pen
+            .as_ref()
+            .map(|p| {
+                to_vec(p.clone().detach())
+                    .iter()
+                    .map(|&v| f64::from(v))
+                    .collect()
+            })
+            .unwrap_or_default();
+        self.state = Some((x, y, pen));
         values
     }
 
     fn vjp(&mut self, g: &[f32]) -> Vec<f32> {
-        let (x, y) = self.state.take().expect("vjp after forward");
+        let (x, y, pen) = self.state.take().expect("vjp after forward");
         let dims = y.dims();
         let gt: Tensor<2> = Tensor::from_data(TensorData::new(g.to_vec(), dims), &self.device);
-        let grads = (y * gt).sum().backward();
+        let mut loss = (y * gt).sum();
+        if let Some(p) = pen {
+            loss = loss + p.sum();
+        }
+        let grads = loss.backward();
         x.grad(&grads)
             .map(to_vec)
             .unwrap_or_else(|| vec![0.0; g.len() / dims[1] * self.d])
+    }
+
+    fn lock_region(&mut self, lock: &RegionLock) -> Result<(), ModelError> {
+        let dev = &self.device;
+        let f = |v: &[f32]| -> Tensor<2> {
+            Tensor::from_data(TensorData::new(v.to_vec(), [1, v.len()]), dev)
+        };
+        let i = |v: &[i64]| -> Tensor<1, Int> {
+            Tensor::from_data(TensorData::new(v.to_vec(), [v.len()]), dev)
+        };
+        self.lock = lock
+            .terms
+            .iter()
+            .map(|t| match t {
+                LockTerm::Interval {
+                    input,
+                    lower,
+                    upper,
+                } => DeviceTerm::Interval {
+                    input: *input,
+                    lower: f(lower),
+                    upper: f(upper),
+                },
+                LockTerm::Order {
+                    input,
+                    high,
+                    low,
+                    margin,
+                } => DeviceTerm::Order {
+                    input: *input,
+                    high: i(high),
+                    low: i(low),
+                    margin: f(margin),
+                },
+            })
+            .collect();
+        self.lock_weight = lock.weight;
+        Ok(())
+    }
+
+    fn region_penalty(&self) -> Vec<f64> {
+        self.penalty.clone()
     }
 }
 

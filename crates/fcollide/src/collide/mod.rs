@@ -9,6 +9,7 @@ pub mod optimizer;
 pub mod parameterization;
 pub mod params;
 pub mod penalty;
+pub mod region;
 pub mod search;
 
 pub use checkpoint::Checkpointing;
@@ -17,6 +18,7 @@ pub use objective::{LossTerms, Objective};
 pub use parameterization::{Parameterization, PixelBox};
 pub use params::{BoxMethod, Engine, UnitChoice, ValidVertexParams, VertexParams};
 pub use penalty::Penalty;
+pub use region::{RegionLock, RegionMode};
 pub use search::{
     feature_rel_err, find_vertices, find_vertices_checkpointed, find_vertices_in, VertexSet,
     VertexStats,

@@ -1,5 +1,5 @@
 //! Vertex-search parameters, validated by [`VertexParams::check`] and recorded in every run.
-use super::{CollideError, Penalty};
+use super::{CollideError, Penalty, RegionMode};
 use serde::{Deserialize, Serialize};
 
 /// How the pixel box `[lo, hi]` is enforced.
@@ -68,6 +68,27 @@ pub struct VertexParams {
     pub box_method: BoxMethod,
     /// Gradient engine.
     pub engine: Engine,
+    /// Whether vertices are kept in the target's linear region ([`super::region`]).
+    #[serde(default = "default_region")]
+    pub region: RegionMode,
+    /// Margin `μ` of the region lock, in pre-activation units.
+    #[serde(default = "default_lock_margin")]
+    pub lock_margin: f32,
+    /// Weight `γ` of the region-lock penalty.
+    #[serde(default = "default_lock_weight")]
+    pub lock_weight: f32,
+}
+
+fn default_region() -> RegionMode {
+    RegionMode::Auto
+}
+
+fn default_lock_margin() -> f32 {
+    1e-3
+}
+
+fn default_lock_weight() -> f32 {
+    1e4
 }
 
 impl Default for VertexParams {
@@ -86,6 +107,9 @@ impl Default for VertexParams {
             lr_final: 0.001,
             box_method: BoxMethod::Project,
             engine: Engine::Auto,
+            region: default_region(),
+            lock_margin: default_lock_margin(),
+            lock_weight: default_lock_weight(),
         }
     }
 }
@@ -167,6 +191,12 @@ impl VertexParams {
         }
         if !(self.lr_final > 0.0 && self.lr_final <= 1.0) {
             return bad("lr-final", "must be in (0, 1] (a fraction of lr)");
+        }
+        if !(self.lock_margin.is_finite() && self.lock_margin >= 0.0) {
+            return bad("lock-margin", "must be a finite number ≥ 0");
+        }
+        if !(self.lock_weight.is_finite() && self.lock_weight > 0.0 && self.lock_weight <= 1e12) {
+            return bad("lock-weight", "must be a positive number ≤ 1e12");
         }
         Ok(ValidVertexParams(self))
     }

@@ -4,6 +4,7 @@ use super::checkpoint::{self, Checkpointing};
 use super::engine::{AffineEngine, AutodiffEngine, GradientEngine};
 use super::optimizer::{cosine_lr, Adam};
 use super::parameterization::{Parameterization, PixelBox};
+use super::region::{RegionLock, RegionMode};
 use super::{CollideError, Engine, LossTerms, Objective, ValidVertexParams};
 use crate::model::{argmax, Graph, Network};
 use crate::progress::Progress;
@@ -31,6 +32,9 @@ pub struct VertexStats {
     pub confidence: f32,
     /// L2 distance from the starting image.
     pub dist_from_init: f64,
+    /// The region-lock penalty `R(u)` at the end (0 without a lock).
+    #[serde(default)]
+    pub region_penalty: f64,
 }
 
 /// The result of a vertex search.
@@ -50,6 +54,9 @@ pub struct VertexSet {
     pub n_plus: usize,
     /// The engine that computed gradients.
     pub engine: String,
+    /// Whether the search was locked to the target's linear region.
+    #[serde(default)]
+    pub region_locked: bool,
     /// Total loss every `history_every` steps (mean over vertices).
     pub loss_history: Vec<f64>,
     /// Wall-clock seconds of the optimization.
@@ -171,6 +178,16 @@ pub fn find_vertices_in(
     }
     let layer = net.collision_layer_index(&params.layer)?;
     let mut engine = pick_engine(net, layer, params, device)?;
+    let region_locked = match params.region {
+        RegionMode::Free => false,
+        RegionMode::Locked => true,
+        RegionMode::Auto => !net.is_affine_upto(layer),
+    };
+    if region_locked {
+        let lock =
+            RegionLock::at_target(net, target, layer, params.lock_margin, params.lock_weight)?;
+        engine.lock_region(&lock)?;
+    }
     let yt = engine.forward(target);
     let n = yt.len();
     let zero: Vec<usize> = (0..n).filter(|&j| yt[j] <= 0.0).collect();
@@ -300,7 +317,10 @@ pub fn find_vertices_in(
         obj.alpha = params.alpha_at(step);
         space.pixels(&z, &mut u);
         let y = engine.forward(&u);
-        let losses = obj.eval(&y, &mut gy);
+        let mut losses = obj.eval(&y, &mut gy);
+        for (l, r) in losses.iter_mut().zip(engine.region_penalty()) {
+            l.total += r;
+        }
         let g = space.chain(&z, &u, engine.vjp(&gy));
         adam.step(
             &mut z,
@@ -322,6 +342,7 @@ pub fn find_vertices_in(
     space.pixels(&z, &mut u);
     let y = engine.forward(&u);
     let terms: Vec<LossTerms> = obj.eval(&y, &mut gy);
+    let region_penalty = engine.region_penalty();
     let model = Network::from_graph(net, device)?;
     let probs = model.predict(&u, device);
     let stats = (0..k)
@@ -346,6 +367,7 @@ pub fn find_vertices_in(
                 class,
                 confidence: probs[v][class],
                 dist_from_init: dist,
+                region_penalty: region_penalty.get(v).copied().unwrap_or(0.0),
             }
         })
         .collect();
@@ -357,6 +379,7 @@ pub fn find_vertices_in(
         n_units: n,
         n_plus: obj.n_plus(),
         engine: engine.name().into(),
+        region_locked,
         loss_history,
         seconds,
     })

@@ -12,8 +12,8 @@
 //! run the same code.
 use super::error::ExactError;
 use crate::model::graph::op::per_channel;
-use crate::model::graph::{adaptive_range, Graph, Op, Window};
 pub use crate::model::graph::Shape;
+use crate::model::graph::{adaptive_range, Graph, Op, Window};
 
 /// Output of [`forward`]: every node's output, in graph order.
 #[derive(Clone, Debug, PartialEq)]
@@ -106,7 +106,13 @@ pub(crate) fn apply(
     let shape_err = || ExactError::shape(format!("node `{name}` input"), "[C, H, W]", "flat");
     let mut y = vec![0.0; b * n_out];
     match op {
-        Op::Input => return Err(ExactError::shape(format!("node `{name}`"), "not Input", "Input")),
+        Op::Input => {
+            return Err(ExactError::shape(
+                format!("node `{name}`"),
+                "not Input",
+                "Input",
+            ))
+        }
         Op::Identity | Op::Flatten | Op::Reshape { .. } => y.copy_from_slice(x),
         Op::Normalize { mean, std } => {
             let (_, plane) = in_shape.channels_and_plane();
@@ -114,7 +120,11 @@ pub(crate) fn apply(
                 for k in 0..n_in {
                     let c = k / plane;
                     let s = f64::from(per_channel(std, c));
-                    let m = if v < with_bias { f64::from(per_channel(mean, c)) } else { 0.0 };
+                    let m = if v < with_bias {
+                        f64::from(per_channel(mean, c))
+                    } else {
+                        0.0
+                    };
                     y[v * n_out + k] = (x[v * n_in + k] - m) / s;
                 }
             }
@@ -124,7 +134,11 @@ pub(crate) fn apply(
             for v in 0..b {
                 for k in 0..n_in {
                     let c = k / plane;
-                    let t = if v < with_bias { f64::from(per_channel(shift, c)) } else { 0.0 };
+                    let t = if v < with_bias {
+                        f64::from(per_channel(shift, c))
+                    } else {
+                        0.0
+                    };
                     y[v * n_out + k] = x[v * n_in + k] * f64::from(per_channel(scale, c)) + t;
                 }
             }
@@ -197,7 +211,8 @@ pub(crate) fn apply(
                                 for p in 0..kernel[0] {
                                     for q in 0..kernel[1] {
                                         if let Some((r, col)) = win.source(i, j, p, q) {
-                                            let wi = ((o * cin_g + cc) * kernel[0] + p) * kernel[1] + q;
+                                            let wi =
+                                                ((o * cin_g + cc) * kernel[0] + p) * kernel[1] + q;
                                             s += f64::from(weight[wi]) * xv[(c * h + r) * w + col];
                                         }
                                     }
@@ -284,26 +299,28 @@ pub(crate) fn apply(
                 }
             }
         }
-        Op::Relu | Op::Clip { .. } | Op::LeakyRelu { .. } | Op::Sigmoid | Op::Tanh => {
-            match piece {
-                Some(Piece::Slope(slope, offset)) => {
-                    for v in 0..b {
-                        for k in 0..n_in {
-                            let off = if v < with_bias { offset[k] } else { 0.0 };
-                            y[v * n_out + k] = slope[k] * x[v * n_in + k] + off;
-                        }
-                    }
-                }
-                Some(Piece::Gather(_)) => {
-                    return Err(ExactError::shape(format!("node `{name}`"), "slopes", "gather"))
-                }
-                None => {
-                    for (yy, &xx) in y.iter_mut().zip(x) {
-                        *yy = activation(op, xx);
+        Op::Relu | Op::Clip { .. } | Op::LeakyRelu { .. } | Op::Sigmoid | Op::Tanh => match piece {
+            Some(Piece::Slope(slope, offset)) => {
+                for v in 0..b {
+                    for k in 0..n_in {
+                        let off = if v < with_bias { offset[k] } else { 0.0 };
+                        y[v * n_out + k] = slope[k] * x[v * n_in + k] + off;
                     }
                 }
             }
-        }
+            Some(Piece::Gather(_)) => {
+                return Err(ExactError::shape(
+                    format!("node `{name}`"),
+                    "slopes",
+                    "gather",
+                ))
+            }
+            None => {
+                for (yy, &xx) in y.iter_mut().zip(x) {
+                    *yy = activation(op, xx);
+                }
+            }
+        },
         Op::MaxPool2d { .. } => match piece {
             Some(Piece::Gather(src)) => {
                 for v in 0..b {
@@ -313,7 +330,11 @@ pub(crate) fn apply(
                 }
             }
             Some(Piece::Slope(..)) => {
-                return Err(ExactError::shape(format!("node `{name}`"), "gather", "slopes"))
+                return Err(ExactError::shape(
+                    format!("node `{name}`"),
+                    "gather",
+                    "slopes",
+                ))
             }
             None => {
                 let src = maxpool_argmax(name, op, in_shape, out_shape, &x[..n_in])?;
@@ -349,8 +370,16 @@ pub(crate) fn activation(op: &Op, x: f64) -> f64 {
 fn window(name: &str, op: &Op, shape: Shape) -> Result<Window, ExactError> {
     match op.window(shape) {
         Some(Ok(w)) => Ok(w),
-        Some(Err(msg)) => Err(ExactError::shape(format!("node `{name}` window"), "a fitting window", msg)),
-        None => Err(ExactError::shape(format!("node `{name}` input"), "[C, H, W]", "flat")),
+        Some(Err(msg)) => Err(ExactError::shape(
+            format!("node `{name}` window"),
+            "a fitting window",
+            msg,
+        )),
+        None => Err(ExactError::shape(
+            format!("node `{name}` input"),
+            "[C, H, W]",
+            "flat",
+        )),
     }
 }
 
@@ -364,7 +393,11 @@ pub(crate) fn maxpool_argmax(
     x: &[f64],
 ) -> Result<Vec<usize>, ExactError> {
     let (Shape::Chw([c, h, w]), Shape::Chw([_, oh, ow])) = (in_shape, out_shape) else {
-        return Err(ExactError::shape(format!("node `{name}` input"), "[C, H, W]", "flat"));
+        return Err(ExactError::shape(
+            format!("node `{name}` input"),
+            "[C, H, W]",
+            "flat",
+        ));
     };
     let win = window(name, op, in_shape)?;
     let mut src = Vec::with_capacity(c * oh * ow);
@@ -454,7 +487,17 @@ mod tests {
     #[test]
     fn padding_stride_groups_and_dilation() {
         let mut b = GraphBuilder::new("t", [1, 2, 2]);
-        b.conv("conv", 0, 1, 1, 3, 2, 1, (0..9).map(|v| v as f32).collect(), None);
+        b.conv(
+            "conv",
+            0,
+            1,
+            1,
+            3,
+            2,
+            1,
+            (0..9).map(|v| v as f32).collect(),
+            None,
+        );
         let net = b.finish();
         // Output 1×1: centre of the kernel (tap 4) over x[0,0], etc.
         let f = forward(&net, &[1.0, 2.0, 3.0, 4.0]).unwrap();
@@ -540,7 +583,10 @@ mod tests {
         assert_eq!(f.outputs[ap].len(), 9);
         assert_eq!(f.outputs[g], vec![2.5]);
         assert_eq!(f.outputs[a], vec![5.0, 6.0, 7.0, 8.0]);
-        assert_eq!(f.outputs[a + 1], vec![5.0, 6.0, 7.0, 8.0, 1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(
+            f.outputs[a + 1],
+            vec![5.0, 6.0, 7.0, 8.0, 1.0, 2.0, 3.0, 4.0]
+        );
     }
 
     #[test]

@@ -152,7 +152,6 @@ pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
-
 fn check_size(layer: &str, rows: usize, cols: usize, limit: usize) -> Result<(), ExactError> {
     if rows.saturating_mul(cols) > limit {
         Err(ExactError::TooLarge {
@@ -234,7 +233,11 @@ pub fn linearize(
                 let (Some(Ok(win)), Shape::Chw([_, h, w]), Shape::Chw([_, oh, ow])) =
                     (win, shapes[node.inputs[0]], shapes[i])
                 else {
-                    return Err(ExactError::shape(format!("node `{name}`"), "[C,H,W]", "flat"));
+                    return Err(ExactError::shape(
+                        format!("node `{name}`"),
+                        "[C,H,W]",
+                        "flat",
+                    ));
                 };
                 for (k, &best) in src.iter().enumerate() {
                     let ch = k / (oh * ow);
@@ -261,18 +264,28 @@ pub fn linearize(
                         }
                     }
                 }
-                apply(name, &node.op, &ins, shapes[i], b, 1, Some(Piece::Gather(&src)))?
+                apply(
+                    name,
+                    &node.op,
+                    &ins,
+                    shapes[i],
+                    b,
+                    1,
+                    Some(Piece::Gather(&src)),
+                )?
             }
             op if !op.is_affine() => {
-                let (slope, offset) = activation_piece(
+                let (slope, offset) =
+                    activation_piece(op, x_at, ins[0].0, d, &mut region, &mut counts);
+                apply(
+                    name,
                     op,
-                    x_at,
-                    ins[0].0,
-                    d,
-                    &mut region,
-                    &mut counts,
-                );
-                apply(name, op, &ins, shapes[i], b, 1, Some(Piece::Slope(&slope, &offset)))?
+                    &ins,
+                    shapes[i],
+                    b,
+                    1,
+                    Some(Piece::Slope(&slope, &offset)),
+                )?
             }
             op => apply(name, op, &ins, shapes[i], b, 1, None)?,
         };
@@ -390,7 +403,14 @@ mod tests {
         // fc1: y = [u0 − u1, u0 + u1 − 1]; relu; fc2: z = y0 + 2 y1.
         let mut b = GraphBuilder::new("t", [1, 1, 2]);
         let f = b.flatten("flat", 0);
-        let fc1 = b.linear("fc1", f, 2, 2, vec![1.0, -1.0, 1.0, 1.0], Some(vec![0.0, -1.0]));
+        let fc1 = b.linear(
+            "fc1",
+            f,
+            2,
+            2,
+            vec![1.0, -1.0, 1.0, 1.0],
+            Some(vec![0.0, -1.0]),
+        );
         let r = b.relu("relu1", fc1);
         b.linear("fc2", r, 2, 1, vec![1.0, 2.0], Some(vec![0.0]));
         b.finish()

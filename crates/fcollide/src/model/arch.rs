@@ -90,7 +90,16 @@ pub fn vgg16(rng: &mut impl Rng) -> Graph {
     let mut ch = 3;
     for (k, (width, n)) in blocks.iter().enumerate() {
         for i in 0..*n {
-            x = conv(&mut b, &format!("conv{}_{}", k + 1, i + 1), x, ch, *width, 3, 1, rng);
+            x = conv(
+                &mut b,
+                &format!("conv{}_{}", k + 1, i + 1),
+                x,
+                ch,
+                *width,
+                3,
+                1,
+                rng,
+            );
             x = b.relu(&format!("relu{}_{}", k + 1, i + 1), x);
             ch = *width;
         }

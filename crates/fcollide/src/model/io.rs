@@ -77,41 +77,44 @@ pub fn fill_weights(
 ) -> Result<Graph, ModelError> {
     let mut net = template.clone();
     let mut used = std::collections::HashSet::new();
-    let read = |key: &str, expected: &[usize]| -> Result<Vec<f32>, ModelError> {
-        let t = st.tensor(key).map_err(|_| {
-            let mut names: Vec<String> = st.names().into_iter().map(str::to_string).collect();
-            names.sort();
-            let more = names.len().saturating_sub(40);
-            names.truncate(40);
-            weights_err(
-                path,
-                format!(
+    let read =
+        |key: &str, expected: &[usize]| -> Result<Vec<f32>, ModelError> {
+            let t =
+                st.tensor(key).map_err(|_| {
+                    let mut names: Vec<String> =
+                        st.names().into_iter().map(str::to_string).collect();
+                    names.sort();
+                    let more = names.len().saturating_sub(40);
+                    names.truncate(40);
+                    weights_err(
+                        path,
+                        format!(
                     "missing tensor '{key}' (expected shape {expected:?}); the file has: {}{}",
                     names.join(", "),
                     if more > 0 { format!(" … ({more} more)") } else { String::new() }
                 ),
-            )
-        })?;
-        if t.shape() != expected {
-            return Err(weights_err(
-                path,
-                format!(
-                    "tensor '{key}' has shape {:?}, expected {expected:?}",
-                    t.shape()
-                ),
-            ));
-        }
-        if t.dtype() != Dtype::F32 {
-            return Err(weights_err(
-                path,
-                format!("tensor '{key}' is {:?}, expected F32", t.dtype()),
-            ));
-        }
-        Ok(t.data()
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect())
-    };
+                    )
+                })?;
+            if t.shape() != expected {
+                return Err(weights_err(
+                    path,
+                    format!(
+                        "tensor '{key}' has shape {:?}, expected {expected:?}",
+                        t.shape()
+                    ),
+                ));
+            }
+            if t.dtype() != Dtype::F32 {
+                return Err(weights_err(
+                    path,
+                    format!("tensor '{key}' is {:?}, expected F32", t.dtype()),
+                ));
+            }
+            Ok(t.data()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect())
+        };
     let shapes: Vec<Vec<(String, Vec<usize>)>> = template
         .nodes
         .iter()

@@ -72,9 +72,15 @@ pub struct Conv {
 enum Step {
     Input,
     /// `x·scale + shift` with per-entry vectors over the whole input (`[numel]`).
-    Elementwise { scale: Vec<f32>, shift: Vec<f32> },
+    Elementwise {
+        scale: Vec<f32>,
+        shift: Vec<f32>,
+    },
     /// `x·scale[c] + shift[c]` per channel.
-    Channelwise { scale: Vec<f32>, shift: Vec<f32> },
+    Channelwise {
+        scale: Vec<f32>,
+        shift: Vec<f32>,
+    },
     Linear(usize),
     Conv(usize, ConvOptions<2>),
     MaxPool(MaxPoolOptions<2>),
@@ -198,7 +204,8 @@ impl Network {
             steps.push(match &node.op {
                 Op::Input => Step::Input,
                 Op::Normalize { mean, std } => {
-                    let scale: Vec<f32> = (0..channels).map(|c| 1.0 / per_channel(std, c)).collect();
+                    let scale: Vec<f32> =
+                        (0..channels).map(|c| 1.0 / per_channel(std, c)).collect();
                     let shift: Vec<f32> = (0..channels)
                         .map(|c| -per_channel(mean, c) / per_channel(std, c))
                         .collect();
@@ -207,7 +214,10 @@ impl Network {
                 Op::ChannelAffine { scale, shift } => {
                     let sc: Vec<f32> = (0..channels).map(|c| per_channel(scale, c)).collect();
                     let sh: Vec<f32> = (0..channels).map(|c| per_channel(shift, c)).collect();
-                    Step::Channelwise { scale: sc, shift: sh }
+                    Step::Channelwise {
+                        scale: sc,
+                        shift: sh,
+                    }
                 }
                 Op::BatchNorm { .. } => {
                     let (s, t) = node.op.batchnorm_scale_shift().expect("batch norm");
@@ -315,7 +325,10 @@ impl Network {
                     let d = &self.dense[di];
                     di += 1;
                     (
-                        (to_vec(d.weight.val()), d.bias.as_ref().map(|b| to_vec(b.val()))),
+                        (
+                            to_vec(d.weight.val()),
+                            d.bias.as_ref().map(|b| to_vec(b.val())),
+                        ),
                         bias,
                         weight,
                     )
@@ -324,7 +337,10 @@ impl Network {
                     let c = &self.conv[ci];
                     ci += 1;
                     (
-                        (to_vec(c.weight.val()), c.bias.as_ref().map(|b| to_vec(b.val()))),
+                        (
+                            to_vec(c.weight.val()),
+                            c.bias.as_ref().map(|b| to_vec(b.val())),
+                        ),
                         bias,
                         weight,
                     )
@@ -350,8 +366,21 @@ impl Network {
     /// Output of node `last` for a batch `[B, C·H·W]`, flattened to `[B, numel]`. Only the
     /// nodes `last` depends on are computed.
     pub fn forward_to(&self, x: Tensor<2>, last: usize) -> Tensor<2> {
+        self.forward_many(x, &[last]).remove(0)
+    }
+
+    /// Outputs of the nodes `wanted` for a batch `[B, C·H·W]`, each flattened to
+    /// `[B, numel]`, from one pass that computes only the nodes they depend on.
+    pub fn forward_many(&self, x: Tensor<2>, wanted: &[usize]) -> Vec<Tensor<2>> {
         let device = x.device();
-        let needed = self.graph.ancestors(last);
+        let last = wanted.iter().copied().max().unwrap_or(0);
+        let mut needed = vec![false; self.steps.len()];
+        for &w in wanted {
+            for (n, a) in needed.iter_mut().zip(self.graph.ancestors(w)) {
+                *n |= a;
+            }
+        }
+        let keep: Vec<bool> = (0..self.steps.len()).map(|i| wanted.contains(&i)).collect();
         let mut vals: Vec<Option<Act>> = vec![None; self.steps.len()];
         vals[0] = Some(Act::Flat(x));
         for i in 1..=last {
@@ -363,7 +392,7 @@ impl Network {
             let out_shape = self.shapes[i];
             // Take an input out of `vals` when this is its last reader, else clone it.
             let take = |k: usize, vals: &mut Vec<Option<Act>>| -> Act {
-                if self.last_use[k] <= i {
+                if self.last_use[k] <= i && !keep[k] {
                     vals[k].take().expect("input computed")
                 } else {
                     vals[k].clone().expect("input computed")
@@ -428,8 +457,7 @@ impl Network {
                 Step::Relu => take(node.inputs[0], &mut vals).unary(relu, relu),
                 Step::Clip(lo, hi) => {
                     let (lo, hi) = (*lo, *hi);
-                    take(node.inputs[0], &mut vals)
-                        .unary(|t| t.clamp(lo, hi), |t| t.clamp(lo, hi))
+                    take(node.inputs[0], &mut vals).unary(|t| t.clamp(lo, hi), |t| t.clamp(lo, hi))
                 }
                 Step::Leaky(a) => {
                     let a = *a;
@@ -457,7 +485,10 @@ impl Network {
             };
             vals[i] = Some(y);
         }
-        vals[last].take().expect("computed").flat()
+        wanted
+            .iter()
+            .map(|&w| vals[w].clone().expect("computed").flat())
+            .collect()
     }
 
     /// Logits `[B, classes]` for a batch `[B, C·H·W]`.

@@ -188,10 +188,7 @@ fn bad_parameters_are_named() {
     let err = find_vertices(net, target, target, &p, &default_device(), &Silent)
         .unwrap_err()
         .to_string();
-    assert!(
-        err.contains("not followed by a ReLU"),
-        "{err}"
-    );
+    assert!(err.contains("not followed by a ReLU"), "{err}");
     // A unit of the positive set cannot be pushed down.
     let fc1 = net.collision_layer_index("fc1").unwrap();
     let mut eng = AutodiffEngine::new(net, fc1, &default_device()).unwrap();

@@ -41,11 +41,11 @@
 //!
 //! The script also checks its backprop against central differences of its own forward and
 //! its convolution against a scalar loop before writing the file.
+use crate::chain::{chain, conv, layer, linear, maxpool};
 use fcollide::collide::engine::{AutodiffEngine, GradientEngine};
 use fcollide::collide::{find_vertices, VertexParams};
 use fcollide::exact::{forward, forward_f32};
 use fcollide::model::network::argmax;
-use crate::chain::{chain, conv, layer, linear, maxpool};
 use fcollide::model::{default_device, Graph, Network, Op};
 use fcollide::polytope::verify;
 use fcollide::progress::Silent;
@@ -182,8 +182,7 @@ fn autodiff_vjp_matches_numpy_gradient() {
         let x = case.batch();
         for gc in &case.grads {
             assert_eq!(case.network.nodes[gc.layer_index + 1].name, gc.layer);
-            let mut eng =
-                AutodiffEngine::new(&case.network, gc.layer_index + 1, &device).unwrap();
+            let mut eng = AutodiffEngine::new(&case.network, gc.layer_index + 1, &device).unwrap();
             let y = eng.forward(&x);
             let want_y: Vec<f64> = (0..2)
                 .flat_map(|k| case.outputs[k][gc.layer_index].clone())
@@ -308,15 +307,20 @@ fn tiny_conv_net(rng: &mut ChaCha8Rng) -> Graph {
         vec![
             layer(
                 "conv1",
-                conv(1, 4, [3, 3], [2, 2], [1, 1], weights(rng, 36, 9), bias(rng, 4)),
+                conv(
+                    1,
+                    4,
+                    [3, 3],
+                    [2, 2],
+                    [1, 1],
+                    weights(rng, 36, 9),
+                    bias(rng, 4),
+                ),
             ),
             layer("relu1", Op::Relu),
             layer("pool1", maxpool([2, 2], [2, 2])),
             layer("flat", Op::Flatten),
-            layer(
-                "fc1",
-                linear(36, 10, weights(rng, 360, 36), bias(rng, 10)),
-            ),
+            layer("fc1", linear(36, 10, weights(rng, 360, 36), bias(rng, 10))),
             layer("relu2", Op::Relu),
             layer("fc2", linear(10, 3, weights(rng, 30, 10), bias(rng, 3))),
         ],

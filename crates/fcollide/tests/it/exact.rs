@@ -1,12 +1,12 @@
 //! Integration tests of `fcollide::exact`: hand-solved toy polytopes, certificates on random
 //! MLPs and a small conv/max-pool net, `ker(W+) ⊆ ker(W−)` both ways, the error cases, and the
 //! linearization against central finite differences of the f64 forward.
+use crate::chain::{chain, conv, layer, linear, maxpool, Layer};
 use fcollide::exact::{
     build_system, certify, closest_l1, collision_layers, collision_system, exact_closest,
     exact_polytope, forward, linearize, resolve_layer, ExactError, ExactParams, ExactPolytope,
     LpOptions, LpSolver, VertexLp, WarmStrategy,
 };
-use crate::chain::{chain, conv, layer, linear, maxpool, Layer};
 use fcollide::model::{Graph, Op};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

@@ -528,8 +528,12 @@ fn vgg16_full_size_round_trips_through_every_format() {
     let mut rng = ChaCha8Rng::seed_from_u64(16);
     let mut net = arch::vgg16(&mut rng);
     for l in &mut net.nodes {
-        if let Op::Linear { bias: Some(bias), .. } | Op::Conv2d { bias: Some(bias), .. } =
-            &mut l.op
+        if let Op::Linear {
+            bias: Some(bias), ..
+        }
+        | Op::Conv2d {
+            bias: Some(bias), ..
+        } = &mut l.op
         {
             bias.iter_mut()
                 .for_each(|b| *b = rng.random_range(-0.1..0.1));

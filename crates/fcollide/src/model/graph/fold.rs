@@ -238,6 +238,9 @@ impl Graph {
     }
 }
 
+/// Per-channel means and standard deviations.
+pub type MeanStd = (Vec<f32>, Vec<f32>);
+
 /// A model's input normalization `(x − mean[c]) / std[c]` on raw pixels in `[0, 1]`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -330,14 +333,14 @@ impl Normalization {
                 std.len()
             ));
         }
-        if std.iter().any(|&v| v == 0.0) {
+        if std.contains(&0.0) {
             return Err("a std of 0".into());
         }
         Ok(Normalization::Custom { mean, std })
     }
 
     /// Per-channel mean and std for `channels` input channels, `None` for no normalization.
-    pub fn mean_std(&self, channels: usize) -> Result<Option<(Vec<f32>, Vec<f32>)>, String> {
+    pub fn mean_std(&self, channels: usize) -> Result<Option<MeanStd>, String> {
         let (mean, std) = match self {
             Normalization::None => return Ok(None),
             Normalization::Mnist => (vec![MNIST_MEAN], vec![MNIST_STD]),

@@ -26,6 +26,7 @@ pub mod build;
 pub mod fold;
 pub mod legacy;
 pub mod op;
+pub mod region;
 
 pub use build::GraphBuilder;
 pub use op::{adaptive_range, Op, Shape, Window};
@@ -433,7 +434,9 @@ impl TryFrom<GraphFile> for Graph {
     fn try_from(f: GraphFile) -> Result<Self, String> {
         if let Some(layers) = f.layers {
             if !f.nodes.is_empty() {
-                return Err("a graph has either `nodes` or (older files) `layers`, not both".into());
+                return Err(
+                    "a graph has either `nodes` or (older files) `layers`, not both".into(),
+                );
             }
             let mut g = legacy::from_chain(&f.arch, f.input_shape, layers);
             g.pixel_bounds = f.pixel_bounds;

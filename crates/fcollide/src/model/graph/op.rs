@@ -363,7 +363,11 @@ impl Op {
                 weight,
                 bias,
             } => {
-                let mut v = vec![("weight", vec![*out_features, *in_features], weight.as_slice())];
+                let mut v = vec![(
+                    "weight",
+                    vec![*out_features, *in_features],
+                    weight.as_slice(),
+                )];
                 if let Some(b) = bias {
                     v.push(("bias", vec![*out_features], b.as_slice()));
                 }
@@ -648,7 +652,7 @@ impl Op {
                 }
                 if let Some(v) = var
                     .iter()
-                    .find(|&&v| !(f64::from(v) + f64::from(*eps) > 0.0))
+                    .find(|&&v| f64::from(v) + f64::from(*eps) <= 0.0 || v.is_nan())
                 {
                     return Err(err(format!(
                         "running_var + eps must be positive, has running_var {v}"

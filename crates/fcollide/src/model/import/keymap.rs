@@ -132,7 +132,8 @@ fn slots(template: &Graph) -> Vec<Slot> {
                 ..
             } => {
                 let src = l.inputs[0];
-                let flat_from = match (&template.nodes[src].op, template.nodes[src].inputs.first()) {
+                let flat_from = match (&template.nodes[src].op, template.nodes[src].inputs.first())
+                {
                     (Op::Flatten, Some(&k)) => match shapes.get(k) {
                         Some(Shape::Chw(d)) => Some(*d),
                         _ => None,

@@ -579,9 +579,7 @@ pub fn read_onnx(
                 node_err(format!("input '{name}' must be a constant or initializer"))
             })
         };
-        let only_affine_so_far = layers
-            .iter()
-            .all(|l| matches!(l.op, Op::Normalize { .. }));
+        let only_affine_so_far = layers.iter().all(|l| matches!(l.op, Op::Normalize { .. }));
         match n.op.as_str() {
             "Identity" | "Dropout" => {}
             "Relu" => {

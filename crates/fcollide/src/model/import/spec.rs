@@ -36,8 +36,8 @@
 use super::keymap::Layout;
 use super::load::{load_weights_bytes, Format};
 use super::{onnx, safetensors::map_file, ImportError};
-use crate::model::graph::{Graph, GraphBuilder, Node, Op, Shape};
 use crate::model::arch;
+use crate::model::graph::{Graph, GraphBuilder, Node, Op, Shape};
 use rand::SeedableRng;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -283,11 +283,7 @@ pub fn template(spec: &ModelSpec, path: &str) -> Result<Option<Graph>, ImportErr
 }
 
 /// Rewrites `net` so it takes raw `[0, 1]` RGB pixels (see the module docs).
-pub fn apply_preprocess(
-    net: &mut Graph,
-    pre: &Preprocess,
-    path: &str,
-) -> Result<(), ImportError> {
+pub fn apply_preprocess(net: &mut Graph, pre: &Preprocess, path: &str) -> Result<(), ImportError> {
     let scale = pre.scale.unwrap_or(1.0);
     if !(scale.is_finite() && scale > 0.0) {
         return Err(spec_err(
