@@ -1,5 +1,6 @@
 //! Vertex search (§2 of the paper): the objective `α·L+ + L−_i`, its parameterization in the
 //! pixel box, the optimizer, gradient engines and the batched search.
+pub mod activation;
 pub mod checkpoint;
 pub mod engine;
 pub mod error;
@@ -12,6 +13,7 @@ pub mod penalty;
 pub mod region;
 pub mod search;
 
+pub use activation::{Activation, UnitRole};
 pub use checkpoint::Checkpointing;
 pub use error::CollideError;
 pub use objective::{LossTerms, Objective};

@@ -3,12 +3,15 @@
 //! ```text
 //! loss_i(u) = α · L+(u) + L−_i(u)
 //! L+(u)     = ½ ‖ỹ(u)[P] − ỹt[P]‖²
-//! L−_i(u)   = ỹ(u)_i + β · Σ_{j ∈ Z, j ≠ i} pen(ỹ(u)_j)
+//! L−_i(u)   = s_i·ỹ(u)_i + β · Σ_{j ∈ Z, j ≠ i} pen(s_j·(ỹ(u)_j − b_j))
 //! ```
 //!
-//! with `ỹ` the pre-activation of the collision layer, `P = {j : ỹt_j > 0}` (the positive set)
-//! and `Z = {j : ỹt_j ≤ 0}` (the zero set); the paper has `β = 1`. [`Objective::eval`] returns the losses and
+//! with `ỹ` the pre-activation of the collision layer, `P` the positive set and `Z` the units
+//! that may move, each on its side `s_j·(ỹ_j − b_j) ≤ 0` ([`super::activation`]). For ReLU,
+//! `P = {j : ỹt_j > 0}`, `Z = {j : ỹt_j ≤ 0}`, `s = 1`, `b = 0`: the paper's objective, where
+//! `β = 1`. [`Objective::eval`] returns the losses and
 //! `∂loss/∂ỹ`; the chain rule to the input is the gradient engine's job.
+use super::activation::UnitRole;
 use super::Penalty;
 use serde::Serialize;
 
@@ -19,6 +22,8 @@ pub struct Objective {
     pub target: Vec<f32>,
     /// Whether unit `j` is in the positive set `P`.
     pub positive: Vec<bool>,
+    /// Each unit's role (`Low(0)` for the zero set of a ReLU).
+    pub roles: Vec<UnitRole>,
     /// Weight `α` of `L+`.
     pub alpha: f32,
     /// Penalty on the other zero-set units.
@@ -49,10 +54,33 @@ impl Objective {
         beta: f32,
         units: Vec<usize>,
     ) -> Self {
-        let positive = target.iter().map(|&v| v > 0.0).collect();
+        let roles = target
+            .iter()
+            .map(|&v| {
+                if v > 0.0 {
+                    UnitRole::Positive
+                } else {
+                    UnitRole::Low(0.0)
+                }
+            })
+            .collect();
+        Self::with_roles(target, roles, alpha, penalty, beta, units)
+    }
+
+    /// An objective whose units have the given roles (any activation).
+    pub fn with_roles(
+        target: Vec<f32>,
+        roles: Vec<UnitRole>,
+        alpha: f32,
+        penalty: Penalty,
+        beta: f32,
+        units: Vec<usize>,
+    ) -> Self {
+        let positive = roles.iter().map(|r| r.is_positive()).collect();
         Self {
             target,
             positive,
+            roles,
             alpha,
             penalty,
             beta,
@@ -86,16 +114,21 @@ impl Objective {
                 let (mut lp, mut lm) = (0.0f64, 0.0f64);
                 for j in 0..n {
                     let v = yk[j];
-                    if self.positive[j] {
-                        let d = v - self.target[j];
-                        lp += 0.5 * (d as f64) * (d as f64);
-                        gk[j] = self.alpha * d;
-                    } else if j == unit {
-                        lm += v as f64;
-                        gk[j] = 1.0;
-                    } else {
-                        lm += (self.beta * self.penalty.value(v)) as f64;
-                        gk[j] = self.beta * self.penalty.derivative(v);
+                    match self.roles[j].side() {
+                        None => {
+                            let d = v - self.target[j];
+                            lp += 0.5 * (d as f64) * (d as f64);
+                            gk[j] = self.alpha * d;
+                        }
+                        Some((s, _)) if j == unit => {
+                            lm += (s * v) as f64;
+                            gk[j] = s;
+                        }
+                        Some((s, b)) => {
+                            let w = s * (v - b);
+                            lm += (self.beta * self.penalty.value(w)) as f64;
+                            gk[j] = s * (self.beta * self.penalty.derivative(w));
+                        }
                     }
                 }
                 LossTerms {
@@ -111,6 +144,26 @@ impl Objective {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn saturated_units_move_on_their_side() {
+        // A clip [0, 1]: unit 0 at the top may go up (push it: loss −ỹ), unit 1 at the bottom
+        // is penalized above 0, unit 2 keeps its value.
+        let roles = vec![UnitRole::High(1.0), UnitRole::Low(0.0), UnitRole::Positive];
+        let obj = Objective::with_roles(
+            vec![1.5, -0.5, 0.5],
+            roles,
+            2.0,
+            Penalty::Hinge,
+            1.0,
+            vec![0],
+        );
+        let mut g = vec![0.0; 3];
+        let l = obj.eval(&[2.0, 0.25, 0.75], &mut g);
+        assert_eq!(g, vec![-1.0, 0.5, 0.5]);
+        assert!((l[0].l_minus - (-2.0 + 0.0625)).abs() < 1e-9);
+        assert!((l[0].l_plus - 0.03125).abs() < 1e-9);
+    }
 
     #[test]
     fn gradient_matches_finite_differences() {

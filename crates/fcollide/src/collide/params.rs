@@ -77,6 +77,14 @@ pub struct VertexParams {
     /// Weight `γ` of the region-lock penalty.
     #[serde(default = "default_lock_weight")]
     pub lock_weight: f32,
+    /// Saturation tolerance `τ` of sigmoid and tanh collision layers
+    /// ([`super::activation`]).
+    #[serde(default = "default_saturation_tol")]
+    pub saturation_tol: f32,
+}
+
+fn default_saturation_tol() -> f32 {
+    1e-3
 }
 
 fn default_region() -> RegionMode {
@@ -110,6 +118,7 @@ impl Default for VertexParams {
             region: default_region(),
             lock_margin: default_lock_margin(),
             lock_weight: default_lock_weight(),
+            saturation_tol: default_saturation_tol(),
         }
     }
 }
@@ -197,6 +206,9 @@ impl VertexParams {
         }
         if !(self.lock_weight.is_finite() && self.lock_weight > 0.0 && self.lock_weight <= 1e12) {
             return bad("lock-weight", "must be a positive number ≤ 1e12");
+        }
+        if !(self.saturation_tol > 0.0 && self.saturation_tol < 0.5) {
+            return bad("saturation-tol", "must be in (0, 0.5)");
         }
         Ok(ValidVertexParams(self))
     }

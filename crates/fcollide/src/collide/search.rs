@@ -1,5 +1,6 @@
 //! Vertex search (§2): `K` vertices optimized as one batch by Adam on
 //! `Σ_k [α·L+(u_k) + L−_{i_k}(u_k)]` inside the pixel box, each started from an initial image.
+use super::activation::{Activation, UnitRole};
 use super::checkpoint::{self, Checkpointing};
 use super::engine::{AffineEngine, AutodiffEngine, GradientEngine};
 use super::optimizer::{cosine_lr, Adam};
@@ -24,7 +25,7 @@ pub struct VertexStats {
     pub unit_value: f32,
     /// `‖y(v) − y(t)‖ / ‖y(t)‖` of the post-ReLU activation at the collision layer.
     pub feature_rel_err: f64,
-    /// Fraction of zero-set units with pre-activation `≤ 0`.
+    /// Fraction of zero-set units on their side (ReLU: pre-activation `≤ 0`).
     pub z_satisfied: f64,
     /// Predicted class.
     pub class: usize,
@@ -81,15 +82,9 @@ impl VertexSet {
     }
 }
 
-/// `‖relu(a) − relu(b)‖ / ‖relu(b)‖`.
+/// `‖relu(a) − relu(b)‖ / ‖relu(b)‖` (see [`Activation::feature_rel_err`] for others).
 pub fn feature_rel_err(a: &[f32], b: &[f32]) -> f64 {
-    let (mut num, mut den) = (0.0f64, 0.0f64);
-    for (&x, &t) in a.iter().zip(b) {
-        let (x, t) = (x.max(0.0) as f64, t.max(0.0) as f64);
-        num += (x - t) * (x - t);
-        den += t * t;
-    }
-    num.sqrt() / den.sqrt().max(1e-30)
+    Activation::Relu.feature_rel_err(a, b)
 }
 
 fn pick_engine(
@@ -176,12 +171,19 @@ pub fn find_vertices_in(
             expected: d,
         });
     }
-    let layer = net.collision_layer_index(&params.layer)?;
+    let point = net.collision_point(&params.layer)?;
+    let layer = point.pre;
+    let act = Activation::of(&net.nodes[point.relu].op).unwrap_or(Activation::Relu);
     let mut engine = pick_engine(net, layer, params, device)?;
+    let lockable = net
+        .nodes
+        .iter()
+        .zip(net.ancestors(layer))
+        .all(|(n, a)| !a || n.op.is_piecewise_linear());
     let region_locked = match params.region {
         RegionMode::Free => false,
         RegionMode::Locked => true,
-        RegionMode::Auto => !net.is_affine_upto(layer),
+        RegionMode::Auto => !net.is_affine_upto(layer) && lockable,
     };
     if region_locked {
         let lock =
@@ -190,7 +192,11 @@ pub fn find_vertices_in(
     }
     let yt = engine.forward(target);
     let n = yt.len();
-    let zero: Vec<usize> = (0..n).filter(|&j| yt[j] <= 0.0).collect();
+    let roles: Vec<UnitRole> = yt
+        .iter()
+        .map(|&v| act.role(v, params.saturation_tol))
+        .collect();
+    let zero: Vec<usize> = (0..n).filter(|&j| !roles[j].is_positive()).collect();
     let units = match &params.units {
         Some(u) => {
             for &i in u {
@@ -203,11 +209,11 @@ pub fn find_vertices_in(
                         ),
                     });
                 }
-                if yt[i] > 0.0 {
+                if roles[i].is_positive() {
                     return Err(CollideError::Param {
                         param: "units",
                         msg: format!(
-                            "unit {i} is in the positive set P (target pre-activation {:.4} > 0); choose units of Z such as {:?}",
+                            "unit {i} is in the positive set P (target pre-activation {:.4}, on a non-flat part of {act}); choose units of Z such as {:?}",
                             yt[i],
                             &zero[..zero.len().min(8)]
                         ),
@@ -233,8 +239,9 @@ pub fn find_vertices_in(
             }
         }
     };
-    let mut obj = Objective::new(
+    let mut obj = Objective::with_roles(
         yt.clone(),
+        roles.clone(),
         params.alpha,
         params.penalty,
         params.beta,
@@ -348,8 +355,8 @@ pub fn find_vertices_in(
     let stats = (0..k)
         .map(|v| {
             let yv = &y[v * n..(v + 1) * n];
-            let zs =
-                zero.iter().filter(|&&j| yv[j] <= 0.0).count() as f64 / zero.len().max(1) as f64;
+            let zs = zero.iter().filter(|&&j| roles[j].satisfied(yv[j])).count() as f64
+                / zero.len().max(1) as f64;
             let class = argmax(&probs[v]);
             let dist = u[v * d..(v + 1) * d]
                 .iter()
@@ -362,7 +369,7 @@ pub fn find_vertices_in(
                 l_plus: terms[v].l_plus,
                 l_minus: terms[v].l_minus,
                 unit_value: yv[units[v]],
-                feature_rel_err: feature_rel_err(yv, &yt),
+                feature_rel_err: act.feature_rel_err(yv, &yt),
                 z_satisfied: zs,
                 class,
                 confidence: probs[v][class],

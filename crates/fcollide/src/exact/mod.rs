@@ -181,7 +181,18 @@ pub fn collision_layers(net: &Graph) -> Vec<String> {
 /// [`ExactError::UnknownLayer`] listing the valid ones and saying why `name` is not one.
 pub fn resolve_layer(net: &Graph, name: &str) -> Result<usize, ExactError> {
     match net.collision_point(name) {
-        Ok(p) => Ok(p.pre),
+        Ok(p) => match net.nodes[p.relu].op {
+            crate::model::Op::Relu => Ok(p.pre),
+            crate::model::Op::Clip { min, .. } if min == 0.0 => Ok(p.pre),
+            ref op => Err(ExactError::UnknownLayer {
+                name: name.to_string(),
+                why: format!(
+                    "its activation is {}, and the exact LPs need a ReLU (or a clip at 0)",
+                    op.kind()
+                ),
+                valid: collision_layers(net),
+            }),
+        },
         Err(crate::model::ModelError::UnknownLayer { why, .. }) => Err(ExactError::UnknownLayer {
             name: name.to_string(),
             why,

@@ -20,6 +20,9 @@
 //!    *certified error bound* is `max_v ‖ẽ(v)‖ / ‖yt‖`, a bound on the relative feature error
 //!    of every point of the hull, measured only at the vertices.
 //!
+//! For an activation without flat pieces (LeakyReLU, sigmoid, tanh: all 1-Lipschitz) every
+//! unit takes the middle-piece bound `|ỹ_j(v) − ỹt_j|`.
+//!
 //! The row is *certified* when the vertices share the region and the bound is at most the
 //! tolerance. Both steps use the f64 reference forward pass ([`crate::exact::forward`]).
 use serde::{Deserialize, Serialize};
@@ -74,11 +77,15 @@ pub fn certify_hull(
     }
     let ft = forward_f32(net, target).map_err(shape_err)?;
     let pieces = region_pieces(net, &ft.shapes, &ft.outputs, point.pre).ok();
+    // Flat pieces of the activation (`(+∞, −∞)`: none, every unit uses the Lipschitz bound
+    // `|act(a) − act(t)| ≤ |a − t|`, valid for tanh, LeakyReLU and the sigmoid).
     let (lo, hi) = match net.nodes[point.relu].op {
+        Op::Relu => (0.0, f64::INFINITY),
         Op::Clip { min, max } => (f64::from(min), f64::from(max)),
-        _ => (0.0, f64::INFINITY),
+        _ => (f64::NEG_INFINITY, f64::INFINITY),
     };
-    let act = |v: f64| v.max(lo).min(hi);
+    let op = net.nodes[point.relu].op.clone();
+    let act = |v: f64| crate::exact::forward::activation(&op, v);
     let yt = &ft.outputs[point.pre];
     let norm_t = yt
         .iter()

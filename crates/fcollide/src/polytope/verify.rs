@@ -1,10 +1,10 @@
 //! Polytope verification (§3): `N` random convex combinations of the vertices are run through
 //! the network; reported are the fraction classified as the target's class, the mean top-class
-//! probability, and the feature error `‖y(s) − y(t)‖/‖y(t)‖` of the post-ReLU activation at the
-//! collision layer (mean and max over samples).
+//! probability, and the feature error `‖y(s) − y(t)‖/‖y(t)‖` of the activation (ReLU, clip,
+//! sigmoid, …) at the collision layer (mean and max over samples).
 use super::metrics::mean_pairwise_l2;
 use super::sample::sample_polytope;
-use crate::collide::{feature_rel_err, CollideError, VertexSet};
+use crate::collide::{Activation, CollideError, VertexSet};
 use crate::model::{argmax, Graph, Network};
 use burn::tensor::Device;
 use rand::Rng;
@@ -47,7 +47,9 @@ pub fn verify(
     rng: &mut impl Rng,
 ) -> Result<(Verification, Vec<f32>), CollideError> {
     let d = net.input_len();
-    let layer = net.collision_layer_index(&set.layer)?;
+    let point = net.collision_point(&set.layer)?;
+    let layer = point.pre;
+    let act = Activation::of(&net.nodes[point.relu].op).unwrap_or(Activation::Relu);
     let model = Network::from_graph(net, device)?;
     let samples = sample_polytope(&set.vertices, d, n, rng);
     let tp = model.predict(target, device);
@@ -63,7 +65,7 @@ pub fn verify(
             hits += (c == target_class) as usize;
             conf += p[c] as f64;
             tprob += p[target_class] as f64;
-            let fe = feature_rel_err(a, &yt);
+            let fe = act.feature_rel_err(a, &yt);
             fe_sum += fe;
             fe_max = fe_max.max(fe);
         }
@@ -71,7 +73,7 @@ pub fn verify(
     let vacts = model.activations(&set.vertices, layer, device);
     let vfe = vacts
         .iter()
-        .map(|a| feature_rel_err(a, &yt))
+        .map(|a| act.feature_rel_err(a, &yt))
         .fold(0.0, f64::max);
     let nn = n.max(1) as f64;
     Ok((

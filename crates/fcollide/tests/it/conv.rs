@@ -417,3 +417,52 @@ fn collision_at_a_conv_layer_end_to_end() {
     let probs = model.predict(&samples[..10 * d], &device);
     assert!(probs.iter().all(|p| argmax(p) == target_class));
 }
+
+/// (g) behind a ReLU and a max-pool, region-locked vertices share the target's linear region:
+/// the certificate holds and every sample collides; vertices found without the lock land in
+/// other regions and their samples measurably do not collide.
+#[test]
+fn region_locked_samples_collide_and_free_ones_do_not() {
+    use fcollide::collide::RegionMode;
+    use fcollide::polytope::certify_hull;
+    let device = default_device();
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let net = tiny_conv_net(&mut rng);
+    let d = net.input_len();
+    let target: Vec<f32> = (0..d).map(|_| rng.random::<f32>()).collect();
+    let run = |region: RegionMode| {
+        let p = VertexParams {
+            layer: "fc1".into(),
+            steps: 1500,
+            alpha: 1e6,
+            beta: 1e6,
+            region,
+            ..VertexParams::default()
+        }
+        .check()
+        .unwrap();
+        let set = find_vertices(&net, &target, &target, &p, &device, &Silent).unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(12);
+        let (v, _) = verify(&net, &target, &set, 500, &device, &mut rng).unwrap();
+        let cert = certify_hull(&net, &target, &set.vertices, "fc1", 1e-4).unwrap();
+        (set, v, cert)
+    };
+    let (locked, v_locked, c_locked) = run(RegionMode::Auto);
+    assert!(locked.region_locked);
+    assert!(c_locked.same_region && c_locked.certified, "{c_locked:?}");
+    assert!(c_locked.certificate_margin.unwrap() >= 0.0);
+    assert!(v_locked.feature_rel_err_max < 1e-6, "{v_locked:?}");
+    let (free, v_free, c_free) = run(RegionMode::Free);
+    assert!(!free.region_locked);
+    assert!(!c_free.same_region, "{c_free:?}");
+    // The free vertices collide themselves but their samples do not.
+    assert!(v_free.vertex_feature_rel_err_max < 1e-4, "{v_free:?}");
+    assert!(v_free.feature_rel_err_max > 1e-2, "{v_free:?}");
+    eprintln!(
+        "locked: spread {:.3} err {:.2e}; free: spread {:.3} err {:.2e}",
+        v_locked.vertex_pairwise_l2,
+        v_locked.feature_rel_err_max,
+        v_free.vertex_pairwise_l2,
+        v_free.feature_rel_err_max
+    );
+}

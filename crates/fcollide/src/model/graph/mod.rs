@@ -215,9 +215,9 @@ impl Graph {
         !reach[n - 1]
     }
 
-    /// Every point where a collision can be sought, in graph order: ReLU nodes (and clips
-    /// with a lower bound of 0, such as ReLU6, whose flat bottom collides the same way) that
-    /// dominate the output and are not the output.
+    /// Every point where a collision can be sought, in graph order: the element-wise
+    /// activations (ReLU, clips such as ReLU6, LeakyReLU, sigmoid, tanh) that lie on every
+    /// path from the input to the output.
     pub fn collision_points(&self) -> Vec<CollisionPoint> {
         let consumers = self.consumers();
         (1..self.nodes.len())
@@ -245,11 +245,10 @@ impl Graph {
     }
 
     fn is_relu_like(&self, i: usize) -> bool {
-        match self.nodes[i].op {
-            Op::Relu => true,
-            Op::Clip { min, .. } => min == 0.0,
-            _ => false,
-        }
+        matches!(
+            self.nodes[i].op,
+            Op::Relu | Op::Clip { .. } | Op::LeakyRelu { .. } | Op::Sigmoid | Op::Tanh
+        )
     }
 
     /// Names of the collision points ([`Graph::collision_points`]).
@@ -271,7 +270,7 @@ impl Graph {
             return Ok(p.clone());
         }
         let valid = if points.is_empty() {
-            "(none: no ReLU lies on every path to the output)".to_string()
+            "(none: no activation lies on every path to the output)".to_string()
         } else {
             points
                 .iter()
@@ -306,7 +305,7 @@ impl Graph {
                 self.nodes[i].op.kind()
             ),
             None => format!(
-                "it is a {} node not followed by a ReLU",
+                "it is a {} node not followed by a ReLU (or another activation)",
                 self.nodes[i].op.kind()
             ),
         };
