@@ -183,7 +183,7 @@ pub fn resolve_layer(net: &Graph, name: &str) -> Result<usize, ExactError> {
     match net.collision_point(name) {
         Ok(p) => match net.nodes[p.relu].op {
             crate::model::Op::Relu => Ok(p.pre),
-            crate::model::Op::Clip { min, .. } if min == 0.0 => Ok(p.pre),
+            crate::model::Op::Clip { min: 0.0, .. } => Ok(p.pre),
             ref op => Err(ExactError::UnknownLayer {
                 name: name.to_string(),
                 why: format!(
