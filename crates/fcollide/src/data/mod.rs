@@ -37,6 +37,7 @@ pub mod idx;
 pub mod image_file;
 pub mod imagenet;
 pub mod split;
+pub mod transform;
 
 pub use dataset::{Dataset, IDX_DIR_FILES};
 pub use embedded::{mnist, mnist_split};
