@@ -434,7 +434,7 @@ pub fn load_model_detailed(spec: &ModelSpec) -> Result<Loaded, ImportError> {
                 format!("arch = \"onnx\" needs an ONNX file, this is {format:?}"),
             ));
         }
-        (onnx::read_onnx(&map, &path, spec.input_shape)?, None)
+        (onnx::read_onnx_file(&spec.weights, spec.input_shape)?, None)
     } else {
         let t = template(spec, &path)?.expect("not onnx");
         let (net, layout) = load_weights_bytes(&map, &path, Some(format), &t, &spec.remap)?;
