@@ -1198,6 +1198,13 @@ fn run(cli: Cli) -> Result<()> {
             lp_solver,
             out,
         }) => {
+            if matches!(lp_solver, LpSolverArg::Highs) && !fcollide::exact::HIGHS_AVAILABLE {
+                bail!(
+                    "--lp-solver highs: HiGHS is not compiled into this build; rebuild with \
+                     `cargo build --release --features highs` (needs cmake, a C++ compiler and \
+                     libclang), or use --lp-solver auto/dense"
+                );
+            }
             let net = model.load()?;
             let (_, test) = load_data(&data)?;
             let t = read_image(&target, &test, &net, "target")?;

@@ -228,6 +228,22 @@ fn train_vertices_verify_exact_round_trip() {
         serde_json::from_str(&std::fs::read_to_string(&figures).unwrap()).unwrap();
     assert_eq!(f["samples"], 200);
     assert!(f["success_rate"].as_f64().unwrap() > 0.99, "{f}");
+    // Without the `highs` feature, `--lp-solver highs` is refused before any work.
+    #[cfg(not(feature = "highs"))]
+    {
+        let o = fcollide(&[
+            "exact",
+            "--model",
+            m,
+            "--target",
+            "index:0",
+            "--lp-solver",
+            "highs",
+            "--out",
+            d.join("exact-highs").to_str().unwrap(),
+        ]);
+        assert_clean_failure(&o, &["--lp-solver highs", "--features highs"]);
+    }
     // Exact vertices with certificates.
     let out = d.join("exact");
     let o = fcollide(&[
