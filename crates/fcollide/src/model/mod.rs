@@ -6,6 +6,7 @@ pub mod import;
 pub mod io;
 pub mod network;
 pub mod train;
+pub mod zoo;
 
 pub use error::ModelError;
 pub use graph::{CollisionPoint, Graph, GraphBuilder, Node, Op, Shape};
