@@ -554,7 +554,10 @@ fn named_report(
     entries: &[Entry],
     opts: &MatchOptions,
     tf: bool,
+    brief: bool,
 ) -> String {
+    // After a headline (batch norm on one side), the rest are its consequences: list fewer.
+    let (shape_cap, cap) = if brief { (1, 5) } else { (3, LIST_CAP) };
     // Show a missing parameter under the key the file would have: the alias when the file
     // used aliases, the TF name for the TF layout.
     let aliased = entries.iter().any(|e| {
@@ -577,17 +580,14 @@ fn named_report(
         format!("'{}'", p.key)
     };
     let mut parts = Vec::new();
-    for &(pi, e, ref want) in pr.shapes.iter().take(3) {
+    for &(pi, e, ref want) in pr.shapes.iter().take(shape_cap) {
         parts.push(format!(
             "tensor '{}' has shape {:?}, expected {want:?} (node '{}')",
             entries[e].orig, entries[e].tensor.shape, template.nodes[ps[pi].node].name
         ));
     }
-    if pr.shapes.len() > 3 {
-        parts.push(format!(
-            "{} tensors of other shapes in all",
-            pr.shapes.len()
-        ));
+    if pr.shapes.len() > shape_cap {
+        parts.push(format!("{} shape differences in all", pr.shapes.len()));
     }
     if !pr.missing.is_empty() {
         parts.push(format!(
@@ -605,7 +605,7 @@ fn named_report(
                     format!("{} {shape:?}", file_key(&ps[pi]))
                 }),
                 pr.missing.len(),
-                LIST_CAP
+                cap
             )
         ));
     }
@@ -628,7 +628,7 @@ fn named_report(
                     s
                 }),
                 pr.unused.len(),
-                LIST_CAP
+                cap
             )
         ));
     }
@@ -710,6 +710,7 @@ pub fn fill(
                 Ok(a) => (a, Layout::PositionalNatural),
                 Err(natural) => {
                     let hint = batchnorm_hint(&template, &entries, &active);
+                    let brief = hint.is_some();
                     let mut parts: Vec<String> = hint.into_iter().collect();
                     if named.found > 0 {
                         // Only shape differences: the plain shape error.
@@ -723,9 +724,13 @@ pub fn fill(
                                 expected: want.clone(),
                             });
                         }
-                        parts.push(named_report(&ps, &named, &template, &entries, opts, false));
+                        parts.push(named_report(
+                            &ps, &named, &template, &entries, opts, false, brief,
+                        ));
                     } else if tf.found > 0 {
-                        parts.push(named_report(&ps, &tf, &template, &entries, opts, true));
+                        parts.push(named_report(
+                            &ps, &tf, &template, &entries, opts, true, brief,
+                        ));
                     } else {
                         parts.push(format!("no key matches a node by name; {file_order}"));
                         if natural != file_order {
