@@ -46,14 +46,18 @@ NAMES = [
     "squeezenet1_1",
 ]
 
-# (name, num_classes, input side, weight seed, images): small enough for a CI test.
+# (name, num_classes, input side, weight seed, images, heavy): small enough for a CI test,
+# except the heavy ones (VGG and AlexNet keep their 4096-wide classifiers: 10⁸ weights), which
+# the Rust test checks only when asked (`--ignored`).
 NUMERIC = [
-    ("resnet18", 10, 32, 1, 2),
-    ("resnext50_32x4d", 10, 32, 2, 1),
-    ("mobilenet_v2", 10, 32, 3, 2),
-    ("densenet121", 10, 32, 4, 1),
-    ("squeezenet1_0", 10, 32, 5, 2),
-    ("squeezenet1_1", 10, 32, 6, 2),
+    ("resnet18", 10, 32, 1, 2, False),
+    ("resnext50_32x4d", 10, 32, 2, 1, False),
+    ("mobilenet_v2", 10, 32, 3, 2, False),
+    ("densenet121", 10, 32, 4, 1, False),
+    ("squeezenet1_0", 10, 32, 5, 2, False),
+    ("squeezenet1_1", 10, 32, 6, 2, False),
+    ("vgg11_bn", 10, 32, 7, 1, True),
+    ("alexnet", 10, 64, 8, 1, True),
 ]
 
 
@@ -102,7 +106,7 @@ def state_dicts():
 
 def numeric():
     cases = []
-    for name, classes, side, seed, n_images in NUMERIC:
+    for name, classes, side, seed, n_images, heavy in NUMERIC:
         m = getattr(torchvision.models, name)(weights=None, num_classes=classes).eval()
         sd = m.state_dict()
         keys = []
@@ -130,7 +134,7 @@ def numeric():
                 y = m(xt)[0].tolist()
             logits.append(y)
         cases.append({"name": name, "classes": classes, "side": side, "seed": seed,
-                      "images": images, "keys": keys, "logits": logits})
+                      "heavy": heavy, "images": images, "keys": keys, "logits": logits})
         print(f"{name}: {len(keys)} keys, max |logit| {max(abs(v) for r in logits for v in r):.3g}")
     text = json.dumps({"torch": torch.__version__, "torchvision": torchvision.__version__,
                        "cases": cases}, separators=(",", ":"))

@@ -164,61 +164,89 @@ fn burn_logits(g: &Graph, x: &[f32]) -> Vec<f64> {
     to_vec(y).into_iter().map(f64::from).collect()
 }
 
+/// Loads a numeric case through its template and compares the logits with torch's.
+fn check_case(case: &serde_json::Value) {
+    let name = case["name"].as_str().unwrap();
+    let side = case["side"].as_u64().unwrap() as usize;
+    let tensors = case_tensors(case);
+    let bn_count = tensors
+        .iter()
+        .filter(|(k, _)| k.ends_with("running_var"))
+        .count();
+    let m = zoo::fill(
+        name,
+        tensors,
+        &MatchOptions::default(),
+        Some([side, side]),
+        "fixture",
+    )
+    .unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert_eq!(m.layout, Layout::Named, "{name}");
+    assert_eq!(
+        m.graph.check().unwrap(),
+        case["classes"].as_u64().unwrap() as usize
+    );
+    assert_eq!(m.skipped.len(), bn_count, "{name}: num_batches_tracked");
+    let left = m
+        .graph
+        .nodes
+        .iter()
+        .filter(|n| matches!(n.op, Op::BatchNorm { .. }))
+        .count();
+    assert_eq!(m.folded.len() + left, bn_count, "{name}: batch norms");
+    if !name.starts_with("densenet") {
+        assert_eq!(left, 0, "{name}: every batch norm follows a conv");
+    }
+    for (k, want) in case["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(case["logits"].as_array().unwrap())
+    {
+        let x = image(k.as_u64().unwrap(), side);
+        let want = floats(want);
+        let exact = forward_f32(&m.graph, &x).unwrap().logits().to_vec();
+        let e = rel_err(&exact, &want);
+        eprintln!("{name}: f64 forward rel. error {e:.2e}");
+        assert!(e <= 1e-4, "{name}: f64 forward {e:.2e}");
+        if matches!(
+            name,
+            "resnet18" | "mobilenet_v2" | "squeezenet1_1" | "vgg11_bn"
+        ) {
+            let e = rel_err(&burn_logits(&m.graph, &x), &want);
+            eprintln!("{name}: burn forward rel. error {e:.2e}");
+            assert!(e <= 1e-4, "{name}: burn forward {e:.2e}");
+        }
+    }
+}
+
+fn cases(heavy: bool) -> Vec<serde_json::Value> {
+    let fx = numeric();
+    fx["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["heavy"].as_bool() == Some(heavy))
+        .cloned()
+        .collect()
+}
+
 #[test]
 fn seeded_torchvision_models_give_torchs_logits() {
-    let fx = numeric();
-    let cases = fx["cases"].as_array().unwrap();
+    let cases = cases(false);
     assert!(cases.len() >= 5);
-    for case in cases {
-        let name = case["name"].as_str().unwrap();
-        let side = case["side"].as_u64().unwrap() as usize;
-        let tensors = case_tensors(case);
-        let bn_count = tensors
-            .iter()
-            .filter(|(k, _)| k.ends_with("running_var"))
-            .count();
-        let m = zoo::fill(
-            name,
-            tensors,
-            &MatchOptions::default(),
-            Some([side, side]),
-            "fixture",
-        )
-        .unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert_eq!(m.layout, Layout::Named, "{name}");
-        assert_eq!(
-            m.graph.check().unwrap(),
-            case["classes"].as_u64().unwrap() as usize
-        );
-        assert_eq!(m.skipped.len(), bn_count, "{name}: num_batches_tracked");
-        let left = m
-            .graph
-            .nodes
-            .iter()
-            .filter(|n| matches!(n.op, Op::BatchNorm { .. }))
-            .count();
-        assert_eq!(m.folded.len() + left, bn_count, "{name}: batch norms");
-        if !name.starts_with("densenet") {
-            assert_eq!(left, 0, "{name}: every batch norm follows a conv");
-        }
-        for (k, want) in case["images"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .zip(case["logits"].as_array().unwrap())
-        {
-            let x = image(k.as_u64().unwrap(), side);
-            let want = floats(want);
-            let exact = forward_f32(&m.graph, &x).unwrap().logits().to_vec();
-            let e = rel_err(&exact, &want);
-            eprintln!("{name}: f64 forward rel. error {e:.2e}");
-            assert!(e <= 1e-4, "{name}: f64 forward {e:.2e}");
-            if matches!(name, "resnet18" | "mobilenet_v2" | "squeezenet1_1") {
-                let e = rel_err(&burn_logits(&m.graph, &x), &want);
-                eprintln!("{name}: burn forward rel. error {e:.2e}");
-                assert!(e <= 1e-4, "{name}: burn forward {e:.2e}");
-            }
-        }
+    for case in &cases {
+        check_case(case);
+    }
+}
+
+#[test]
+#[ignore = "heavy: VGG-11-BN and AlexNet keep 10⁸ classifier weights (≈1 GB while loading)"]
+fn seeded_vgg_and_alexnet_give_torchs_logits() {
+    let cases = cases(true);
+    assert!(cases.len() >= 2);
+    for case in &cases {
+        check_case(case);
     }
 }
 
