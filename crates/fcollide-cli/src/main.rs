@@ -148,6 +148,33 @@ enum Command {
         #[command(subcommand)]
         command: PatchesCommand,
     },
+    /// Describe a model: nodes, shapes, parameters, normalization and collision layers; with
+    /// --input also its logits, top-5 classes and |P|/|Z| at every collision layer.
+    Inspect {
+        /// The model file (fcollide safetensors, .toml spec, .onnx, or weights with --arch).
+        model: PathBuf,
+        /// Architecture of a weights file that does not record it.
+        #[arg(long)]
+        arch: Option<String>,
+        /// Replace the model's input normalization: none, mnist, imagenet or
+        /// mean=a,b,c,std=d,e,f.
+        #[arg(long, value_parser = parse_normalize)]
+        normalize: Option<fcollide::model::graph::fold::Normalization>,
+        /// An input image (PNG/JPEG; resized with --resize when its size differs).
+        #[arg(long)]
+        input: Option<PathBuf>,
+        /// How an image of another size is brought to the model's: standard (torchvision's
+        /// Resize(256) + CenterCrop(224), scaled) or direct (shorter side straight to the
+        /// crop size, Lanczos).
+        #[arg(long, default_value = "standard")]
+        resize: fcollide::data::transform::Resize,
+        /// Class names, one per line (default: the ImageNet names for 1000 outputs).
+        #[arg(long)]
+        labels: Option<PathBuf>,
+        /// Write one JSON object (keys include "logits" and "collision_layers").
+        #[arg(long)]
+        json: bool,
+    },
     /// Verify saved vertices: sample the polytope and measure it.
     Verify {
         #[command(flatten)]
@@ -350,31 +377,39 @@ struct ModelArgs {
     /// Architecture of a weights file that does not record it (mlp, lenet5, vgg16).
     #[arg(long)]
     arch: Option<String>,
+    /// Replace the model's input normalization: none, mnist, imagenet or
+    /// mean=a,b,c,std=d,e,f (default: what the file or the architecture says).
+    #[arg(long, value_parser = parse_normalize)]
+    normalize: Option<fcollide::model::graph::fold::Normalization>,
+}
+
+fn parse_normalize(s: &str) -> Result<fcollide::model::graph::fold::Normalization, String> {
+    fcollide::model::graph::fold::Normalization::parse(s)
 }
 
 impl ModelArgs {
     fn load(&self) -> Result<Graph> {
-        use fcollide::model::import;
-        let ext = self
-            .model
-            .extension()
-            .and_then(|e| e.to_str())
-            .unwrap_or("");
-        if ext == "toml" {
-            return Ok(import::load_model(&import::ModelSpec::from_file(
-                &self.model,
-            )?)?);
-        }
-        if ext == "onnx" {
-            return Ok(import::load_onnx(&self.model, None)?);
-        }
-        match &self.arch {
-            Some(a) => {
-                let template = arch::by_name(a, &mut ChaCha8Rng::seed_from_u64(0))?;
-                Ok(import::load_weights_auto(&self.model, &template)?)
+        let loaded = fcollide::model::load(
+            &self.model,
+            &fcollide::model::LoadOptions {
+                arch: self.arch.clone(),
+                normalize: self.normalize.clone(),
+            },
+        )?;
+        eprintln!(
+            "model {} ({}): normalization {} [{}]",
+            self.model.display(),
+            loaded.format,
+            loaded.normalization,
+            match loaded.normalization_source {
+                fcollide::model::NormalizationSource::File => "from the file",
+                fcollide::model::NormalizationSource::Template =>
+                    "the architecture's canonical preprocessing; --normalize overrides",
+                fcollide::model::NormalizationSource::Spec => "from the model spec",
+                fcollide::model::NormalizationSource::Override => "from --normalize",
             }
-            None => Ok(model_io::load(&self.model, None)?),
-        }
+        );
+        Ok(loaded.graph)
     }
 }
 
@@ -666,6 +701,7 @@ fn load_model_file(path: &Path, arch_name: Option<&str>) -> Result<Graph> {
     ModelArgs {
         model: path.to_path_buf(),
         arch: arch_name.map(str::to_string),
+        normalize: None,
     }
     .load()
 }
@@ -1224,6 +1260,53 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Some(Command::Patches { command }) => patches(command, quiet),
+        Some(Command::Inspect {
+            model,
+            arch,
+            normalize,
+            input,
+            resize,
+            labels,
+            json,
+        }) => {
+            let net = ModelArgs {
+                model,
+                arch,
+                normalize,
+            }
+            .load()?;
+            let x = match &input {
+                Some(p) => Some(fcollide::data::image_file::read_image_with(
+                    p,
+                    net.input_shape,
+                    resize,
+                )?),
+                None => None,
+            };
+            let outputs = net.shapes()?[net.output()].len();
+            let names = match &labels {
+                Some(p) => std::fs::read_to_string(p)
+                    .with_context(|| format!("--labels {}", p.display()))?
+                    .lines()
+                    .map(str::to_string)
+                    .collect(),
+                None => fcollide::data::imagenet::labels_for(outputs),
+            };
+            let i = fcollide::model::inspect::inspect(&net, x.as_deref(), &names, &device)?;
+            use std::io::Write;
+            let text = if json {
+                serde_json::to_string_pretty(&i)? + "\n"
+            } else {
+                i.to_text()
+            };
+            let mut out = std::io::stdout().lock();
+            if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+                if e.kind() != std::io::ErrorKind::BrokenPipe {
+                    return Err(e.into());
+                }
+            }
+            Ok(())
+        }
         Some(Command::Verify {
             model,
             vertices,

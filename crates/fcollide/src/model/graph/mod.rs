@@ -60,8 +60,8 @@ pub struct Graph {
 /// A point at which collisions can be sought: a ReLU that dominates the output.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CollisionPoint {
-    /// The name users give (`fc1`, `conv2`, `layer1.0`): the affine node feeding the ReLU when
-    /// it feeds nothing else, the ReLU's own name otherwise.
+    /// The name users give (`fc1`, `conv2`, `layer1.0`): the linear or convolution node
+    /// feeding the activation when it feeds nothing else, the activation's own name otherwise.
     pub name: String,
     /// The ReLU node.
     pub relu: usize,
@@ -227,10 +227,7 @@ impl Graph {
                 let p = &self.nodes[pre];
                 let named_by_pre = pre != 0
                     && consumers[pre].len() == 1
-                    && matches!(
-                        p.op,
-                        Op::Linear { .. } | Op::Conv2d { .. } | Op::BatchNorm { .. }
-                    );
+                    && matches!(p.op, Op::Linear { .. } | Op::Conv2d { .. });
                 CollisionPoint {
                     name: if named_by_pre {
                         p.name.clone()

@@ -135,6 +135,5 @@ pub fn load_weights_auto(path: &Path, template: &Graph) -> Result<Graph, ImportE
 
 /// Loads an ONNX file as a network (structure and weights).
 pub fn load_onnx(path: &Path, input_shape: Option<[usize; 3]>) -> Result<Graph, ImportError> {
-    let map = map_file(path)?;
-    onnx::read_onnx(&map, &path.display().to_string(), input_shape)
+    onnx::read_onnx_file(path, input_shape)
 }

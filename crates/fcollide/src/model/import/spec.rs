@@ -986,7 +986,7 @@ pub fn load_model_detailed(spec: &ModelSpec) -> Result<Loaded, ImportError> {
                 format!("arch = \"onnx\" needs an ONNX file, {path} is {format:?}"),
             ));
         }
-        let g = onnx::read_onnx(&map, &path, spec.input_shape)?;
+        let g = onnx::read_onnx_file(&spec.weights, spec.input_shape)?;
         (g, None, Vec::new(), Vec::new())
     } else {
         let tensors = read_tensors(&map, format, &path)?;
