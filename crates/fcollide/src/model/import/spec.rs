@@ -444,6 +444,12 @@ fn custom(spec: &ModelSpec, path: &str) -> Result<Graph, ImportError> {
                 })
                 .collect::<Result<_, _>>()?,
         };
+        if matches!(kind, "add" | "concat") && inputs.len() < 2 {
+            return Err(err(format!(
+                "{kind} needs `inputs` naming two or more nodes, has {}",
+                inputs.len()
+            )));
+        }
         let ins: Vec<Shape> = inputs.iter().map(|&k| shapes[k]).collect();
         let op = make_op(kind, l, &ins, &mut budget).map_err(&err)?;
         let out = op
@@ -1156,7 +1162,7 @@ out = 5
         };
         assert!(bias.is_none());
         // `r0` also feeds `cat`, so only the first ReLU is a cut.
-        assert_eq!(g.collision_layers(), vec!["bn1"]);
+        assert_eq!(g.collision_layers(), vec!["r0"]);
     }
 
     #[test]

@@ -434,12 +434,11 @@ mod tests {
     fn resnet_cut_points_are_the_blocks() {
         let g = template("resnet18").unwrap();
         let layers = g.collision_layers();
-        // The stem's ReLU (named by the batch norm feeding it before folding), then one cut per
-        // residual block.
+        // The stem's ReLU, then one cut per residual block.
         assert_eq!(
             layers,
             vec![
-                "bn1", "layer1.0", "layer1.1", "layer2.0", "layer2.1", "layer3.0", "layer3.1",
+                "relu", "layer1.0", "layer1.1", "layer2.0", "layer2.1", "layer3.0", "layer3.1",
                 "layer4.0", "layer4.1"
             ]
         );
