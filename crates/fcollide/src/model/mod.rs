@@ -8,6 +8,7 @@ pub mod io;
 pub mod load;
 pub mod network;
 pub mod train;
+pub mod zoo;
 
 pub use error::ModelError;
 pub use graph::{CollisionPoint, Graph, GraphBuilder, Node, Op, Shape};

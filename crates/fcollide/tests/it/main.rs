@@ -7,3 +7,4 @@ mod exact;
 mod import;
 mod knn;
 mod patchdb;
+mod zoo;

@@ -54,6 +54,15 @@ pub enum ImportError {
         got: Vec<usize>,
         expected: Vec<usize>,
     },
+    /// A file whose tensors do not fit the model: tensors the model needs that the file
+    /// lacks, tensors of the file the model does not use, shapes that differ, with a hint
+    /// (e.g. batch norm in the file but not in the model).
+    #[error("{path}: the file's tensors do not fit the model '{arch}': {msg}")]
+    Mismatch {
+        path: String,
+        arch: String,
+        msg: String,
+    },
     /// An ONNX operator fcollide does not translate.
     #[error("{path}: unsupported ONNX operator '{op}' (node '{node}'){hint}")]
     OnnxOp {
