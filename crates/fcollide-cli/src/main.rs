@@ -374,7 +374,9 @@ struct ModelArgs {
     /// --arch, weights in any supported format (safetensors, PyTorch .pth state dict, .npz).
     #[arg(long)]
     model: PathBuf,
-    /// Architecture of a weights file that does not record it (mlp, lenet5, vgg16).
+    /// Architecture of a weights file that does not record it: mlp, mlp-tanh, mlp-sigmoid,
+    /// lenet5, or a torchvision classifier (resnet18 … resnet152, resnext, wide_resnet, vgg11 …
+    /// vgg19 and their _bn variants, alexnet, mobilenet_v2, densenet121 …, squeezenet1_0/1_1).
     #[arg(long)]
     arch: Option<String>,
     /// Replace the model's input normalization: none, mnist, imagenet or

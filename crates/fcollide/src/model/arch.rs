@@ -143,7 +143,11 @@ pub fn by_name(name: &str, rng: &mut impl Rng) -> Result<Graph, ModelError> {
         other => Err(ModelError::UnknownLayer {
             name: other.into(),
             why: "no such architecture".into(),
-            valid: ARCHITECTURES.join(", "),
+            valid: format!(
+                "{}, or a torchvision template: {}",
+                ARCHITECTURES.join(", "),
+                super::zoo::NAMES.join(", ")
+            ),
         }),
     }
 }

@@ -6,7 +6,9 @@
 //! - `*.onnx` (or an ONNX file by its bytes): the graph with its weights, external data
 //!   beside it included ([`super::import::onnx`]);
 //! - with [`LoadOptions::arch`]: a weights file (safetensors, PyTorch state dict, `.npz`)
-//!   matched to that architecture's template by name ([`super::import::keymap`]);
+//!   matched to that architecture's template by name ([`super::import::keymap`]): one of
+//!   fcollide's ([`arch::ARCHITECTURES`]) or a torchvision classifier ([`zoo::NAMES`], with
+//!   the number of classes read from the file's classifier weight);
 //! - otherwise a safetensors file written by fcollide, which records its structure.
 //!
 //! The model always takes raw pixels in `[0, 1]`; its input normalization is part of the
@@ -20,7 +22,7 @@ use serde::Serialize;
 
 use super::graph::fold::Normalization;
 use super::import::{self, Format, Layout};
-use super::{arch, io, Graph};
+use super::{arch, io, zoo, Graph};
 use crate::Error;
 
 /// How to load a model file.
@@ -79,6 +81,30 @@ fn is_onnx(path: &Path) -> bool {
         .unwrap_or(false)
 }
 
+/// The template of architecture `name` for the weights in `bytes`: a torchvision template
+/// ([`zoo::NAMES`]) with as many classes as the file's classifier weight has rows, or one of
+/// fcollide's own ([`arch::ARCHITECTURES`]).
+fn template_for(name: &str, bytes: &[u8], path: &Path) -> Result<Graph, Error> {
+    if !zoo::NAMES.contains(&name) {
+        return Ok(arch::by_name(
+            name,
+            &mut rand_chacha::ChaCha8Rng::seed_from_u64(0),
+        )?);
+    }
+    let p = path.display().to_string();
+    let format = import::detect_format(bytes, &p)?;
+    let tensors = import::read_tensors(bytes, format, &p)?;
+    let num_classes =
+        zoo::num_classes(name, &tensors, &import::MatchOptions::for_arch(name)).unwrap_or(1000);
+    Ok(zoo::build(
+        name,
+        &zoo::ZooOptions {
+            num_classes,
+            ..zoo::ZooOptions::default()
+        },
+    )?)
+}
+
 /// Loads the model at `path` (see the module doc).
 pub fn load(path: &Path, options: &LoadOptions) -> Result<Loaded, Error> {
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
@@ -107,8 +133,8 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Loaded, Error> {
             NormalizationSource::File,
         )
     } else if let Some(a) = &options.arch {
-        let template = arch::by_name(a, &mut rand_chacha::ChaCha8Rng::seed_from_u64(0))?;
         let map = import::safetensors::map_file(path)?;
+        let template = template_for(a, &map, path)?;
         let (g, layout) =
             import::load_weights_bytes(&map, &path.display().to_string(), None, &template, &[])?;
         let src = if layout == Layout::TfNpz {

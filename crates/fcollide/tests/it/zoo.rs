@@ -469,3 +469,62 @@ fn by_position_in_the_files_order() {
         "{e}"
     );
 }
+
+/// `model::load` with `--arch resnet18` reads a state dict into the torchvision template with
+/// the file's number of classes, the same parameters as `zoo::fill`, batch norm folded; the
+/// error for an unknown architecture lists the torchvision templates.
+#[test]
+fn load_with_a_torchvision_arch_name() {
+    use fcollide::model::{load, LoadOptions};
+    let fx = numeric();
+    let case = fx["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "resnet18")
+        .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("r18.safetensors");
+    write_safetensors(&path, &case_tensors(case));
+    let opts = LoadOptions {
+        arch: Some("resnet18".into()),
+        ..LoadOptions::default()
+    };
+    let l = load(&path, &opts).unwrap();
+    assert_eq!(
+        l.graph.check().unwrap(),
+        case["classes"].as_u64().unwrap() as usize
+    );
+    assert_eq!(l.graph.input_shape, [3, 224, 224]);
+    assert!(!l
+        .graph
+        .nodes
+        .iter()
+        .any(|n| matches!(n.op, Op::BatchNorm { .. })));
+    let side = case["side"].as_u64().unwrap() as usize;
+    let m = zoo::fill(
+        "resnet18",
+        case_tensors(case),
+        &MatchOptions::default(),
+        Some([side, side]),
+        "fixture",
+    )
+    .unwrap();
+    let params = |g: &Graph| -> Vec<(String, Vec<f32>)> {
+        g.named_params()
+            .into_iter()
+            .map(|(k, _, v)| (k, v.to_vec()))
+            .collect()
+    };
+    assert_eq!(params(&l.graph), params(&m.graph));
+    let e = load(
+        &path,
+        &LoadOptions {
+            arch: Some("resnet19".into()),
+            ..LoadOptions::default()
+        },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("resnet19") && e.contains("resnet18"), "{e}");
+}
