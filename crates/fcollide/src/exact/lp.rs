@@ -109,6 +109,7 @@ pub enum LpSolver {
 }
 
 /// The error for [`LpSolver::Highs`] in a build without HiGHS.
+#[cfg(not(feature = "highs"))]
 pub(crate) fn highs_missing(what: &str) -> ExactError {
     ExactError::Solver {
         what: what.to_string(),

@@ -168,7 +168,7 @@ fn chebyshev_highs(
     for i in 0..sys.n_eq() {
         b.dense_row(sys.eq_b[i], sys.eq_b[i], 0, sys.eq_row(i));
     }
-    for k in 0..sys.ineq.len() {
+    for (k, &norm) in pnorm.iter().enumerate().take(sys.ineq.len()) {
         let g = sys.ineq.row(k);
         b.row(
             f64::NEG_INFINITY,
@@ -176,11 +176,10 @@ fn chebyshev_highs(
             g.iter()
                 .copied()
                 .enumerate()
-                .chain(std::iter::once((r, pnorm[k]))),
+                .chain(std::iter::once((r, norm))),
         );
     }
-    for i in 0..d {
-        let ni = nnorm[i];
+    for (i, &ni) in nnorm.iter().enumerate().take(d) {
         if sys.hi[i].is_finite() {
             b.row(f64::NEG_INFINITY, sys.hi[i], [(i, 1.0), (r, ni)]);
         }
