@@ -5,7 +5,8 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use fcollide::collide::io::{load_vertices, save_vertices, VertexFile};
 use fcollide::collide::{
-    find_vertices_checkpointed, BoxMethod, Checkpointing, Engine, Penalty, UnitChoice, VertexParams,
+    find_vertices_checkpointed, BoxMethod, Checkpointing, Engine, Penalty, RegionMode, UnitChoice,
+    VertexParams,
 };
 use fcollide::data::{self, Dataset};
 use fcollide::exact::{ExactParams, LpOptions, LpSolver};
@@ -188,6 +189,10 @@ enum Command {
         /// Seed of the sampling.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Largest relative feature error at which the polytope still collides (default:
+        /// the tolerance recorded in the vertex file, else 1e-3).
+        #[arg(long)]
+        collision_tol: Option<f64>,
         /// Write the figures as JSON here (stdout when absent).
         #[arg(long)]
         out: Option<PathBuf>,
@@ -461,6 +466,27 @@ struct SearchArgs {
     /// Use the paper's objective (square penalty) as the base settings.
     #[arg(long)]
     paper: bool,
+    /// Keep the vertices in the target's linear region: auto (when the layer lies behind a
+    /// nonlinearity), locked, or free (the paper's search; vertices may land in different
+    /// regions and the polytope need not collide).
+    #[arg(long, value_enum)]
+    region: Option<RegionArg>,
+    /// Margin of the region lock on each earlier pre-activation.
+    #[arg(long)]
+    lock_margin: Option<f32>,
+    /// Weight of the region-lock penalty.
+    #[arg(long)]
+    lock_weight: Option<f32>,
+    /// Largest relative feature error at which a row still collides (its verdict).
+    #[arg(long)]
+    collision_tol: Option<f64>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum RegionArg {
+    Auto,
+    Locked,
+    Free,
 }
 
 impl SearchArgs {
@@ -519,6 +545,24 @@ impl SearchArgs {
                 o => bail!("--engine '{o}': expected auto, affine or autodiff"),
             };
         }
+        if let Some(r) = self.region {
+            p.region = match r {
+                RegionArg::Auto => RegionMode::Auto,
+                RegionArg::Locked => RegionMode::Locked,
+                RegionArg::Free => RegionMode::Free,
+            };
+        }
+        if let Some(m) = self.lock_margin {
+            p.lock_margin = m;
+        }
+        if let Some(w) = self.lock_weight {
+            p.lock_weight = w;
+        }
+        if let Some(t) = self.collision_tol {
+            fcollide::polytope::verdict::check_tolerance(t)
+                .map_err(|m| anyhow::anyhow!("--collision-tol {m}"))?;
+            p.collision_tol = t;
+        }
         Ok(p)
     }
 }
@@ -561,6 +605,10 @@ struct ReproduceArgs {
     /// Add exact (LP) rows beside the gradient rows.
     #[arg(long)]
     exact: bool,
+    /// For every region-locked row, also run the free (union-of-regions) search and report
+    /// both spreads side by side (default: true for `lenet`, false otherwise).
+    #[arg(long)]
+    union_spread: Option<bool>,
     /// `imagenet`: the target image (PNG/JPEG; resized and centre-cropped).
     #[arg(long)]
     target_image: Option<PathBuf>,
@@ -678,6 +726,9 @@ fn reproduce(
         init_index: args.init_index,
         samples: args.samples,
         exact: args.exact,
+        union_spread: args
+            .union_spread
+            .unwrap_or(matches!(experiment, Experiment::Lenet)),
         device: device.to_string(),
         patches: matches!(experiment, Experiment::Patches).then(|| patch_params(args)),
         patch_db: args.patch_db.clone(),
@@ -856,13 +907,15 @@ fn open_image_patch_db(
     Ok((Some(pdb), index))
 }
 
-/// One line per row: success, confidence, spread (as a share of `reference`), feature error.
+/// One line per row: verdict, class agreement, confidence, spread (as a share of
+/// `reference`), feature error.
 fn print_rows(rec: &fcollide::run::RunRecord, reference: &str) {
     for r in &rec.rows {
+        println!("{}: {}", r.name, r.verdict_line());
         println!(
             "{}: {:.1} % of {} samples in class {}, confidence {:.4} (target {:.4}), vertex L2 {:.3} ({:.1} % of {reference}), feature error mean {:.2e} max {:.2e}, {:.2} s",
             r.name,
-            100.0 * r.success_rate,
+            100.0 * r.class_agreement,
             r.verification.samples,
             r.verification.target_class,
             r.sample_confidence_mean,
@@ -879,13 +932,15 @@ fn print_rows(rec: &fcollide::run::RunRecord, reference: &str) {
 fn print_exact(rec: &fcollide::run::RunRecord) {
     for r in &rec.exact_rows {
         println!(
-            "{} at {}: N+ {} rank {} affine dim {}; {:.1} % of {} samples in the target class, vertex L2 {:.3} ({:.1} % of dataset), collision deviation {:.1e} (vertices) {:.1e} (samples), Chebyshev radius {}",
+            "{} at {}: {}{}; N+ {} rank {} affine dim {}; {:.1} % of {} samples in the target class, vertex L2 {:.3} ({:.1} % of dataset), collision deviation {:.1e} (vertices) {:.1e} (samples), Chebyshev radius {}",
             r.name,
             r.layer,
+            r.verdict,
+            if r.certified { " (certified)" } else { "" },
             r.n_plus,
             r.rank,
             r.affine_dim,
-            100.0 * r.success_rate,
+            100.0 * r.class_agreement,
             r.samples,
             r.vertex_pairwise_l2,
             100.0 * r.vertex_to_dataset_ratio,
@@ -1321,10 +1376,16 @@ fn run(cli: Cli) -> Result<()> {
             vertices,
             samples,
             seed,
+            collision_tol,
             out,
         }) => {
             let net = model.load()?;
-            let vf = load_vertices(&vertices)?;
+            let mut vf = load_vertices(&vertices)?;
+            if let Some(t) = collision_tol {
+                fcollide::polytope::verdict::check_tolerance(t)
+                    .map_err(|m| anyhow::anyhow!("--collision-tol {m}"))?;
+                vf.set.collision_tol = t;
+            }
             if vf.set.shape != net.input_shape {
                 bail!(
                     "{}: vertices are {:?} images but the model takes {:?}",
@@ -1335,6 +1396,16 @@ fn run(cli: Cli) -> Result<()> {
             }
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
             let (v, _) = verify(&net, &vf.target, &vf.set, samples, &device, &mut rng)?;
+            eprintln!(
+                "{}",
+                fcollide::run::record::verdict_line(
+                    v.verdict,
+                    v.certified,
+                    v.certified_error_bound,
+                    v.feature_rel_err_max.max(v.vertex_feature_rel_err_max),
+                    v.collision_tol
+                )
+            );
             let json = serde_json::to_string_pretty(&v)?;
             match out {
                 Some(p) => {

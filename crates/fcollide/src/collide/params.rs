@@ -81,6 +81,14 @@ pub struct VertexParams {
     /// ([`super::activation`]).
     #[serde(default = "default_saturation_tol")]
     pub saturation_tol: f32,
+    /// Largest relative feature error at which a row still collides
+    /// ([`crate::polytope::verdict`]): the certificate's bound, or the sampled error.
+    #[serde(default = "default_collision_tol")]
+    pub collision_tol: f64,
+}
+
+fn default_collision_tol() -> f64 {
+    crate::polytope::DEFAULT_COLLISION_TOL
 }
 
 fn default_saturation_tol() -> f32 {
@@ -119,6 +127,7 @@ impl Default for VertexParams {
             lock_margin: default_lock_margin(),
             lock_weight: default_lock_weight(),
             saturation_tol: default_saturation_tol(),
+            collision_tol: default_collision_tol(),
         }
     }
 }
@@ -209,6 +218,9 @@ impl VertexParams {
         }
         if !(self.saturation_tol > 0.0 && self.saturation_tol < 0.5) {
             return bad("saturation-tol", "must be in (0, 0.5)");
+        }
+        if let Err(m) = crate::polytope::verdict::check_tolerance(self.collision_tol) {
+            return bad("collision-tol", &m);
         }
         Ok(ValidVertexParams(self))
     }

@@ -58,6 +58,9 @@ pub struct VertexSet {
     /// Whether the search was locked to the target's linear region.
     #[serde(default)]
     pub region_locked: bool,
+    /// The tolerance its verdict is held to ([`super::VertexParams::collision_tol`]).
+    #[serde(default = "crate::polytope::verdict::default_tol")]
+    pub collision_tol: f64,
     /// Total loss every `history_every` steps (mean over vertices).
     pub loss_history: Vec<f64>,
     /// Wall-clock seconds of the optimization.
@@ -387,6 +390,7 @@ pub fn find_vertices_in(
         n_plus: obj.n_plus(),
         engine: engine.name().into(),
         region_locked,
+        collision_tol: params.collision_tol,
         loss_history,
         seconds,
     })

@@ -1,9 +1,16 @@
 //! Polytope verification (§3): `N` random convex combinations of the vertices are run through
-//! the network; reported are the fraction classified as the target's class, the mean top-class
-//! probability, and the feature error `‖y(s) − y(t)‖/‖y(t)‖` of the activation (ReLU, clip,
-//! sigmoid, …) at the collision layer (mean and max over samples).
+//! the network; reported are the fraction classified as the target's class (the paper's
+//! "success rate", here `class_agreement`), the mean top-class probability, and the feature
+//! error `‖y(s) − y(t)‖/‖y(t)‖` of the activation (ReLU, clip, sigmoid, …) at the collision
+//! layer (mean and max over samples). The hull is also certified in f64
+//! ([`super::certificate`]), and the row gets its [`Verdict`]: `collides` when certified or
+//! when the feature error at every vertex and sample is at most the set's `collision_tol`,
+//! `approximate` when only the class is kept, `failed` otherwise (non-finite figures
+//! included).
+use super::certificate::{certify_hull, HullCertificate};
 use super::metrics::mean_pairwise_l2;
 use super::sample::sample_polytope;
+use super::verdict::{verdict, Evidence, Verdict};
 use crate::collide::{Activation, CollideError, VertexSet};
 use crate::model::{argmax, Graph, Network};
 use burn::tensor::Device;
@@ -15,8 +22,13 @@ use serde::{Deserialize, Serialize};
 pub struct Verification {
     /// Number of samples.
     pub samples: usize,
-    /// Fraction of samples classified as the target's class (0–1).
-    pub success_rate: f64,
+    /// Fraction of samples classified as the target's class (0–1; the paper's "success
+    /// rate": class agreement, not a collision).
+    #[serde(alias = "success_rate")]
+    pub class_agreement: f64,
+    /// Fraction of vertices classified as the target's class.
+    #[serde(default)]
+    pub vertex_class_agreement: f64,
     /// The target's class.
     pub target_class: usize,
     /// Top-class probability of the target.
@@ -35,9 +47,34 @@ pub struct Verification {
     pub vertex_pairwise_l2: f64,
     /// Smallest fraction of zero-set units with pre-activation ≤ 0 over vertices.
     pub z_satisfied_min: f64,
+    /// The tolerance of the verdict on the relative feature error.
+    #[serde(default = "super::verdict::default_tol")]
+    pub collision_tol: f64,
+    /// The f64 certificate of the hull (`None` when it could not be computed).
+    #[serde(default)]
+    pub certificate: Option<HullCertificate>,
+    /// Whether the hull is certified: every point collides to `certified_error_bound`.
+    #[serde(default)]
+    pub certified: bool,
+    /// The certificate's bound on the relative feature error of every point of the hull
+    /// (meaningful when `certified`; `null` without a certificate).
+    #[serde(default)]
+    pub certified_error_bound: Option<f64>,
+    /// The smallest slack of a vertex in the target's linear region (negative: a vertex is
+    /// outside it).
+    #[serde(default)]
+    pub certificate_margin: Option<f64>,
+    /// Collides, approximate or failed.
+    #[serde(default = "failed")]
+    pub verdict: Verdict,
 }
 
-/// Verifies the polytope spanned by `set` with `n` samples; returns figures and the samples.
+fn failed() -> Verdict {
+    Verdict::Failed
+}
+
+/// Verifies the polytope spanned by `set` with `n` samples, certifies its hull and gives the
+/// verdict at `set.collision_tol`; returns figures and the samples.
 pub fn verify(
     net: &Graph,
     target: &[f32],
@@ -67,19 +104,54 @@ pub fn verify(
             tprob += p[target_class] as f64;
             let fe = act.feature_rel_err(a, &yt);
             fe_sum += fe;
-            fe_max = fe_max.max(fe);
+            // A NaN must not vanish in `max`.
+            fe_max = if fe.is_nan() {
+                f64::NAN
+            } else {
+                fe_max.max(fe)
+            };
         }
     }
     let vacts = model.activations(&set.vertices, layer, device);
     let vfe = vacts
         .iter()
         .map(|a| act.feature_rel_err(a, &yt))
-        .fold(0.0, f64::max);
+        .fold(0.0, |m: f64, e| {
+            if e.is_nan() || m.is_nan() {
+                f64::NAN
+            } else {
+                m.max(e)
+            }
+        });
+    let k = set.vertices.len() / d.max(1);
+    let vhits = model
+        .predict(&set.vertices, device)
+        .iter()
+        .filter(|p| argmax(p) == target_class)
+        .count();
+    let vertex_class_agreement = vhits as f64 / k.max(1) as f64;
     let nn = n.max(1) as f64;
+    let class_agreement = hits as f64 / nn;
+    let tol = set.collision_tol;
+    let certificate = certify_hull(net, target, &set.vertices, &set.layer, tol).ok();
+    let certified = certificate.as_ref().is_some_and(|c| c.certified);
+    let v = verdict(
+        Evidence {
+            certified,
+            feature_err_max: if fe_max.is_nan() || vfe.is_nan() {
+                f64::NAN
+            } else {
+                fe_max.max(vfe)
+            },
+            class_agreement: class_agreement.min(vertex_class_agreement),
+        },
+        tol,
+    );
     Ok((
         Verification {
             samples: n,
-            success_rate: hits as f64 / nn,
+            class_agreement,
+            vertex_class_agreement,
             target_class,
             target_confidence: tp[0][target_class] as f64,
             sample_confidence_mean: conf / nn,
@@ -89,6 +161,12 @@ pub fn verify(
             vertex_feature_rel_err_max: vfe,
             vertex_pairwise_l2: mean_pairwise_l2(&set.vertices, d),
             z_satisfied_min: set.stats.iter().map(|s| s.z_satisfied).fold(1.0, f64::min),
+            collision_tol: tol,
+            certified_error_bound: certificate.as_ref().map(|c| c.certified_error_bound),
+            certificate_margin: certificate.as_ref().and_then(|c| c.certificate_margin),
+            certified,
+            certificate,
+            verdict: v,
         },
         samples,
     ))

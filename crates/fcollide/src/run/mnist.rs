@@ -64,6 +64,10 @@ pub struct MnistParams {
     /// Also compute exact (LP) rows: vertices, certificates and the closest colliding
     /// point to row 2's start.
     pub exact: bool,
+    /// For every region-locked row, also run the free (union-of-regions) search from the
+    /// same start and report its spread and verdict beside the locked one.
+    #[serde(default)]
+    pub union_spread: bool,
 }
 
 impl Default for MnistParams {
@@ -87,6 +91,7 @@ impl Default for MnistParams {
             patch_index: None,
             dataset_pairs: 10_000,
             exact: false,
+            union_spread: false,
         }
     }
 }
@@ -312,13 +317,25 @@ pub fn reproduce_mnist(p: &MnistParams, out: &Path, progress: &dyn Progress) -> 
             },
             &out.join(&file),
         )?;
-        rows.push(RowRecord::new(
+        let mut row = RowRecord::new(
             (name, init_name, test_set.label(*idx) as usize),
             &set,
             v,
             ds_l2,
             file,
-        ));
+        );
+        if p.union_spread && set.region_locked && p.patches.is_none() {
+            let free = VertexParams {
+                region: crate::collide::RegionMode::Free,
+                ..(**vparams).clone()
+            }
+            .check()?;
+            let fset = find_vertices(&net, &target, &init, &free, &device, progress)?;
+            let mut frng = ChaCha8Rng::seed_from_u64(p.seed.wrapping_add(200 + r as u64));
+            let (fv, _) = verify(&net, &target, &fset, p.samples, &device, &mut frng)?;
+            row.union_of_regions = Some(super::record::UnionSpread::new(&fset, &fv, ds_l2));
+        }
+        rows.push(row);
         sample_sets.push((set, samples));
         init_images.push(init);
     }

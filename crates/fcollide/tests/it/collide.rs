@@ -59,7 +59,7 @@ fn vertices_collide_and_the_polytope_verifies() {
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     let (v, samples) = verify(net, target, &set, 300, &default_device(), &mut rng).unwrap();
     assert_eq!(samples.len(), 300 * 784);
-    assert_eq!(v.success_rate, 1.0, "{v:?}");
+    assert_eq!(v.class_agreement, 1.0, "{v:?}");
     assert!(v.vertex_feature_rel_err_max < 0.01, "{v:?}");
     assert!(v.feature_rel_err_max < 0.01, "{v:?}");
     // The vertices moved away from the target and from each other.
@@ -74,7 +74,7 @@ fn another_start_reaches_the_target_class() {
     let set = find_vertices(net, target, other, &p, &default_device(), &Silent).unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(2);
     let (v, _) = verify(net, target, &set, 200, &default_device(), &mut rng).unwrap();
-    assert_eq!(v.success_rate, 1.0, "{v:?}");
+    assert_eq!(v.class_agreement, 1.0, "{v:?}");
     assert!(v.feature_rel_err_max < 0.02, "{v:?}");
 }
 
