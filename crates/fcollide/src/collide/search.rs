@@ -12,6 +12,13 @@ use crate::progress::Progress;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
+/// The smallest pull-back factor [`find_vertices_in`] accepts (see there).
+const MIN_PULLBACK: f64 = 0.5;
+
+fn one() -> f64 {
+    1.0
+}
+
 /// Figures of one vertex.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct VertexStats {
@@ -36,6 +43,11 @@ pub struct VertexStats {
     /// The region-lock penalty `R(u)` at the end (0 without a lock).
     #[serde(default)]
     pub region_penalty: f64,
+    /// The factor `λ` by which the vertex was pulled back toward the target into the
+    /// target's linear region after the search (`1`: not moved;
+    /// [`super::region::pull_into_region`]).
+    #[serde(default = "one")]
+    pub region_pullback: f64,
 }
 
 /// The result of a vertex search.
@@ -350,6 +362,22 @@ pub fn find_vertices_in(
     progress.finish();
     obj.alpha = params.alpha;
     space.pixels(&z, &mut u);
+    // A soft lock can leave a vertex a hair outside the region: pull it back in.
+    // Only where each vertex keeps at least half its distance from the centroid (a larger
+    // move would trade the polytope's size for the certificate); otherwise the vertices stay
+    // as found and the verdict rests on the sampled error.
+    let pullback = if region_locked {
+        let found = u.clone();
+        let l = super::region::pull_into_region(net, target, &mut u, &params.layer)?;
+        if l.iter().all(|&x| x >= MIN_PULLBACK) {
+            l
+        } else {
+            u = found;
+            vec![1.0; k]
+        }
+    } else {
+        vec![1.0; k]
+    };
     let y = engine.forward(&u);
     let terms: Vec<LossTerms> = obj.eval(&y, &mut gy);
     let region_penalty = engine.region_penalty();
@@ -378,6 +406,7 @@ pub fn find_vertices_in(
                 confidence: probs[v][class],
                 dist_from_init: dist,
                 region_penalty: region_penalty.get(v).copied().unwrap_or(0.0),
+                region_pullback: pullback[v],
             }
         })
         .collect();
