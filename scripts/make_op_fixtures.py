@@ -31,8 +31,9 @@ Cases (input 3×8×8 or 3×9×9, a few hundred parameters each):
   conv–BN–ReLU, a ResNet basic block (conv–BN–ReLU–conv–BN plus the identity, ReLU after the
   Add), a downsampling block (stride 2, 1×1 conv–BN on the skip), global average pooling
   (AdaptiveAvgPool2d(1)), Linear;
-- `conv_bn_relu`: conv–BN–ReLU twice (the second strided), a ReLU followed by a BatchNorm
-  (nothing to fold it into: it stays a per-channel affine) and a conv, Flatten, Linear;
+- `conv_bn_relu`: conv–BN–ReLU twice (the second strided; the exporter folds these batch
+  norms), a ReLU followed by a BatchNorm (nothing to fold it into: the file keeps a
+  `BatchNormalization`) and a conv, Flatten, Linear;
 - `avgpool` and `avgpool_legacy`: AvgPool2d 3×3/2 with padding 1 (count_include_pad) and
   3×3/1 with padding 1 (not counting the padding), AdaptiveAvgPool2d(2) on a 4×4 map, Linear;
 - `maxpool` and `maxpool_legacy`: MaxPool2d 3×3/2 with padding 1 before a ReLU (so the

@@ -361,6 +361,9 @@ fn input_gradients_match_finite_differences() {
     }
 }
 
+/// A convolution's `(groups, kernel, stride, dilation, padding)`.
+type ConvAttrs = (usize, [usize; 2], [usize; 2], [usize; 2], [usize; 4]);
+
 /// The fixtures exercise the attributes they are made for (read back from the loaded graphs).
 #[test]
 fn fixtures_exercise_their_attributes() {
@@ -368,9 +371,10 @@ fn fixtures_exercise_their_attributes() {
     let graph = |name: &str| load_case(e.cases.iter().find(|c| c.name == name).unwrap());
     let ops = |g: &Graph| -> Vec<Op> { g.nodes.iter().map(|n| n.op.clone()).collect() };
     // Grouped, depthwise dilated, and 3×2 strided convolutions with per-axis padding.
-    let g = ops(&graph("grouped"));
-    let conv = |want: fn(usize, [usize; 2], [usize; 2], [usize; 2], [usize; 4]) -> bool| {
-        g.iter().any(|op| match op {
+    // (groups, kernel, stride, dilation, padding) of every convolution.
+    let convs: Vec<ConvAttrs> = ops(&graph("grouped"))
+        .into_iter()
+        .filter_map(|op| match op {
             Op::Conv2d {
                 groups,
                 kernel,
@@ -378,18 +382,13 @@ fn fixtures_exercise_their_attributes() {
                 dilation,
                 padding,
                 ..
-            } => want(*groups, *kernel, *stride, *dilation, *padding),
-            _ => false,
+            } => Some((groups, kernel, stride, dilation, padding)),
+            _ => None,
         })
-    };
-    assert!(conv(|g, k, _, _, _| g == 2 && k == [3, 3]));
-    assert!(conv(|g, _, _, d, p| g == 8
-        && d == [2, 2]
-        && p == [2, 2, 2, 2]));
-    assert!(conv(|g, k, s, _, p| g == 1
-        && k == [3, 2]
-        && s == [2, 1]
-        && p == [1, 0, 1, 0]));
+        .collect();
+    assert!(convs.contains(&(2, [3, 3], [1, 1], [1, 1], [1, 1, 1, 1])));
+    assert!(convs.contains(&(8, [3, 3], [1, 1], [2, 2], [2, 2, 2, 2])));
+    assert!(convs.contains(&(1, [3, 2], [2, 1], [1, 1], [1, 0, 1, 0])));
     // Max pooling with padding, and in ceil mode, from both exporters.
     for name in ["maxpool", "maxpool_legacy"] {
         let g = ops(&graph(name));
