@@ -884,3 +884,74 @@ fn image_model_patch_composition_from_an_image_folder() {
     assert!(v.set.vertices.iter().all(|&x| (0.0..=1.0).contains(&x)));
     assert!(out.join("rows.png").exists());
 }
+
+/// torch's ResNet-style export (`tests/fixtures/ops/residual.onnx`, external data beside it):
+/// a ReLU inside a residual block is refused as `--layer`, the error saying why and listing
+/// the valid names, while a cut runs; the model copied without its data file names the
+/// missing file.
+#[test]
+fn torch_exports_non_cut_layer_and_external_data() {
+    let fx = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fcollide/tests/fixtures/ops");
+    let model = fx.join("residual.onnx");
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("t.png");
+    image::RgbImage::from_fn(8, 8, |x, y| {
+        image::Rgb([(x * 30) as u8, (y * 30) as u8, 128])
+    })
+    .save(&png)
+    .unwrap();
+    let target = format!("file:{}", png.display());
+    let v = dir.path().join("v.safetensors");
+    // relu_1 is the ReLU inside the first block (relu_2, after the Add, is a cut).
+    let o = fcollide(&[
+        "-q",
+        "vertices",
+        "--model",
+        model.to_str().unwrap(),
+        "--target",
+        &target,
+        "--layer",
+        "relu_1",
+        "--steps",
+        "5",
+        "--out",
+        v.to_str().unwrap(),
+    ]);
+    assert_clean_failure(
+        &o,
+        &["relu_1", "bypasses", "valid names: conv1, relu_2, relu_4"],
+    );
+    // A cut runs.
+    let o = fcollide(&[
+        "-q",
+        "vertices",
+        "--model",
+        model.to_str().unwrap(),
+        "--target",
+        &target,
+        "--layer",
+        "relu_2",
+        "--steps",
+        "5",
+        "--vertices",
+        "2",
+        "--out",
+        v.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The model alone in a folder (its data file one level up, which it may not reach).
+    let inner = dir.path().join("inner");
+    std::fs::create_dir_all(&inner).unwrap();
+    std::fs::copy(
+        fx.join("residual.onnx.data"),
+        dir.path().join("residual.onnx.data"),
+    )
+    .unwrap();
+    std::fs::copy(&model, inner.join("residual.onnx")).unwrap();
+    let o = fcollide(&[
+        "-q",
+        "inspect",
+        inner.join("residual.onnx").to_str().unwrap(),
+    ]);
+    assert_clean_failure(&o, &["residual.onnx", "residual.onnx.data"]);
+}

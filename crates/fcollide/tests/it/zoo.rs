@@ -251,7 +251,7 @@ fn seeded_vgg_and_alexnet_give_torchs_logits() {
 }
 
 /// Writes `tensors` as a safetensors file.
-fn write_safetensors(path: &std::path::Path, tensors: &[(String, RawTensor)]) {
+pub fn write_safetensors(path: &std::path::Path, tensors: &[(String, RawTensor)]) {
     use safetensors::tensor::{Dtype, TensorView};
     let bytes: Vec<Vec<u8>> = tensors
         .iter()
@@ -323,7 +323,7 @@ fn a_spec_loads_a_template_from_a_file() {
 
 /// Zero-valued tensors of the given keys and shapes (plus `num_batches_tracked` after each
 /// batch norm's `running_var`, as torch writes them).
-fn zero_file(keys: &[(String, Vec<usize>)]) -> Vec<(String, RawTensor)> {
+pub fn zero_file(keys: &[(String, Vec<usize>)]) -> Vec<(String, RawTensor)> {
     let mut out = Vec::new();
     for (k, shape) in keys {
         out.push((
