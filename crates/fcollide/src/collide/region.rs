@@ -208,43 +208,6 @@ impl RegionLock {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::graph::GraphBuilder;
-
-    #[test]
-    fn margins_leave_the_target_inside() {
-        // input [1,2,2] → relu → maxpool → flatten → fc.
-        let mut b = GraphBuilder::new("t", [1, 2, 2]);
-        let r = b.relu("r", 0);
-        let p = b.maxpool("p", r, 2, 2, 0);
-        let f = b.flatten("f", p);
-        let fc = b.linear("fc", f, 1, 1, vec![1.0], None);
-        let g = b.finish();
-        let t = [0.5f32, 0.0, 0.75, 0.002];
-        let lock = RegionLock::at_target(&g, &t, fc, 0.01, 1.0).unwrap();
-        assert_eq!(lock.terms.len(), 2);
-        match &lock.terms[0] {
-            LockTerm::Interval { lower, upper, .. } => {
-                // On units: lower = min(μ, x/2): 0.01, 0.01, 0.001 (x = 0.002); off unit 1 (x = 0):
-                // upper = −min(μ, 0) = 0.
-                assert_eq!(lower[0], 0.01);
-                assert!((lower[3] - 0.001).abs() < 1e-9);
-                assert_eq!(upper[1], 0.0);
-                assert_eq!(lower[1], -UNBOUNDED);
-            }
-            other => panic!("{other:?}"),
-        }
-        // The target has zero penalty; a point that turns unit 1 on has a positive one.
-        let relu_t: Vec<f32> = t.iter().map(|v| v.max(0.0)).collect();
-        assert_eq!(lock.penalty(&[&t, &relu_t]), 0.0);
-        let u = [0.5f32, 0.1, 0.75, 0.002];
-        let relu_u: Vec<f32> = u.iter().map(|v| v.max(0.0)).collect();
-        assert!((lock.penalty(&[&u, &relu_u]) - 0.5 * 0.01).abs() < 1e-6);
-    }
-}
-
 /// Bisection steps of [`pull_into_region`] (λ to within 2⁻¹⁶ ≈ 1.5e-5).
 const PULL_STEPS: usize = 16;
 
@@ -305,4 +268,41 @@ pub fn pull_into_region(
         lambdas.push(lo);
     }
     Ok(lambdas)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::graph::GraphBuilder;
+
+    #[test]
+    fn margins_leave_the_target_inside() {
+        // input [1,2,2] → relu → maxpool → flatten → fc.
+        let mut b = GraphBuilder::new("t", [1, 2, 2]);
+        let r = b.relu("r", 0);
+        let p = b.maxpool("p", r, 2, 2, 0);
+        let f = b.flatten("f", p);
+        let fc = b.linear("fc", f, 1, 1, vec![1.0], None);
+        let g = b.finish();
+        let t = [0.5f32, 0.0, 0.75, 0.002];
+        let lock = RegionLock::at_target(&g, &t, fc, 0.01, 1.0).unwrap();
+        assert_eq!(lock.terms.len(), 2);
+        match &lock.terms[0] {
+            LockTerm::Interval { lower, upper, .. } => {
+                // On units: lower = min(μ, x/2): 0.01, 0.01, 0.001 (x = 0.002); off unit 1 (x = 0):
+                // upper = −min(μ, 0) = 0.
+                assert_eq!(lower[0], 0.01);
+                assert!((lower[3] - 0.001).abs() < 1e-9);
+                assert_eq!(upper[1], 0.0);
+                assert_eq!(lower[1], -UNBOUNDED);
+            }
+            other => panic!("{other:?}"),
+        }
+        // The target has zero penalty; a point that turns unit 1 on has a positive one.
+        let relu_t: Vec<f32> = t.iter().map(|v| v.max(0.0)).collect();
+        assert_eq!(lock.penalty(&[&t, &relu_t]), 0.0);
+        let u = [0.5f32, 0.1, 0.75, 0.002];
+        let relu_u: Vec<f32> = u.iter().map(|v| v.max(0.0)).collect();
+        assert!((lock.penalty(&[&u, &relu_u]) - 0.5 * 0.01).abs() < 1e-6);
+    }
 }
