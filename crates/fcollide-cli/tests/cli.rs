@@ -303,6 +303,76 @@ fn train_vertices_verify_exact_round_trip() {
     );
 }
 
+/// Runs the binary with stdout a pipe that is read for `lines` lines and then closed.
+fn with_stdout_closed_after(args: &[&str], lines: usize) -> Output {
+    use std::io::BufRead;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fcollide"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    for _ in 0..lines {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        assert!(!line.is_empty(), "stdout ended early");
+    }
+    drop(reader);
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_closed_stdout_pipe_ends_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("digits.fcpd");
+    let db = db.to_str().unwrap();
+    // stdout closed before anything is written: the build's "wrote …" line hits the closed
+    // pipe.
+    let o = with_stdout_closed_after(
+        &[
+            "-q",
+            "patches",
+            "build",
+            "--dataset",
+            "embedded",
+            "--limit-images",
+            "30",
+            "--size",
+            "5",
+            "--stride",
+            "2",
+            "--out",
+            db,
+        ],
+        0,
+    );
+    assert!(o.status.success(), "{:?}: {}", o.status, stderr(&o));
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+    assert!(Path::new(db).exists());
+    // `… | head -1` on 3,000 lines (far more than a pipe buffers).
+    let png = dir.path().join("img.png");
+    image::GrayImage::from_fn(28, 28, |x, _| image::Luma([(x * 9) as u8]))
+        .save(&png)
+        .unwrap();
+    let o = with_stdout_closed_after(
+        &[
+            "patches",
+            "query",
+            db,
+            "--image",
+            png.to_str().unwrap(),
+            "--k",
+            "3000",
+        ],
+        1,
+    );
+    assert!(o.status.success(), "{:?}: {}", o.status, stderr(&o));
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+}
+
 #[test]
 fn lenet_reproduction_and_sweep_write_their_files() {
     let dir = tempfile::tempdir().unwrap();
