@@ -571,7 +571,8 @@ struct ReproduceArgs {
     /// Use these weights instead of training.
     #[arg(long)]
     weights: Option<PathBuf>,
-    /// Train again even if the output folder has a cached model.
+    /// Train again even if the output folder has a cached model trained with the same data,
+    /// seed, architecture and training parameters (one trained otherwise is never reused).
     #[arg(long)]
     retrain: bool,
     /// Class of the target.
@@ -713,6 +714,11 @@ fn reproduce(
         ..MnistParams::default()
     };
     let rec = reproduce_mnist(&p, &args.out, &Bars::new(quiet))?;
+    if let Ok(c) =
+        serde_json::from_value::<fcollide::run::cache::CacheReport>(rec.model["cache"].clone())
+    {
+        outln!("model {}: {}", p.arch, c.line());
+    }
     outln!(
         "model {}: test accuracy {:.2} %; dataset pairwise L2 {:.3}",
         p.arch,

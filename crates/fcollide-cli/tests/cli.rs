@@ -303,6 +303,54 @@ fn train_vertices_verify_exact_round_trip() {
     );
 }
 
+fn results(out: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn cached_model_is_reused_only_when_trained_the_same_way() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let run = |seed: &str| {
+        let o = fcollide(&[
+            "-q",
+            "reproduce",
+            "mnist",
+            "--epochs",
+            "1",
+            "--steps",
+            "30",
+            "--samples",
+            "50",
+            "--seed",
+            seed,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let r = results(&out);
+        (stdout(&o), r["model"].clone())
+    };
+    let (text, m0) = run("0");
+    assert!(text.contains("trained a new model"), "{text}");
+    assert!(text.contains("no cached model"), "{text}");
+    assert_eq!(m0["cache"]["status"], "trained", "{m0}");
+    // Another seed: another split, so the seed-0 model (trained on some of seed 3's test
+    // digits) must not be reused.
+    let (text, m3) = run("3");
+    assert!(text.contains("trained a new model"), "{text}");
+    assert!(text.contains("seed: 0 → 3"), "{text}");
+    assert!(text.contains("data.hash"), "{text}");
+    assert_eq!(m3["cache"]["status"], "trained", "{m3}");
+    assert_ne!(m3["test_accuracy"], m0["test_accuracy"], "{m0} {m3}");
+    // The same settings again: reused, same accuracy.
+    let (text, again) = run("3");
+    assert!(text.contains("reused the cached model"), "{text}");
+    assert_eq!(again["cache"]["status"], "reused", "{again}");
+    assert!(again["source"].as_str().unwrap().starts_with("cached: "));
+    assert_eq!(again["test_accuracy"], m3["test_accuracy"]);
+}
+
 /// Runs the binary with stdout a pipe that is read for `lines` lines and then closed.
 fn with_stdout_closed_after(args: &[&str], lines: usize) -> Output {
     use std::io::BufRead;
@@ -543,7 +591,7 @@ fn patch_composition_rows_run() {
     );
 
     // The same 100 digits as a database on disk: the same candidates, so the same vertices
-    // (the model is reused from the output folder).
+    // (the model, trained with the same settings, is reused from the output folder).
     let db = dir.path().join("digits.fcpd");
     let o = fcollide(&[
         "-q",
@@ -562,6 +610,8 @@ fn patch_composition_rows_run() {
             "-q",
             "reproduce",
             "patches",
+            "--epochs",
+            "1",
             "--steps",
             "100",
             "--samples",
