@@ -83,7 +83,7 @@ pub struct VertexParams {
     pub saturation_tol: f32,
 }
 
-fn default_saturation_tol() -> f32 {
+pub(crate) fn default_saturation_tol() -> f32 {
     1e-3
 }
 

@@ -58,6 +58,10 @@ pub struct VertexSet {
     /// Whether the search was locked to the target's linear region.
     #[serde(default)]
     pub region_locked: bool,
+    /// Saturation tolerance `τ` that set the roles of sigmoid and tanh units
+    /// ([`super::activation`]); verification uses it again.
+    #[serde(default = "super::params::default_saturation_tol")]
+    pub saturation_tol: f32,
     /// Total loss every `history_every` steps (mean over vertices).
     pub loss_history: Vec<f64>,
     /// Wall-clock seconds of the optimization.
@@ -387,6 +391,7 @@ pub fn find_vertices_in(
         n_plus: obj.n_plus(),
         engine: engine.name().into(),
         region_locked,
+        saturation_tol: params.saturation_tol,
         loss_history,
         seconds,
     })

@@ -1,10 +1,14 @@
 //! Polytope verification (§3): `N` random convex combinations of the vertices are run through
 //! the network; reported are the fraction classified as the target's class, the mean top-class
 //! probability, and the feature error `‖y(s) − y(t)‖/‖y(t)‖` of the activation (ReLU, clip,
-//! sigmoid, …) at the collision layer (mean and max over samples).
+//! sigmoid, …) at the collision layer (mean and max over samples). The zero set `Z` (units
+//! whose target pre-activation `ỹt_j` is on a flat or saturated side, e.g. `ỹt_j ≤ 0` for
+//! ReLU) and each vertex's share of `Z` still on its side are computed here with the network
+//! given, not copied from the search, so vertices verified on another model get that model's
+//! figures.
 use super::metrics::mean_pairwise_l2;
 use super::sample::sample_polytope;
-use crate::collide::{Activation, CollideError, VertexSet};
+use crate::collide::{Activation, CollideError, UnitRole, VertexSet};
 use crate::model::{argmax, Graph, Network};
 use burn::tensor::Device;
 use rand::Rng;
@@ -33,7 +37,9 @@ pub struct Verification {
     pub vertex_feature_rel_err_max: f64,
     /// Mean pairwise L2 distance between vertices.
     pub vertex_pairwise_l2: f64,
-    /// Smallest fraction of zero-set units with pre-activation ≤ 0 over vertices.
+    /// Smallest fraction over vertices of the zero-set units `Z` (of this network at the
+    /// target) that the vertex keeps on their side (ReLU: pre-activation ≤ 0); 1 when `Z` is
+    /// empty.
     pub z_satisfied_min: f64,
 }
 
@@ -75,6 +81,20 @@ pub fn verify(
         .iter()
         .map(|a| act.feature_rel_err(a, &yt))
         .fold(0.0, f64::max);
+    let roles: Vec<UnitRole> = yt
+        .iter()
+        .map(|&v| act.role(v, set.saturation_tol))
+        .collect();
+    let zero: Vec<usize> = (0..roles.len())
+        .filter(|&j| !roles[j].is_positive())
+        .collect();
+    let z_satisfied_min = vacts
+        .iter()
+        .map(|a| {
+            zero.iter().filter(|&&j| roles[j].satisfied(a[j])).count() as f64
+                / zero.len().max(1) as f64
+        })
+        .fold(1.0, f64::min);
     let nn = n.max(1) as f64;
     Ok((
         Verification {
@@ -88,7 +108,7 @@ pub fn verify(
             feature_rel_err_max: fe_max,
             vertex_feature_rel_err_max: vfe,
             vertex_pairwise_l2: mean_pairwise_l2(&set.vertices, d),
-            z_satisfied_min: set.stats.iter().map(|s| s.z_satisfied).fold(1.0, f64::min),
+            z_satisfied_min,
         },
         samples,
     ))
