@@ -351,6 +351,38 @@ fn cached_model_is_reused_only_when_trained_the_same_way() {
     assert_eq!(again["test_accuracy"], m3["test_accuracy"]);
 }
 
+#[test]
+fn one_vertex_runs_through_every_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("k1");
+    let o = fcollide(&[
+        "-q",
+        "reproduce",
+        "mnist",
+        "--epochs",
+        "1",
+        "--steps",
+        "30",
+        "--samples",
+        "50",
+        "--vertices",
+        "1",
+        "--exact",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r = results(&out);
+    for row in r["rows"].as_array().unwrap() {
+        assert_eq!(row["vertices"].as_array().unwrap().len(), 1, "{row}");
+    }
+    let exact_units = r["exact_rows"][0]["units"].as_array().unwrap();
+    assert_eq!(exact_units.len(), 1, "{}", r["exact_rows"]);
+    for f in ["rows.png", "samples.png", "report.md", "report.html"] {
+        assert!(out.join(f).exists(), "{f}");
+    }
+}
+
 /// Runs the binary with stdout a pipe that is read for `lines` lines and then closed.
 fn with_stdout_closed_after(args: &[&str], lines: usize) -> Output {
     use std::io::BufRead;
