@@ -159,7 +159,8 @@ enum Command {
         /// The target: `index:N` (test split) or `file:PATH`.
         #[arg(long)]
         target: String,
-        /// Layers, comma-separated (default: every collision layer).
+        /// Layers, comma-separated (default: every collision layer; --layer L sweeps the one
+        /// layer L).
         #[arg(long, value_delimiter = ',')]
         layers: Option<Vec<String>>,
         #[command(flatten)]
@@ -1290,7 +1291,14 @@ fn run(cli: Cli) -> Result<()> {
             let net = model.load()?;
             let (_, test) = load_data(&data)?;
             let t = read_image(&target, &test, &net, "target")?;
-            let layers = layers.unwrap_or_else(|| net.collision_layers());
+            let layers = match (layers, &search.layer) {
+                (Some(_), Some(l)) => bail!(
+                    "sweep: give --layers (several layers) or --layer {l} (one layer), not both"
+                ),
+                (Some(ls), None) => ls,
+                (None, Some(l)) => vec![l.clone()],
+                (None, None) => net.collision_layers(),
+            };
             let rec = fcollide::run::sweep::sweep(
                 &net,
                 &t,

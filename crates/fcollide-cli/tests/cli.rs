@@ -383,6 +383,49 @@ fn one_vertex_runs_through_every_output() {
     }
 }
 
+#[test]
+fn sweep_layer_sweeps_that_one_layer() {
+    let fx = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fcollide/tests/fixtures/weights");
+    let model = fx.join("mlp_safetensors.toml");
+    let dir = tempfile::tempdir().unwrap();
+    let sw = dir.path().join("sweep");
+    let sweep = |extra: &[&str]| {
+        let mut a = vec![
+            "-q",
+            "sweep",
+            "--model",
+            model.to_str().unwrap(),
+            "--target",
+            "index:0",
+            "--steps",
+            "30",
+            "--samples",
+            "20",
+            "--vertices",
+            "1",
+            "--out",
+            sw.to_str().unwrap(),
+        ];
+        a.extend_from_slice(extra);
+        fcollide(&a)
+    };
+    // The model has two collision layers, fc1 and fc2: `--layer fc2` sweeps only fc2.
+    let o = sweep(&["--layer", "fc2"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(sw.join("sweep.json")).unwrap()).unwrap();
+    let layers: Vec<&str> = s["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["layer"].as_str().unwrap())
+        .collect();
+    assert_eq!(layers, ["fc2"]);
+    // With --layers too it is refused.
+    let o = sweep(&["--layer", "fc2", "--layers", "fc1,fc2"]);
+    assert_clean_failure(&o, &["--layers", "--layer fc2", "not both"]);
+}
+
 /// Runs the binary with stdout a pipe that is read for `lines` lines and then closed.
 fn with_stdout_closed_after(args: &[&str], lines: usize) -> Output {
     use std::io::BufRead;
