@@ -1,6 +1,34 @@
 //! `fcollide`: the command-line front end. All logic lives in the `fcollide` library.
 mod progress;
 
+/// `print!` for what a command prints on stdout: when stdout is a closed pipe
+/// (`fcollide … | head -1`) the process ends quietly with exit 0 instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::write_stdout(format_args!($($arg)*))
+    };
+}
+
+/// `println!` through [`out!`].
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// Writes to stdout and flushes; a closed pipe exits 0, another write error exits 1.
+fn write_stdout(text: std::fmt::Arguments) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_fmt(text).and_then(|_| stdout.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: writing to stdout: {e}");
+        std::process::exit(1);
+    }
+}
+
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use fcollide::collide::io::{load_vertices, save_vertices, VertexFile};
@@ -132,7 +160,8 @@ enum Command {
         /// The target: `index:N` (test split) or `file:PATH`.
         #[arg(long)]
         target: String,
-        /// Layers, comma-separated (default: every collision layer).
+        /// Layers, comma-separated (default: every collision layer; --layer L sweeps the one
+        /// layer L).
         #[arg(long, value_delimiter = ',')]
         layers: Option<Vec<String>>,
         #[command(flatten)]
@@ -587,7 +616,8 @@ struct ReproduceArgs {
     /// Use these weights instead of training.
     #[arg(long)]
     weights: Option<PathBuf>,
-    /// Train again even if the output folder has a cached model.
+    /// Train again even if the output folder has a cached model trained with the same data,
+    /// seed, architecture and training parameters (one trained otherwise is never reused).
     #[arg(long)]
     retrain: bool,
     /// Class of the target.
@@ -736,7 +766,12 @@ fn reproduce(
         ..MnistParams::default()
     };
     let rec = reproduce_mnist(&p, &args.out, &Bars::new(quiet))?;
-    println!(
+    if let Ok(c) =
+        serde_json::from_value::<fcollide::run::cache::CacheReport>(rec.model["cache"].clone())
+    {
+        outln!("model {}: {}", p.arch, c.line());
+    }
+    outln!(
         "model {}: test accuracy {:.2} %; dataset pairwise L2 {:.3}",
         p.arch,
         100.0 * rec.model["test_accuracy"].as_f64().unwrap_or(f64::NAN),
@@ -744,7 +779,7 @@ fn reproduce(
     );
     print_rows(&rec, "dataset");
     print_exact(&rec);
-    println!("wrote {}", args.out.display());
+    outln!("wrote {}", args.out.display());
     Ok(())
 }
 
@@ -828,7 +863,7 @@ fn reproduce_imagenet(
         &dev,
         &Bars::new(quiet),
     )?;
-    println!(
+    outln!(
         "target: {}",
         rec.target["top5"]
             .as_array()
@@ -837,7 +872,7 @@ fn reproduce_imagenet(
             .unwrap_or_default()
     );
     print_rows(&rec, "the images' distance");
-    println!("wrote {}", args.out.display());
+    outln!("wrote {}", args.out.display());
     Ok(())
 }
 
@@ -911,8 +946,8 @@ fn open_image_patch_db(
 /// `reference`), feature error.
 fn print_rows(rec: &fcollide::run::RunRecord, reference: &str) {
     for r in &rec.rows {
-        println!("{}: {}", r.name, r.verdict_line());
-        println!(
+        outln!("{}: {}", r.name, r.verdict_line());
+        outln!(
             "{}: {:.1} % of {} samples in class {}, confidence {:.4} (target {:.4}), vertex L2 {:.3} ({:.1} % of {reference}), feature error mean {:.2e} max {:.2e}, {:.2} s",
             r.name,
             100.0 * r.class_agreement,
@@ -931,7 +966,7 @@ fn print_rows(rec: &fcollide::run::RunRecord, reference: &str) {
 
 fn print_exact(rec: &fcollide::run::RunRecord) {
     for r in &rec.exact_rows {
-        println!(
+        outln!(
             "{} at {}: {}{}; N+ {} rank {} affine dim {}; {:.1} % of {} samples in the target class, vertex L2 {:.3} ({:.1} % of dataset), collision deviation {:.1e} (vertices) {:.1e} (samples), Chebyshev radius {}",
             r.name,
             r.layer,
@@ -949,9 +984,13 @@ fn print_exact(rec: &fcollide::run::RunRecord) {
             r.chebyshev_radius.map(|x| format!("{x:.4}")).unwrap_or_else(|| "-".into())
         );
         if let Some(c) = &r.closest {
-            println!(
+            outln!(
                 "closest colliding input to {}: L1 {:.3}, L2 {:.3}, class {} ({:.4})",
-                c.other, c.l1, c.l2, c.class, c.confidence
+                c.other,
+                c.l1,
+                c.l2,
+                c.class,
+                c.confidence
             );
         }
     }
@@ -1027,7 +1066,7 @@ fn patches(command: PatchesCommand, quiet: bool) -> Result<()> {
                 &out,
                 &Bars::new(quiet),
             )?;
-            println!(
+            outln!(
                 "wrote {}: {} patches of {}×{}×{} from {} images, search rows of {} values",
                 out.display(),
                 h.n,
@@ -1040,7 +1079,7 @@ fn patches(command: PatchesCommand, quiet: bool) -> Result<()> {
             Ok(())
         }
         PatchesCommand::Info { file } => {
-            print!("{}", PatchDb::open(&file)?.summary());
+            out!("{}", PatchDb::open(&file)?.summary());
             Ok(())
         }
         PatchesCommand::Index {
@@ -1076,7 +1115,7 @@ fn patches(command: PatchesCommand, quiet: bool) -> Result<()> {
             let index = pdb.build_index(params)?;
             index.save(&out)?;
             let sizes: Vec<String> = index.level_sizes().iter().map(|s| s.to_string()).collect();
-            println!(
+            outln!(
                 "indexed {} rows of {} values ({} distinct; levels of {} points; {} × {} simple indices) in {:.1} s; wrote {}",
                 index.len(),
                 index.dim(),
@@ -1110,7 +1149,7 @@ fn patches(command: PatchesCommand, quiet: bool) -> Result<()> {
             let shape = pdb.header().image_shape;
             let img = fcollide::data::image_file::read_image(&image, shape)?;
             let q = pdb.query(view, &img, row.zip(col), k)?;
-            println!(
+            outln!(
                 "{} ({}×{}), window at row {}, column {}: {} nearest patches{}",
                 image.display(),
                 shape[1],
@@ -1121,7 +1160,7 @@ fn patches(command: PatchesCommand, quiet: bool) -> Result<()> {
                 if ix.is_some() { " (DCI index)" } else { "" }
             );
             for (r, h) in q.hits.iter().enumerate() {
-                println!(
+                outln!(
                     "{:>3}  d2 {:.4}  patch {}  image {}  row {}  col {}",
                     r + 1,
                     h.dist,
@@ -1133,7 +1172,7 @@ fn patches(command: PatchesCommand, quiet: bool) -> Result<()> {
             }
             if let Some(g) = grid {
                 pdb.query_grid(&q)?.save(&g)?;
-                println!("wrote {}", g.display());
+                outln!("wrote {}", g.display());
             }
             Ok(())
         }
@@ -1172,7 +1211,7 @@ fn run(cli: Cli) -> Result<()> {
                 &Bars::new(quiet),
             )?;
             model_io::save(&net, &out)?;
-            println!(
+            outln!(
                 "test accuracy {:.2} % after {} epochs ({:.1} s); wrote {}",
                 100.0 * report.test_accuracy,
                 params.epochs,
@@ -1219,7 +1258,7 @@ fn run(cli: Cli) -> Result<()> {
                 ckpt.as_ref(),
             )?;
             for (k, s) in set.stats.iter().enumerate() {
-                println!(
+                outln!(
                     "vertex {k}: unit {} class {} ({:.4}) feature error {:.2e} L+ {:.2e} Z ok {:.1} %",
                     s.unit,
                     s.class,
@@ -1239,7 +1278,7 @@ fn run(cli: Cli) -> Result<()> {
                 },
                 &out,
             )?;
-            println!("wrote {}", out.display());
+            outln!("wrote {}", out.display());
             Ok(())
         }
         Some(Command::Exact {
@@ -1292,7 +1331,7 @@ fn run(cli: Cli) -> Result<()> {
             };
             let rec = run_exact(&net, &job, &out)?;
             print_exact(&rec);
-            println!("wrote {}", out.display());
+            outln!("wrote {}", out.display());
             Ok(())
         }
         Some(Command::Sweep {
@@ -1307,7 +1346,14 @@ fn run(cli: Cli) -> Result<()> {
             let net = model.load()?;
             let (_, test) = load_data(&data)?;
             let t = read_image(&target, &test, &net, "target")?;
-            let layers = layers.unwrap_or_else(|| net.collision_layers());
+            let layers = match (layers, &search.layer) {
+                (Some(_), Some(l)) => bail!(
+                    "sweep: give --layers (several layers) or --layer {l} (one layer), not both"
+                ),
+                (Some(ls), None) => ls,
+                (None, Some(l)) => vec![l.clone()],
+                (None, None) => net.collision_layers(),
+            };
             let rec = fcollide::run::sweep::sweep(
                 &net,
                 &t,
@@ -1319,8 +1365,8 @@ fn run(cli: Cli) -> Result<()> {
                 (&out, &device),
                 &Bars::new(quiet),
             )?;
-            println!("{}", fcollide::run::sweep::sweep_table(&rec).to_markdown());
-            println!("wrote {}", out.display());
+            outln!("{}", fcollide::run::sweep::sweep_table(&rec).to_markdown());
+            outln!("wrote {}", out.display());
             Ok(())
         }
         Some(Command::Patches { command }) => patches(command, quiet),
@@ -1357,18 +1403,12 @@ fn run(cli: Cli) -> Result<()> {
                 None => fcollide::data::imagenet::labels_for(outputs),
             };
             let i = fcollide::model::inspect::inspect(&net, x.as_deref(), &names, &device)?;
-            use std::io::Write;
             let text = if json {
                 serde_json::to_string_pretty(&i)? + "\n"
             } else {
                 i.to_text()
             };
-            let mut out = std::io::stdout().lock();
-            if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
-                if e.kind() != std::io::ErrorKind::BrokenPipe {
-                    return Err(e.into());
-                }
-            }
+            out!("{text}");
             Ok(())
         }
         Some(Command::Verify {
@@ -1410,9 +1450,9 @@ fn run(cli: Cli) -> Result<()> {
             match out {
                 Some(p) => {
                     model_io::write_atomic(&p, json.as_bytes())?;
-                    println!("wrote {}", p.display());
+                    outln!("wrote {}", p.display());
                 }
-                None => println!("{json}"),
+                None => outln!("{json}"),
             }
             Ok(())
         }

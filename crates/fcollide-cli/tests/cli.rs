@@ -351,6 +351,199 @@ fn train_vertices_verify_exact_round_trip() {
     );
 }
 
+fn results(out: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn cached_model_is_reused_only_when_trained_the_same_way() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let run = |seed: &str| {
+        let o = fcollide(&[
+            "-q",
+            "reproduce",
+            "mnist",
+            "--epochs",
+            "1",
+            "--steps",
+            "30",
+            "--samples",
+            "50",
+            "--seed",
+            seed,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let r = results(&out);
+        (stdout(&o), r["model"].clone())
+    };
+    let (text, m0) = run("0");
+    assert!(text.contains("trained a new model"), "{text}");
+    assert!(text.contains("no cached model"), "{text}");
+    assert_eq!(m0["cache"]["status"], "trained", "{m0}");
+    // Another seed: another split, so the seed-0 model (trained on some of seed 3's test
+    // digits) must not be reused.
+    let (text, m3) = run("3");
+    assert!(text.contains("trained a new model"), "{text}");
+    assert!(text.contains("seed: 0 → 3"), "{text}");
+    assert!(text.contains("data.hash"), "{text}");
+    assert_eq!(m3["cache"]["status"], "trained", "{m3}");
+    assert_ne!(m3["test_accuracy"], m0["test_accuracy"], "{m0} {m3}");
+    // The same settings again: reused, same accuracy.
+    let (text, again) = run("3");
+    assert!(text.contains("reused the cached model"), "{text}");
+    assert_eq!(again["cache"]["status"], "reused", "{again}");
+    assert!(again["source"].as_str().unwrap().starts_with("cached: "));
+    assert_eq!(again["test_accuracy"], m3["test_accuracy"]);
+}
+
+#[test]
+fn one_vertex_runs_through_every_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("k1");
+    let o = fcollide(&[
+        "-q",
+        "reproduce",
+        "mnist",
+        "--epochs",
+        "1",
+        "--steps",
+        "30",
+        "--samples",
+        "50",
+        "--vertices",
+        "1",
+        "--exact",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r = results(&out);
+    for row in r["rows"].as_array().unwrap() {
+        assert_eq!(row["vertices"].as_array().unwrap().len(), 1, "{row}");
+    }
+    let exact_units = r["exact_rows"][0]["units"].as_array().unwrap();
+    assert_eq!(exact_units.len(), 1, "{}", r["exact_rows"]);
+    for f in ["rows.png", "samples.png", "report.md", "report.html"] {
+        assert!(out.join(f).exists(), "{f}");
+    }
+}
+
+#[test]
+fn sweep_layer_sweeps_that_one_layer() {
+    let fx = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fcollide/tests/fixtures/weights");
+    let model = fx.join("mlp_safetensors.toml");
+    let dir = tempfile::tempdir().unwrap();
+    let sw = dir.path().join("sweep");
+    let sweep = |extra: &[&str]| {
+        let mut a = vec![
+            "-q",
+            "sweep",
+            "--model",
+            model.to_str().unwrap(),
+            "--target",
+            "index:0",
+            "--steps",
+            "30",
+            "--samples",
+            "20",
+            "--vertices",
+            "1",
+            "--out",
+            sw.to_str().unwrap(),
+        ];
+        a.extend_from_slice(extra);
+        fcollide(&a)
+    };
+    // The model has two collision layers, fc1 and fc2: `--layer fc2` sweeps only fc2.
+    let o = sweep(&["--layer", "fc2"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(sw.join("sweep.json")).unwrap()).unwrap();
+    let layers: Vec<&str> = s["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["layer"].as_str().unwrap())
+        .collect();
+    assert_eq!(layers, ["fc2"]);
+    // With --layers too it is refused.
+    let o = sweep(&["--layer", "fc2", "--layers", "fc1,fc2"]);
+    assert_clean_failure(&o, &["--layers", "--layer fc2", "not both"]);
+}
+
+/// Runs the binary with stdout a pipe that is read for `lines` lines and then closed.
+fn with_stdout_closed_after(args: &[&str], lines: usize) -> Output {
+    use std::io::BufRead;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fcollide"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    for _ in 0..lines {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        assert!(!line.is_empty(), "stdout ended early");
+    }
+    drop(reader);
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_closed_stdout_pipe_ends_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("digits.fcpd");
+    let db = db.to_str().unwrap();
+    // stdout closed before anything is written: the build's "wrote …" line hits the closed
+    // pipe.
+    let o = with_stdout_closed_after(
+        &[
+            "-q",
+            "patches",
+            "build",
+            "--dataset",
+            "embedded",
+            "--limit-images",
+            "30",
+            "--size",
+            "5",
+            "--stride",
+            "2",
+            "--out",
+            db,
+        ],
+        0,
+    );
+    assert!(o.status.success(), "{:?}: {}", o.status, stderr(&o));
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+    assert!(Path::new(db).exists());
+    // `… | head -1` on 3,000 lines (far more than a pipe buffers).
+    let png = dir.path().join("img.png");
+    image::GrayImage::from_fn(28, 28, |x, _| image::Luma([(x * 9) as u8]))
+        .save(&png)
+        .unwrap();
+    let o = with_stdout_closed_after(
+        &[
+            "patches",
+            "query",
+            db,
+            "--image",
+            png.to_str().unwrap(),
+            "--k",
+            "3000",
+        ],
+        1,
+    );
+    assert!(o.status.success(), "{:?}: {}", o.status, stderr(&o));
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+}
+
 #[test]
 fn lenet_reproduction_and_sweep_write_their_files() {
     let dir = tempfile::tempdir().unwrap();
@@ -521,7 +714,7 @@ fn patch_composition_rows_run() {
     );
 
     // The same 100 digits as a database on disk: the same candidates, so the same vertices
-    // (the model is reused from the output folder).
+    // (the model, trained with the same settings, is reused from the output folder).
     let db = dir.path().join("digits.fcpd");
     let o = fcollide(&[
         "-q",
@@ -540,6 +733,8 @@ fn patch_composition_rows_run() {
             "-q",
             "reproduce",
             "patches",
+            "--epochs",
+            "1",
             "--steps",
             "100",
             "--samples",

@@ -91,7 +91,7 @@ fn default_collision_tol() -> f64 {
     crate::polytope::DEFAULT_COLLISION_TOL
 }
 
-fn default_saturation_tol() -> f32 {
+pub(crate) fn default_saturation_tol() -> f32 {
     1e-3
 }
 

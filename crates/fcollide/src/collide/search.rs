@@ -73,6 +73,10 @@ pub struct VertexSet {
     /// The tolerance its verdict is held to ([`super::VertexParams::collision_tol`]).
     #[serde(default = "crate::polytope::verdict::default_tol")]
     pub collision_tol: f64,
+    /// Saturation tolerance `τ` that set the roles of sigmoid and tanh units
+    /// ([`super::activation`]); verification uses it again.
+    #[serde(default = "super::params::default_saturation_tol")]
+    pub saturation_tol: f32,
     /// Total loss every `history_every` steps (mean over vertices).
     pub loss_history: Vec<f64>,
     /// Wall-clock seconds of the optimization.
@@ -420,6 +424,7 @@ pub fn find_vertices_in(
         engine: engine.name().into(),
         region_locked,
         collision_tol: params.collision_tol,
+        saturation_tol: params.saturation_tol,
         loss_history,
         seconds,
     })

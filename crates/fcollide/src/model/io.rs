@@ -6,7 +6,9 @@
 //! (the [`Graph`] with empty weight vectors, inputs by name), so a file written by fcollide
 //! loads on its own. Files written before the graph (a `layers` chain) still load. Every
 //! tensor of the file must belong to the structure: a file with tensors the structure does not
-//! use is refused, naming them.
+//! use is refused, naming them. Other metadata entries (e.g. `fcollide.train_key`, the key of
+//! `reproduce`'s model cache: [`crate::run::cache`]) are written by [`save_with`] and read by
+//! [`read_metadata`].
 use super::graph::Graph;
 use super::ModelError;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
@@ -45,6 +47,15 @@ fn le_bytes(v: &[f32]) -> Vec<u8> {
 
 /// Serializes a network to safetensors bytes.
 pub fn to_safetensors(net: &Graph) -> Result<Vec<u8>, ModelError> {
+    to_safetensors_with(net, HashMap::new())
+}
+
+/// Serializes a network to safetensors bytes with `extra` metadata entries beside
+/// `fcollide.spec` (which an entry of that name cannot replace).
+pub fn to_safetensors_with(
+    net: &Graph,
+    mut extra: HashMap<String, String>,
+) -> Result<Vec<u8>, ModelError> {
     let owned: Vec<(String, Vec<usize>, Vec<u8>)> = net
         .named_params()
         .into_iter()
@@ -58,14 +69,32 @@ pub fn to_safetensors(net: &Graph) -> Result<Vec<u8>, ModelError> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| weights_err(Path::new("(memory)"), e.to_string()))?;
     let spec = serde_json::to_string(&net.structure()).expect("structure serializes");
-    let meta = HashMap::from([(SPEC_KEY.to_string(), spec)]);
-    safetensors::tensor::serialize(views, Some(meta))
+    extra.insert(SPEC_KEY.to_string(), spec);
+    safetensors::tensor::serialize(views, Some(extra))
         .map_err(|e| weights_err(Path::new("(memory)"), e.to_string()))
 }
 
 /// Saves a network as safetensors, atomically.
 pub fn save(net: &Graph, path: &Path) -> Result<(), ModelError> {
     write_atomic(path, &to_safetensors(net)?)
+}
+
+/// Saves a network as safetensors with `extra` metadata entries, atomically (the weights and
+/// the entries are written together, so they always describe the same network).
+pub fn save_with(
+    net: &Graph,
+    path: &Path,
+    extra: HashMap<String, String>,
+) -> Result<(), ModelError> {
+    write_atomic(path, &to_safetensors_with(net, extra)?)
+}
+
+/// The metadata entries of a safetensors file (empty when it has none).
+pub fn read_metadata(path: &Path) -> Result<HashMap<String, String>, ModelError> {
+    let map = map_file(path)?;
+    let (_, meta) = SafeTensors::read_metadata(&map)
+        .map_err(|e| weights_err(path, format!("not a valid safetensors file: {e}")))?;
+    Ok(meta.metadata().clone().unwrap_or_default())
 }
 
 /// Fills the weights of `template` from tensors named `{node}.{param}`; every tensor of the
@@ -197,17 +226,21 @@ pub fn from_safetensors(
 
 /// Loads a network from a safetensors file (memory-mapped).
 pub fn load(path: &Path, template: Option<&Graph>) -> Result<Graph, ModelError> {
+    from_safetensors(&map_file(path)?, path, template)
+}
+
+/// The file memory-mapped, read-only.
+fn map_file(path: &Path) -> Result<memmap2::Mmap, ModelError> {
     let file = std::fs::File::open(path).map_err(|source| ModelError::Io {
         path: path.display().to_string(),
         source,
     })?;
-    // SAFETY: the map is read-only and lives only during this call; a file truncated by
+    // SAFETY: the map is read-only and lives only while its caller reads it; a file truncated by
     // another process while mapped is outside what we guard against.
-    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|source| ModelError::Io {
+    unsafe { memmap2::Mmap::map(&file) }.map_err(|source| ModelError::Io {
         path: path.display().to_string(),
         source,
-    })?;
-    from_safetensors(&map, path, template)
+    })
 }
 
 #[cfg(test)]

@@ -2,16 +2,19 @@
 //! the network; reported are the fraction classified as the target's class (the paper's
 //! "success rate", here `class_agreement`), the mean top-class probability, and the feature
 //! error `‖y(s) − y(t)‖/‖y(t)‖` of the activation (ReLU, clip, sigmoid, …) at the collision
-//! layer (mean and max over samples). The hull is also certified in f64
-//! ([`super::certificate`]), and the row gets its [`Verdict`]: `collides` when certified or
-//! when the feature error at every vertex and sample is at most the set's `collision_tol`,
-//! `approximate` when only the class is kept, `failed` otherwise (non-finite figures
-//! included).
+//! layer (mean and max over samples). The zero set `Z` (units whose target pre-activation
+//! `ỹt_j` is on a flat or saturated side, e.g. `ỹt_j ≤ 0` for ReLU) and each vertex's share of
+//! `Z` still on its side are computed here with the network given, not copied from the
+//! search, so vertices verified on another model get that model's figures. The hull is also
+//! certified in f64 ([`super::certificate`]), and the row gets its [`Verdict`]: `collides`
+//! when certified or when the feature error at every vertex and sample is at most the set's
+//! `collision_tol`, `approximate` when only the class is kept, `failed` otherwise
+//! (non-finite figures included).
 use super::certificate::{certify_hull, HullCertificate};
 use super::metrics::mean_pairwise_l2;
 use super::sample::sample_polytope;
 use super::verdict::{verdict, Evidence, Verdict};
-use crate::collide::{Activation, CollideError, VertexSet};
+use crate::collide::{Activation, CollideError, UnitRole, VertexSet};
 use crate::model::{argmax, Graph, Network};
 use burn::tensor::Device;
 use rand::Rng;
@@ -45,7 +48,9 @@ pub struct Verification {
     pub vertex_feature_rel_err_max: f64,
     /// Mean pairwise L2 distance between vertices.
     pub vertex_pairwise_l2: f64,
-    /// Smallest fraction of zero-set units with pre-activation ≤ 0 over vertices.
+    /// Smallest fraction over vertices of the zero-set units `Z` (of this network at the
+    /// target) that the vertex keeps on their side (ReLU: pre-activation ≤ 0); 1 when `Z` is
+    /// empty.
     pub z_satisfied_min: f64,
     /// The tolerance of the verdict on the relative feature error.
     #[serde(default = "super::verdict::default_tol")]
@@ -130,6 +135,20 @@ pub fn verify(
         .filter(|p| argmax(p) == target_class)
         .count();
     let vertex_class_agreement = vhits as f64 / k.max(1) as f64;
+    let roles: Vec<UnitRole> = yt
+        .iter()
+        .map(|&v| act.role(v, set.saturation_tol))
+        .collect();
+    let zero: Vec<usize> = (0..roles.len())
+        .filter(|&j| !roles[j].is_positive())
+        .collect();
+    let z_satisfied_min = vacts
+        .iter()
+        .map(|a| {
+            zero.iter().filter(|&&j| roles[j].satisfied(a[j])).count() as f64
+                / zero.len().max(1) as f64
+        })
+        .fold(1.0, f64::min);
     let nn = n.max(1) as f64;
     let class_agreement = hits as f64 / nn;
     let tol = set.collision_tol;
@@ -160,7 +179,7 @@ pub fn verify(
             feature_rel_err_max: fe_max,
             vertex_feature_rel_err_max: vfe,
             vertex_pairwise_l2: mean_pairwise_l2(&set.vertices, d),
-            z_satisfied_min: set.stats.iter().map(|s| s.z_satisfied).fold(1.0, f64::min),
+            z_satisfied_min,
             collision_tol: tol,
             certified_error_bound: certificate.as_ref().map(|c| c.certified_error_bound),
             certificate_margin: certificate.as_ref().and_then(|c| c.certificate_margin),

@@ -466,8 +466,17 @@ fn what_was_used(record: &RunRecord) -> String {
     )
 }
 
+/// The indicator cell of where a row's vertices differ; left out for a single vertex (nothing
+/// to compare it with).
+fn add_differ(g: &mut Grid, vertices: &[&[f32]]) -> Result<()> {
+    if vertices.len() >= 2 {
+        g.add_difference(vertices, "differ", DiffScale::Max)?;
+    }
+    Ok(())
+}
+
 /// `rows.png`: per row the start, the target, the vertices and an indicator of where the
-/// vertices differ most.
+/// vertices differ most (when there are two or more).
 fn rows_grid(
     shape: [usize; 3],
     target: &[f32],
@@ -487,7 +496,7 @@ fn rows_grid(
             )?;
         }
         let vs: Vec<&[f32]> = (0..set.len()).map(|k| set.vertex(k)).collect();
-        g.add_difference(&vs, "differ", DiffScale::Max)?;
+        add_differ(&mut g, &vs)?;
     }
     for (r, row) in exact.iter().enumerate() {
         g.start_row(&format!("exact {}", r + 1));
@@ -503,7 +512,7 @@ fn rows_grid(
             g.add_image(v, &format!("x{} {} {:.2}", k + 1, c, p))?;
         }
         let vs: Vec<&[f32]> = row.vertices.iter().map(|v| v.as_slice()).collect();
-        g.add_difference(&vs, "differ", DiffScale::Max)?;
+        add_differ(&mut g, &vs)?;
         if let (Some(c), Some(rec)) = (&row.closest, &row.record.closest) {
             g.add_image(c, &format!("closest {}", rec.class))?;
         }
