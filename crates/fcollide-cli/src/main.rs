@@ -730,11 +730,7 @@ fn reproduce_imagenet(
     let (tn, t) = img(&args.target_image, "target-image")?;
     let (on, o) = img(&args.init_image, "init-image")?;
     let labels: Vec<String> = match &args.labels {
-        Some(p) => std::fs::read_to_string(p)
-            .with_context(|| format!("--labels {}", p.display()))?
-            .lines()
-            .map(|l| l.trim().to_string())
-            .collect(),
+        Some(p) => fcollide::data::imagenet::read_labels_file(p).context("--labels")?,
         None => Vec::new(),
     };
     let mut vertex = args.search.params()?;
