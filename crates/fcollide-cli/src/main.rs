@@ -1,6 +1,24 @@
 //! `fcollide`: the command-line front end. All logic lives in the `fcollide` library.
 mod progress;
 
+/// `println!` for results: a closed standard output (`fcollide … | head -1`) ends the
+/// program quietly with exit status 0; another write error is reported with status 1.
+macro_rules! outln {
+    () => {
+        $crate::write_stdout(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `print!` with the same handling of a closed standard output as [`outln!`].
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::write_stdout(format_args!($($arg)*))
+    };
+}
+
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use fcollide::collide::io::{load_vertices, save_vertices, VertexFile};
@@ -102,13 +120,13 @@ enum Command {
         #[arg(long, default_value = "fc1")]
         layer: String,
         /// Number of vertices (one LP each).
-        #[arg(long, default_value_t = 5)]
+        #[arg(long, default_value_t = 5, allow_hyphen_values = true, value_parser = count_in(1, MAX_VERTICES))]
         vertices: usize,
         /// Units of Z to push, comma-separated (default: the first K of Z).
         #[arg(long, value_delimiter = ',')]
         units: Option<Vec<usize>>,
         /// Random convex combinations to certify.
-        #[arg(long, default_value_t = 2000)]
+        #[arg(long, default_value_t = 2000, allow_hyphen_values = true, value_parser = count_in(1, MAX_SAMPLES))]
         samples: usize,
         /// Random directions for extents (two LPs each).
         #[arg(long, default_value_t = 8)]
@@ -137,7 +155,7 @@ enum Command {
         #[command(flatten)]
         search: SearchArgs,
         /// Samples per layer.
-        #[arg(long, default_value_t = 2000)]
+        #[arg(long, default_value_t = 2000, allow_hyphen_values = true, value_parser = count_in(1, MAX_SAMPLES))]
         samples: usize,
         /// Output folder.
         #[arg(long, default_value = "fcollide-sweep")]
@@ -183,7 +201,7 @@ enum Command {
         #[arg(long)]
         vertices: PathBuf,
         /// Number of random convex combinations.
-        #[arg(long, default_value_t = 2000)]
+        #[arg(long, default_value_t = 2000, allow_hyphen_values = true, value_parser = count_in(1, MAX_SAMPLES))]
         samples: usize,
         /// Seed of the sampling.
         #[arg(long, default_value_t = 0)]
@@ -205,10 +223,10 @@ enum PatchesCommand {
         #[arg(long)]
         dataset: String,
         /// Patch side (the default matches `reproduce patches --patch-size`).
-        #[arg(long, default_value_t = 14)]
+        #[arg(long, default_value_t = 14, allow_hyphen_values = true, value_parser = count_in(1, MAX_PATCH_SIDE))]
         size: usize,
         /// Stride between patches.
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 1, allow_hyphen_values = true, value_parser = count_in(1, MAX_PATCH_SIDE))]
         stride: usize,
         /// Search on a Gaussian random projection of the patches to this many dimensions
         /// (the raw patches are stored too).
@@ -286,7 +304,7 @@ enum PatchesCommand {
         #[arg(long)]
         image: PathBuf,
         /// Number of patches.
-        #[arg(long, default_value_t = 10)]
+        #[arg(long, default_value_t = 10, allow_hyphen_values = true, value_parser = count_in(1, MAX_K))]
         k: usize,
         /// A DCI index over the database (default: exact search).
         #[arg(long)]
@@ -347,13 +365,13 @@ struct DataArgs {
 #[derive(Args, Debug)]
 struct TrainArgs {
     /// Training epochs.
-    #[arg(long, default_value_t = TrainParams::default().epochs)]
+    #[arg(long, default_value_t = TrainParams::default().epochs, allow_hyphen_values = true, value_parser = count_in(1, MAX_EPOCHS))]
     epochs: usize,
     /// Minibatch size.
-    #[arg(long, default_value_t = TrainParams::default().batch_size)]
+    #[arg(long, default_value_t = TrainParams::default().batch_size, allow_hyphen_values = true, value_parser = count_in(1, MAX_BATCH_SIZE))]
     batch_size: usize,
     /// Adam learning rate.
-    #[arg(long, default_value_t = TrainParams::default().lr)]
+    #[arg(long, default_value_t = TrainParams::default().lr, allow_negative_numbers = true)]
     train_lr: f64,
 }
 
@@ -383,6 +401,53 @@ struct ModelArgs {
     /// mean=a,b,c,std=d,e,f (default: what the file or the architecture says).
     #[arg(long, value_parser = parse_normalize)]
     normalize: Option<fcollide::model::graph::fold::Normalization>,
+}
+
+/// Largest patch side or stride accepted on the command line.
+const MAX_PATCH_SIDE: usize = 4096;
+use fcollide::collide::params::{MAX_STEPS, MAX_VERTICES};
+use fcollide::model::train::{MAX_BATCH_SIZE, MAX_EPOCHS};
+use fcollide::patches::space::MAX_K;
+use fcollide::polytope::MAX_SAMPLES;
+
+/// A parser of a whole number in `lo..=hi` for a flag (clap names the flag in its error).
+fn count_in(
+    lo: usize,
+    hi: usize,
+) -> impl Fn(&str) -> std::result::Result<usize, String> + Clone + Send + Sync + 'static {
+    move |s: &str| {
+        let v: u128 = s
+            .trim()
+            .parse()
+            .map_err(|_| format!("expected a whole number in {lo}..={hi}"))?;
+        if v < lo as u128 || v > hi as u128 {
+            Err(format!("{v} is out of range: expected {lo}..={hi}"))
+        } else {
+            Ok(v as usize)
+        }
+    }
+}
+
+/// Errors (naming `flag`) when `path` is an existing special file (a device, FIFO, socket
+/// or directory, symlinks followed) that a write would have to replace; checked before a
+/// long run so that it does not fail only at the end.
+fn check_out(path: &Path, flag: &str) -> Result<()> {
+    fcollide::fsutil::output_target(path)
+        .map(|_| ())
+        .with_context(|| format!("{flag} {}", path.display()))
+}
+
+/// Writes to standard output; a closed pipe ends the program quietly with status 0.
+fn write_stdout(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut o = std::io::stdout().lock();
+    if let Err(e) = o.write_fmt(args).and_then(|()| o.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: writing to standard output: {e}");
+        std::process::exit(1);
+    }
 }
 
 fn parse_normalize(s: &str) -> Result<fcollide::model::graph::fold::Normalization, String> {
@@ -421,7 +486,7 @@ struct SearchArgs {
     #[arg(long)]
     layer: Option<String>,
     /// Number of vertices K, optimized as one batch.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, allow_hyphen_values = true, value_parser = count_in(1, MAX_VERTICES))]
     vertices: usize,
     /// Units of Z to push down, comma-separated, one per vertex (default: the first K of Z).
     #[arg(long, value_delimiter = ',')]
@@ -431,26 +496,26 @@ struct SearchArgs {
     #[arg(long)]
     unit_choice: Option<String>,
     /// Weight α of L+.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     alpha: Option<f32>,
     /// Penalty continuation: α grows geometrically from this value to --alpha over the first
     /// half of the steps (`reproduce patches` default: 1; elsewhere off).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     alpha_start: Option<f32>,
     /// Weight β of the penalty on the other zero-set units (the paper: 1).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     beta: Option<f32>,
     /// Penalty on the other zero-set units: square (paper), abs (authors' code), hinge.
     #[arg(long)]
     penalty: Option<String>,
     /// Adam steps.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true, value_parser = count_in(1, MAX_STEPS))]
     steps: Option<usize>,
     /// Adam learning rate (pixel units).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     lr: Option<f32>,
     /// Final learning rate as a fraction of --lr.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     lr_final: Option<f32>,
     /// Pixel box: project (clip) or sigmoid.
     #[arg(long)]
@@ -519,6 +584,14 @@ impl SearchArgs {
                 o => bail!("--engine '{o}': expected auto, affine or autodiff"),
             };
         }
+        if let Err(e) = p.clone().check() {
+            match e {
+                fcollide::collide::CollideError::Param { param, msg } => {
+                    bail!("invalid value for --{param}: {msg}")
+                }
+                e => return Err(e.into()),
+            }
+        }
         Ok(p)
     }
 }
@@ -556,7 +629,7 @@ struct ReproduceArgs {
     #[arg(long)]
     init_index: Option<usize>,
     /// Polytope samples per row.
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = 2000, allow_hyphen_values = true, value_parser = count_in(1, MAX_SAMPLES))]
     samples: usize,
     /// Add exact (LP) rows beside the gradient rows.
     #[arg(long)]
@@ -578,18 +651,18 @@ struct ReproduceArgs {
     #[arg(long)]
     resume: bool,
     /// `patches`: patch side.
-    #[arg(long, default_value_t = 14)]
+    #[arg(long, default_value_t = 14, allow_hyphen_values = true, value_parser = count_in(1, MAX_PATCH_SIDE))]
     patch_size: usize,
     /// `patches`: candidate patches per location.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 20, allow_hyphen_values = true, value_parser = count_in(1, MAX_K))]
     patch_k: usize,
     /// `patches`: candidates retrieved per location for the target when a row starts from
     /// another image.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, allow_hyphen_values = true, value_parser = count_in(0, MAX_K))]
     patch_target_k: usize,
     /// `patches`: keep --patch-k of the r·k nearest patches by farthest-point selection
     /// (1: plain k-NN).
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = 50, allow_hyphen_values = true, value_parser = count_in(1, MAX_K))]
     patch_diverse: usize,
     /// `patches`: stride of the grid of windows over the start image (0: half the patch
     /// size, windows overlapping by half, each pixel drawing on every window that covers
@@ -603,7 +676,7 @@ struct ReproduceArgs {
     #[arg(long, default_value_t = 2000)]
     patch_db_images: usize,
     /// `patches`: weight of the total variation of the coefficients.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     tv: f32,
     /// `patches`: a prebuilt patch database (`fcollide patches build`) instead of cutting
     /// --patch-db-images digits in memory; its patch size must be --patch-size.
@@ -685,7 +758,7 @@ fn reproduce(
         ..MnistParams::default()
     };
     let rec = reproduce_mnist(&p, &args.out, &Bars::new(quiet))?;
-    println!(
+    outln!(
         "model {}: test accuracy {:.2} %; dataset pairwise L2 {:.3}",
         p.arch,
         100.0 * rec.model["test_accuracy"].as_f64().unwrap_or(f64::NAN),
@@ -693,7 +766,7 @@ fn reproduce(
     );
     print_rows(&rec, "dataset");
     print_exact(&rec);
-    println!("wrote {}", args.out.display());
+    outln!("wrote {}", args.out.display());
     Ok(())
 }
 
@@ -773,7 +846,7 @@ fn reproduce_imagenet(
         &dev,
         &Bars::new(quiet),
     )?;
-    println!(
+    outln!(
         "target: {}",
         rec.target["top5"]
             .as_array()
@@ -782,7 +855,7 @@ fn reproduce_imagenet(
             .unwrap_or_default()
     );
     print_rows(&rec, "the images' distance");
-    println!("wrote {}", args.out.display());
+    outln!("wrote {}", args.out.display());
     Ok(())
 }
 
@@ -855,7 +928,7 @@ fn open_image_patch_db(
 /// One line per row: success, confidence, spread (as a share of `reference`), feature error.
 fn print_rows(rec: &fcollide::run::RunRecord, reference: &str) {
     for r in &rec.rows {
-        println!(
+        outln!(
             "{}: {:.1} % of {} samples in class {}, confidence {:.4} (target {:.4}), vertex L2 {:.3} ({:.1} % of {reference}), feature error mean {:.2e} max {:.2e}, {:.2} s",
             r.name,
             100.0 * r.success_rate,
@@ -874,7 +947,7 @@ fn print_rows(rec: &fcollide::run::RunRecord, reference: &str) {
 
 fn print_exact(rec: &fcollide::run::RunRecord) {
     for r in &rec.exact_rows {
-        println!(
+        outln!(
             "{} at {}: N+ {} rank {} affine dim {}; {:.1} % of {} samples in the target class, vertex L2 {:.3} ({:.1} % of dataset), collision deviation {:.1e} (vertices) {:.1e} (samples), Chebyshev radius {}",
             r.name,
             r.layer,
@@ -890,9 +963,13 @@ fn print_exact(rec: &fcollide::run::RunRecord) {
             r.chebyshev_radius.map(|x| format!("{x:.4}")).unwrap_or_else(|| "-".into())
         );
         if let Some(c) = &r.closest {
-            println!(
+            outln!(
                 "closest colliding input to {}: L1 {:.3}, L2 {:.3}, class {} ({:.4})",
-                c.other, c.l1, c.l2, c.class, c.confidence
+                c.other,
+                c.l1,
+                c.l2,
+                c.class,
+                c.confidence
             );
         }
     }
@@ -968,7 +1045,7 @@ fn patches(command: PatchesCommand, quiet: bool) -> Result<()> {
                 &out,
                 &Bars::new(quiet),
             )?;
-            println!(
+            outln!(
                 "wrote {}: {} patches of {}×{}×{} from {} images, search rows of {} values",
                 out.display(),
                 h.n,
@@ -981,7 +1058,7 @@ fn patches(command: PatchesCommand, quiet: bool) -> Result<()> {
             Ok(())
         }
         PatchesCommand::Info { file } => {
-            print!("{}", PatchDb::open(&file)?.summary());
+            out!("{}", PatchDb::open(&file)?.summary());
             Ok(())
         }
         PatchesCommand::Index {
@@ -1017,7 +1094,7 @@ fn patches(command: PatchesCommand, quiet: bool) -> Result<()> {
             let index = pdb.build_index(params)?;
             index.save(&out)?;
             let sizes: Vec<String> = index.level_sizes().iter().map(|s| s.to_string()).collect();
-            println!(
+            outln!(
                 "indexed {} rows of {} values ({} distinct; levels of {} points; {} × {} simple indices) in {:.1} s; wrote {}",
                 index.len(),
                 index.dim(),
@@ -1051,7 +1128,7 @@ fn patches(command: PatchesCommand, quiet: bool) -> Result<()> {
             let shape = pdb.header().image_shape;
             let img = fcollide::data::image_file::read_image(&image, shape)?;
             let q = pdb.query(view, &img, row.zip(col), k)?;
-            println!(
+            outln!(
                 "{} ({}×{}), window at row {}, column {}: {} nearest patches{}",
                 image.display(),
                 shape[1],
@@ -1062,7 +1139,7 @@ fn patches(command: PatchesCommand, quiet: bool) -> Result<()> {
                 if ix.is_some() { " (DCI index)" } else { "" }
             );
             for (r, h) in q.hits.iter().enumerate() {
-                println!(
+                outln!(
                     "{:>3}  d2 {:.4}  patch {}  image {}  row {}  col {}",
                     r + 1,
                     h.dist,
@@ -1074,7 +1151,7 @@ fn patches(command: PatchesCommand, quiet: bool) -> Result<()> {
             }
             if let Some(g) = grid {
                 pdb.query_grid(&q)?.save(&g)?;
-                println!("wrote {}", g.display());
+                outln!("wrote {}", g.display());
             }
             Ok(())
         }
@@ -1100,6 +1177,7 @@ fn run(cli: Cli) -> Result<()> {
             data,
             train: t,
         }) => {
+            check_out(&out, "--out")?;
             let (tr, te) = load_data(&data)?;
             let mut rng = ChaCha8Rng::seed_from_u64(data.seed);
             let net = arch::by_name(&a, &mut rng)?;
@@ -1113,7 +1191,7 @@ fn run(cli: Cli) -> Result<()> {
                 &Bars::new(quiet),
             )?;
             model_io::save(&net, &out)?;
-            println!(
+            outln!(
                 "test accuracy {:.2} % after {} epochs ({:.1} s); wrote {}",
                 100.0 * report.test_accuracy,
                 params.epochs,
@@ -1133,6 +1211,14 @@ fn run(cli: Cli) -> Result<()> {
             checkpoint_every,
             resume,
         }) => {
+            let params = search.params()?.check()?;
+            if resume && checkpoint.is_none() {
+                bail!("--resume needs --checkpoint FILE");
+            }
+            check_out(&out, "--out")?;
+            if let Some(c) = &checkpoint {
+                check_out(c, "--checkpoint")?;
+            }
             let net = model.load()?;
             let (_, test) = load_data(&data)?;
             let t = read_image(&target, &test, &net, "target")?;
@@ -1141,10 +1227,6 @@ fn run(cli: Cli) -> Result<()> {
             } else {
                 read_image(&init, &test, &net, "init")?
             };
-            let params = search.params()?.check()?;
-            if resume && checkpoint.is_none() {
-                bail!("--resume needs --checkpoint FILE");
-            }
             let ckpt = checkpoint.map(|path| Checkpointing {
                 path,
                 every: checkpoint_every,
@@ -1160,7 +1242,7 @@ fn run(cli: Cli) -> Result<()> {
                 ckpt.as_ref(),
             )?;
             for (k, s) in set.stats.iter().enumerate() {
-                println!(
+                outln!(
                     "vertex {k}: unit {} class {} ({:.4}) feature error {:.2e} L+ {:.2e} Z ok {:.1} %",
                     s.unit,
                     s.class,
@@ -1180,7 +1262,7 @@ fn run(cli: Cli) -> Result<()> {
                 },
                 &out,
             )?;
-            println!("wrote {}", out.display());
+            outln!("wrote {}", out.display());
             Ok(())
         }
         Some(Command::Exact {
@@ -1233,7 +1315,7 @@ fn run(cli: Cli) -> Result<()> {
             };
             let rec = run_exact(&net, &job, &out)?;
             print_exact(&rec);
-            println!("wrote {}", out.display());
+            outln!("wrote {}", out.display());
             Ok(())
         }
         Some(Command::Sweep {
@@ -1245,6 +1327,7 @@ fn run(cli: Cli) -> Result<()> {
             samples,
             out,
         }) => {
+            let params = search.params()?;
             let net = model.load()?;
             let (_, test) = load_data(&data)?;
             let t = read_image(&target, &test, &net, "target")?;
@@ -1253,15 +1336,15 @@ fn run(cli: Cli) -> Result<()> {
                 &net,
                 &t,
                 &layers,
-                &search.params()?,
+                &params,
                 samples,
                 &test.images,
                 data.seed,
                 (&out, &device),
                 &Bars::new(quiet),
             )?;
-            println!("{}", fcollide::run::sweep::sweep_table(&rec).to_markdown());
-            println!("wrote {}", out.display());
+            outln!("{}", fcollide::run::sweep::sweep_table(&rec).to_markdown());
+            outln!("wrote {}", out.display());
             Ok(())
         }
         Some(Command::Patches { command }) => patches(command, quiet),
@@ -1290,11 +1373,7 @@ fn run(cli: Cli) -> Result<()> {
             };
             let outputs = net.shapes()?[net.output()].len();
             let names = match &labels {
-                Some(p) => std::fs::read_to_string(p)
-                    .with_context(|| format!("--labels {}", p.display()))?
-                    .lines()
-                    .map(str::to_string)
-                    .collect(),
+                Some(p) => fcollide::data::imagenet::read_labels_file(p).context("--labels")?,
                 None => fcollide::data::imagenet::labels_for(outputs),
             };
             let i = fcollide::model::inspect::inspect(&net, x.as_deref(), &names, &device)?;
@@ -1335,9 +1414,9 @@ fn run(cli: Cli) -> Result<()> {
             match out {
                 Some(p) => {
                     model_io::write_atomic(&p, json.as_bytes())?;
-                    println!("wrote {}", p.display());
+                    outln!("wrote {}", p.display());
                 }
-                None => println!("{json}"),
+                None => outln!("{json}"),
             }
             Ok(())
         }
