@@ -131,13 +131,13 @@ enum Command {
         #[arg(long, default_value = "fc1")]
         layer: String,
         /// Number of vertices (one LP each).
-        #[arg(long, default_value_t = 5)]
+        #[arg(long, default_value_t = 5, allow_hyphen_values = true, value_parser = count_in(1, MAX_VERTICES))]
         vertices: usize,
         /// Units of Z to push, comma-separated (default: the first K of Z).
         #[arg(long, value_delimiter = ',')]
         units: Option<Vec<usize>>,
         /// Random convex combinations to certify.
-        #[arg(long, default_value_t = 2000)]
+        #[arg(long, default_value_t = 2000, allow_hyphen_values = true, value_parser = count_in(1, MAX_SAMPLES))]
         samples: usize,
         /// Random directions for extents (two LPs each).
         #[arg(long, default_value_t = 8)]
@@ -167,7 +167,7 @@ enum Command {
         #[command(flatten)]
         search: SearchArgs,
         /// Samples per layer.
-        #[arg(long, default_value_t = 2000)]
+        #[arg(long, default_value_t = 2000, allow_hyphen_values = true, value_parser = count_in(1, MAX_SAMPLES))]
         samples: usize,
         /// Output folder.
         #[arg(long, default_value = "fcollide-sweep")]
@@ -213,7 +213,7 @@ enum Command {
         #[arg(long)]
         vertices: PathBuf,
         /// Number of random convex combinations.
-        #[arg(long, default_value_t = 2000)]
+        #[arg(long, default_value_t = 2000, allow_hyphen_values = true, value_parser = count_in(1, MAX_SAMPLES))]
         samples: usize,
         /// Seed of the sampling.
         #[arg(long, default_value_t = 0)]
@@ -239,10 +239,10 @@ enum PatchesCommand {
         #[arg(long)]
         dataset: String,
         /// Patch side (the default matches `reproduce patches --patch-size`).
-        #[arg(long, default_value_t = 14)]
+        #[arg(long, default_value_t = 14, allow_hyphen_values = true, value_parser = count_in(1, MAX_PATCH_SIDE))]
         size: usize,
         /// Stride between patches.
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 1, allow_hyphen_values = true, value_parser = count_in(1, MAX_PATCH_SIDE))]
         stride: usize,
         /// Search on a Gaussian random projection of the patches to this many dimensions
         /// (the raw patches are stored too).
@@ -320,7 +320,7 @@ enum PatchesCommand {
         #[arg(long)]
         image: PathBuf,
         /// Number of patches.
-        #[arg(long, default_value_t = 10)]
+        #[arg(long, default_value_t = 10, allow_hyphen_values = true, value_parser = count_in(1, MAX_K))]
         k: usize,
         /// A DCI index over the database (default: exact search).
         #[arg(long)]
@@ -381,13 +381,13 @@ struct DataArgs {
 #[derive(Args, Debug)]
 struct TrainArgs {
     /// Training epochs.
-    #[arg(long, default_value_t = TrainParams::default().epochs)]
+    #[arg(long, default_value_t = TrainParams::default().epochs, allow_hyphen_values = true, value_parser = count_in(1, MAX_EPOCHS))]
     epochs: usize,
     /// Minibatch size.
-    #[arg(long, default_value_t = TrainParams::default().batch_size)]
+    #[arg(long, default_value_t = TrainParams::default().batch_size, allow_hyphen_values = true, value_parser = count_in(1, MAX_BATCH_SIZE))]
     batch_size: usize,
     /// Adam learning rate.
-    #[arg(long, default_value_t = TrainParams::default().lr)]
+    #[arg(long, default_value_t = TrainParams::default().lr, allow_negative_numbers = true)]
     train_lr: f64,
 }
 
@@ -417,6 +417,40 @@ struct ModelArgs {
     /// mean=a,b,c,std=d,e,f (default: what the file or the architecture says).
     #[arg(long, value_parser = parse_normalize)]
     normalize: Option<fcollide::model::graph::fold::Normalization>,
+}
+
+/// Largest patch side or stride accepted on the command line.
+const MAX_PATCH_SIDE: usize = 4096;
+use fcollide::collide::params::{MAX_STEPS, MAX_VERTICES};
+use fcollide::model::train::{MAX_BATCH_SIZE, MAX_EPOCHS};
+use fcollide::patches::space::MAX_K;
+use fcollide::polytope::MAX_SAMPLES;
+
+/// A parser of a whole number in `lo..=hi` for a flag (clap names the flag in its error).
+fn count_in(
+    lo: usize,
+    hi: usize,
+) -> impl Fn(&str) -> std::result::Result<usize, String> + Clone + Send + Sync + 'static {
+    move |s: &str| {
+        let v: u128 = s
+            .trim()
+            .parse()
+            .map_err(|_| format!("expected a whole number in {lo}..={hi}"))?;
+        if v < lo as u128 || v > hi as u128 {
+            Err(format!("{v} is out of range: expected {lo}..={hi}"))
+        } else {
+            Ok(v as usize)
+        }
+    }
+}
+
+/// Errors (naming `flag`) when `path` is an existing special file (a device, FIFO, socket
+/// or directory, symlinks followed) that a write would have to replace; checked before a
+/// long run so that it does not fail only at the end.
+fn check_out(path: &Path, flag: &str) -> Result<()> {
+    fcollide::fsutil::output_target(path)
+        .map(|_| ())
+        .with_context(|| format!("{flag} {}", path.display()))
 }
 
 fn parse_normalize(s: &str) -> Result<fcollide::model::graph::fold::Normalization, String> {
@@ -455,7 +489,7 @@ struct SearchArgs {
     #[arg(long)]
     layer: Option<String>,
     /// Number of vertices K, optimized as one batch.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, allow_hyphen_values = true, value_parser = count_in(1, MAX_VERTICES))]
     vertices: usize,
     /// Units of Z to push down, comma-separated, one per vertex (default: the first K of Z).
     #[arg(long, value_delimiter = ',')]
@@ -465,26 +499,26 @@ struct SearchArgs {
     #[arg(long)]
     unit_choice: Option<String>,
     /// Weight α of L+.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     alpha: Option<f32>,
     /// Penalty continuation: α grows geometrically from this value to --alpha over the first
     /// half of the steps (`reproduce patches` default: 1; elsewhere off).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     alpha_start: Option<f32>,
     /// Weight β of the penalty on the other zero-set units (the paper: 1).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     beta: Option<f32>,
     /// Penalty on the other zero-set units: square (paper), abs (authors' code), hinge.
     #[arg(long)]
     penalty: Option<String>,
     /// Adam steps.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true, value_parser = count_in(1, MAX_STEPS))]
     steps: Option<usize>,
     /// Adam learning rate (pixel units).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     lr: Option<f32>,
     /// Final learning rate as a fraction of --lr.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     lr_final: Option<f32>,
     /// Pixel box: project (clip) or sigmoid.
     #[arg(long)]
@@ -592,6 +626,14 @@ impl SearchArgs {
                 .map_err(|m| anyhow::anyhow!("--collision-tol {m}"))?;
             p.collision_tol = t;
         }
+        if let Err(e) = p.clone().check() {
+            match e {
+                fcollide::collide::CollideError::Param { param, msg } => {
+                    bail!("invalid value for --{param}: {msg}")
+                }
+                e => return Err(e.into()),
+            }
+        }
         Ok(p)
     }
 }
@@ -630,7 +672,7 @@ struct ReproduceArgs {
     #[arg(long)]
     init_index: Option<usize>,
     /// Polytope samples per row.
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = 2000, allow_hyphen_values = true, value_parser = count_in(1, MAX_SAMPLES))]
     samples: usize,
     /// Add exact (LP) rows beside the gradient rows.
     #[arg(long)]
@@ -656,18 +698,18 @@ struct ReproduceArgs {
     #[arg(long)]
     resume: bool,
     /// `patches`: patch side.
-    #[arg(long, default_value_t = 14)]
+    #[arg(long, default_value_t = 14, allow_hyphen_values = true, value_parser = count_in(1, MAX_PATCH_SIDE))]
     patch_size: usize,
     /// `patches`: candidate patches per location.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 20, allow_hyphen_values = true, value_parser = count_in(1, MAX_K))]
     patch_k: usize,
     /// `patches`: candidates retrieved per location for the target when a row starts from
     /// another image.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, allow_hyphen_values = true, value_parser = count_in(0, MAX_K))]
     patch_target_k: usize,
     /// `patches`: keep --patch-k of the r·k nearest patches by farthest-point selection
     /// (1: plain k-NN).
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = 50, allow_hyphen_values = true, value_parser = count_in(1, MAX_K))]
     patch_diverse: usize,
     /// `patches`: stride of the grid of windows over the start image (0: half the patch
     /// size, windows overlapping by half, each pixel drawing on every window that covers
@@ -681,7 +723,7 @@ struct ReproduceArgs {
     #[arg(long, default_value_t = 2000)]
     patch_db_images: usize,
     /// `patches`: weight of the total variation of the coefficients.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     tv: f32,
     /// `patches`: a prebuilt patch database (`fcollide patches build`) instead of cutting
     /// --patch-db-images digits in memory; its patch size must be --patch-size.
@@ -816,11 +858,7 @@ fn reproduce_imagenet(
     let (tn, t) = img(&args.target_image, "target-image")?;
     let (on, o) = img(&args.init_image, "init-image")?;
     let labels: Vec<String> = match &args.labels {
-        Some(p) => std::fs::read_to_string(p)
-            .with_context(|| format!("--labels {}", p.display()))?
-            .lines()
-            .map(|l| l.trim().to_string())
-            .collect(),
+        Some(p) => fcollide::data::imagenet::read_labels_file(p).context("--labels")?,
         None => Vec::new(),
     };
     let mut vertex = args.search.params()?;
@@ -1198,6 +1236,7 @@ fn run(cli: Cli) -> Result<()> {
             data,
             train: t,
         }) => {
+            check_out(&out, "--out")?;
             let (tr, te) = load_data(&data)?;
             let mut rng = ChaCha8Rng::seed_from_u64(data.seed);
             let net = arch::by_name(&a, &mut rng)?;
@@ -1231,6 +1270,14 @@ fn run(cli: Cli) -> Result<()> {
             checkpoint_every,
             resume,
         }) => {
+            let params = search.params()?.check()?;
+            if resume && checkpoint.is_none() {
+                bail!("--resume needs --checkpoint FILE");
+            }
+            check_out(&out, "--out")?;
+            if let Some(c) = &checkpoint {
+                check_out(c, "--checkpoint")?;
+            }
             let net = model.load()?;
             let (_, test) = load_data(&data)?;
             let t = read_image(&target, &test, &net, "target")?;
@@ -1239,10 +1286,6 @@ fn run(cli: Cli) -> Result<()> {
             } else {
                 read_image(&init, &test, &net, "init")?
             };
-            let params = search.params()?.check()?;
-            if resume && checkpoint.is_none() {
-                bail!("--resume needs --checkpoint FILE");
-            }
             let ckpt = checkpoint.map(|path| Checkpointing {
                 path,
                 every: checkpoint_every,
@@ -1343,6 +1386,7 @@ fn run(cli: Cli) -> Result<()> {
             samples,
             out,
         }) => {
+            let params = search.params()?;
             let net = model.load()?;
             let (_, test) = load_data(&data)?;
             let t = read_image(&target, &test, &net, "target")?;
@@ -1358,7 +1402,7 @@ fn run(cli: Cli) -> Result<()> {
                 &net,
                 &t,
                 &layers,
-                &search.params()?,
+                &params,
                 samples,
                 &test.images,
                 data.seed,
@@ -1395,11 +1439,7 @@ fn run(cli: Cli) -> Result<()> {
             };
             let outputs = net.shapes()?[net.output()].len();
             let names = match &labels {
-                Some(p) => std::fs::read_to_string(p)
-                    .with_context(|| format!("--labels {}", p.display()))?
-                    .lines()
-                    .map(str::to_string)
-                    .collect(),
+                Some(p) => fcollide::data::imagenet::read_labels_file(p).context("--labels")?,
                 None => fcollide::data::imagenet::labels_for(outputs),
             };
             let i = fcollide::model::inspect::inspect(&net, x.as_deref(), &names, &device)?;

@@ -1150,3 +1150,215 @@ fn torch_exports_non_cut_layer_and_external_data() {
     ]);
     assert_clean_failure(&o, &["residual.onnx", "residual.onnx.data"]);
 }
+
+/// Runs the binary and kills it after `secs` seconds (a blocked read must not hang the
+/// test); `None` when it had to be killed.
+fn fcollide_within(args: &[&str], secs: u64) -> Option<Output> {
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fcollide"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < deadline {
+        if child.try_wait().unwrap().is_some() {
+            return Some(child.wait_with_output().unwrap());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+fn write_idx(dir: &Path, prefix: &str, labels: &[u8]) {
+    let n = labels.len() as u32;
+    let mut images = vec![0u8, 0, 8, 3];
+    for v in [n, 28, 28] {
+        images.extend(v.to_be_bytes());
+    }
+    images.extend(vec![0u8; labels.len() * 784]);
+    std::fs::write(dir.join(format!("{prefix}-images-idx3-ubyte")), images).unwrap();
+    let mut l = vec![0u8, 0, 8, 1];
+    l.extend(n.to_be_bytes());
+    l.extend(labels);
+    std::fs::write(dir.join(format!("{prefix}-labels-idx1-ubyte")), l).unwrap();
+}
+
+/// Issue 18: the panics of hostile or careless input are clear errors naming the file or
+/// flag; special files are neither read nor replaced; non-finite weights are refused.
+#[test]
+fn hostile_input_gives_errors_not_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    // Labels ≥ 10 in IDX, and an empty test split.
+    let bad = d.join("bad");
+    std::fs::create_dir(&bad).unwrap();
+    write_idx(&bad, "train", &[1, 12, 3]);
+    write_idx(&bad, "t10k", &[1, 2]);
+    let out = s(&d.join("m.safetensors"));
+    let o = fcollide(&["-q", "train", "--out", &out, "--data", &s(&bad)]);
+    assert_clean_failure(&o, &["training set", "label 12", "10 classes"]);
+    let empty = d.join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    write_idx(&empty, "train", &[1, 2, 3]);
+    write_idx(&empty, "t10k", &[]);
+    let o = fcollide(&["-q", "train", "--out", &out, "--data", &s(&empty)]);
+    assert_clean_failure(&o, &["test set", "empty"]);
+    // Absurd counts name their flag, before anything runs.
+    for (args, flag) in [
+        (
+            vec!["reproduce", "patches", "--patch-size", "0"],
+            "--patch-size",
+        ),
+        (
+            vec![
+                "verify",
+                "--model",
+                "m",
+                "--vertices",
+                "v",
+                "--samples",
+                "18446744073709551615",
+            ],
+            "--samples",
+        ),
+        (
+            vec![
+                "verify",
+                "--model",
+                "m",
+                "--vertices",
+                "v",
+                "--samples",
+                "0",
+            ],
+            "--samples",
+        ),
+        (
+            vec![
+                "verify",
+                "--model",
+                "m",
+                "--vertices",
+                "v",
+                "--samples",
+                "-1",
+            ],
+            "--samples",
+        ),
+        (
+            vec!["train", "--out", "m", "--batch-size", "100000000"],
+            "--batch-size",
+        ),
+        (
+            vec![
+                "vertices", "--model", "m", "--target", "index:0", "--out", "v", "--alpha", "3e38",
+            ],
+            "--alpha",
+        ),
+        (
+            vec![
+                "vertices", "--model", "m", "--target", "index:0", "--out", "v", "--lr", "-1",
+            ],
+            "--lr",
+        ),
+    ] {
+        let o = fcollide(&args);
+        assert_clean_failure(&o, &[flag]);
+    }
+    // NaN weights are refused at load, naming the file and the tensor.
+    let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(0);
+    let mut net = fcollide::model::arch::mlp(&mut rng);
+    let fc2 = net.find("fc2").unwrap();
+    if let fcollide::model::Op::Linear { weight, .. } = &mut net.nodes[fc2].op {
+        weight[7] = f32::NAN;
+    }
+    let nan = d.join("nan.safetensors");
+    std::fs::write(&nan, fcollide::model::io::to_safetensors(&net).unwrap()).unwrap();
+    let o = fcollide(&["-q", "verify", "--model", &s(&nan), "--vertices", "v"]);
+    assert_clean_failure(&o, &["nan.safetensors", "fc2.weight"]);
+    #[cfg(unix)]
+    {
+        // FIFOs, devices and directories are refused as inputs without blocking.
+        let fifo = d.join("fifo");
+        assert!(Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
+        for model in [s(&fifo), "/dev/zero".into(), s(d)] {
+            let o = fcollide_within(&["-q", "verify", "--model", &model, "--vertices", "v"], 60)
+                .unwrap_or_else(|| panic!("--model {model} blocked"));
+            assert_clean_failure(&o, &[&model, "not a regular file"]);
+        }
+        // Outputs that are devices, or symlinks to one, are refused and left alone.
+        let link = d.join("tonull");
+        std::os::unix::fs::symlink("/dev/null", &link).unwrap();
+        for target in ["/dev/full".to_string(), s(&link)] {
+            let o = fcollide(&["-q", "train", "--out", &target, "--epochs", "1"]);
+            assert_clean_failure(&o, &["--out", "character device"]);
+        }
+        assert!(std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        let leftovers: Vec<_> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+}
+
+/// Issue 18: a closed standard output (`fcollide patches query … | head -1`) ends the
+/// program quietly with exit status 0.
+#[test]
+fn closed_stdout_ends_quietly() {
+    use std::io::Read;
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let db = d.join("db.fcpd");
+    let o = fcollide(&[
+        "-q",
+        "patches",
+        "build",
+        "--dataset",
+        "embedded",
+        "--limit-images",
+        "50",
+        "--out",
+        db.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let img = d.join("img.png");
+    image::GrayImage::from_fn(28, 28, |x, y| image::Luma([(x * 9 + y * 5) as u8]))
+        .save(&img)
+        .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fcollide"))
+        .args([
+            "-q",
+            "patches",
+            "query",
+            db.to_str().unwrap(),
+            "--image",
+            img.to_str().unwrap(),
+            "--k",
+            "3000",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    // The pipe is closed here, with ~100 KB of output still to come.
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "status {:?}: {}", o.status, stderr(&o));
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+}

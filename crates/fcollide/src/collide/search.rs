@@ -129,6 +129,32 @@ fn pick_engine(
     })
 }
 
+/// Errors unless every value of `v` (an input of `d` values per image) is finite.
+pub fn check_finite_input(what: &str, v: &[f32], d: usize) -> Result<(), CollideError> {
+    match v.iter().position(|x| !x.is_finite()) {
+        Some(i) => Err(CollideError::NonFinite {
+            what: what.into(),
+            detail: format!(
+                "value {} of image {} is {}",
+                i % d.max(1),
+                i / d.max(1),
+                v[i]
+            ),
+        }),
+        None => Ok(()),
+    }
+}
+
+fn diverged(params: &ValidVertexParams, step: usize, detail: String) -> CollideError {
+    CollideError::NonFinite {
+        what: format!("the vertex search at layer '{}'", params.layer),
+        detail: format!(
+            "it diverged at step {step}: {detail} (alpha = {}, beta = {}, lr = {}); lower alpha, beta or lr",
+            params.alpha, params.beta, params.lr
+        ),
+    }
+}
+
 /// Finds `K` colliding vertices for `target`, starting each from `init` (one image for all
 /// vertices, or `K` images).
 pub fn find_vertices(
@@ -190,6 +216,8 @@ pub fn find_vertices_in(
             expected: d,
         });
     }
+    check_finite_input("the target image", target, d)?;
+    check_finite_input("the starting image(s)", init, d)?;
     let point = net.collision_point(&params.layer)?;
     let layer = point.pre;
     let act = Activation::of(&net.nodes[point.relu].op).unwrap_or(Activation::Relu);
@@ -210,6 +238,12 @@ pub fn find_vertices_in(
         engine.lock_region(&lock)?;
     }
     let yt = engine.forward(target);
+    if let Some(j) = yt.iter().position(|x| !x.is_finite()) {
+        return Err(CollideError::NonFinite {
+            what: format!("the target's pre-activation at layer '{}'", params.layer),
+            detail: format!("unit {j} is {} (check the model's weights)", yt[j]),
+        });
+    }
     let n = yt.len();
     let roles: Vec<UnitRole> = yt
         .iter()
@@ -347,6 +381,17 @@ pub fn find_vertices_in(
         for (l, r) in losses.iter_mut().zip(engine.region_penalty()) {
             l.total += r;
         }
+        if let Some((v, l)) = losses
+            .iter()
+            .enumerate()
+            .find(|(_, l)| !l.total.is_finite())
+        {
+            return Err(diverged(
+                params,
+                step,
+                format!("the loss of vertex {v} is {}", l.total),
+            ));
+        }
         let g = space.chain(&z, &u, engine.vjp(&gy));
         adam.step(
             &mut z,
@@ -354,6 +399,13 @@ pub fn find_vertices_in(
             cosine_lr(params.lr, params.lr_final, step, params.steps),
         );
         space.project(&mut z);
+        if let Some(i) = z.iter().position(|x| !x.is_finite()) {
+            return Err(diverged(
+                params,
+                step,
+                format!("parameter {i} of the search became {}", z[i]),
+            ));
+        }
         if step % history_every == 0 || step + 1 == params.steps {
             loss_history.push(losses.iter().map(|l| l.total).sum::<f64>() / k as f64);
         }
@@ -387,6 +439,33 @@ pub fn find_vertices_in(
     let region_penalty = engine.region_penalty();
     let model = Network::from_graph(net, device)?;
     let probs = model.predict(&u, device);
+    let bad_vertex = u
+        .iter()
+        .position(|x| !x.is_finite())
+        .map(|i| ("vertex pixel", i / d, u[i]));
+    let bad_act = y
+        .iter()
+        .position(|x| !x.is_finite())
+        .map(|i| ("activation", i / n, y[i]));
+    let bad_prob = probs.iter().enumerate().find_map(|(v, p)| {
+        p.iter()
+            .find(|x| !x.is_finite())
+            .map(|&x| ("class probability", v, x))
+    });
+    if let Some((what, v, x)) = bad_vertex.or(bad_act).or(bad_prob) {
+        return Err(diverged(
+            params,
+            params.steps,
+            format!("a {what} of vertex {v} is {x}"),
+        ));
+    }
+    if let Some((v, l)) = terms.iter().enumerate().find(|(_, l)| !l.total.is_finite()) {
+        return Err(diverged(
+            params,
+            params.steps,
+            format!("the loss of vertex {v} is {}", l.total),
+        ));
+    }
     let stats = (0..k)
         .map(|v| {
             let yv = &y[v * n..(v + 1) * n];

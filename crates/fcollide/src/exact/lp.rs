@@ -490,6 +490,10 @@ enum Backend {
         /// HiGHS model of the same LP, built on the first dense failure.
         #[cfg(feature = "highs")]
         fallback: Option<Lp>,
+        /// Without HiGHS: the same LP by row generation, used after the dense simplex
+        /// fails twice (its own retry included).
+        #[cfg(not(feature = "highs"))]
+        fallback: Box<LazyLp>,
     },
     Lazy(LazyLp),
 }
@@ -545,7 +549,7 @@ impl VertexLp {
             return Err(highs_missing("collision polytope"));
         } else if opts.wants_dense(rows) {
             let (core, pool) = system_rows(sys);
-            let mut a = core.a;
+            let mut a = core.a.clone();
             a.extend_from_slice(&pool.a);
             let rl: Vec<f64> = core.lo.iter().chain(&pool.lo).copied().collect();
             let ru: Vec<f64> = core.hi.iter().chain(&pool.hi).copied().collect();
@@ -556,6 +560,8 @@ impl VertexLp {
                 solves: 0,
                 #[cfg(feature = "highs")]
                 fallback: None,
+                #[cfg(not(feature = "highs"))]
+                fallback: Box::new(LazyLp::new(core, pool, lo.clone(), hi.clone())),
             }
         } else {
             let (core, pool) = system_rows(sys);
@@ -633,7 +639,6 @@ impl VertexLp {
             Backend::Dense {
                 lp,
                 solves,
-                #[cfg(feature = "highs")]
                 fallback,
             } => {
                 let warm = *solves > 0 && self.opts.warm != WarmStrategy::Restart;
@@ -663,13 +668,38 @@ impl VertexLp {
                         }
                         #[cfg(not(feature = "highs"))]
                         {
-                            let s = lp
-                                .solve(&c, false, &self.opts.dense_retry_settings())
-                                .map_err(|e2| simplex_error(WHAT, e2))?;
+                            let (s, how) =
+                                match lp.solve(&c, false, &self.opts.dense_retry_settings()) {
+                                    Ok(s) => (s, format!("dense retry (after: {e})")),
+                                    Err(SimplexError::Infeasible(_)) => {
+                                        return Err(ExactError::Infeasible {
+                                            what: WHAT.to_string(),
+                                        })
+                                    }
+                                    Err(e2) => {
+                                        // A different path through the same LP: row
+                                        // generation from a smaller working set.
+                                        let r = match fallback.solve(&c, &dense_opts) {
+                                            Err(
+                                                SimplexError::Numerical(_)
+                                                | SimplexError::IterationLimit(_),
+                                            ) => fallback
+                                                .solve(&c, &self.opts.dense_retry_settings()),
+                                            r => r,
+                                        }
+                                        .map_err(|e3| simplex_error(WHAT, e3))?;
+                                        (
+                                            r.solution,
+                                            format!(
+                                                "dense by row generation (after: {e}; retry: {e2})"
+                                            ),
+                                        )
+                                    }
+                                };
                             let mut stats =
                                 LpStats::dense(&s, if flip { -s.objective } else { s.objective });
                             stats.seconds = t0.elapsed().as_secs_f64();
-                            stats.solver = format!("dense retry (after: {e})");
+                            stats.solver = how;
                             LpSolution { x: s.x, stats }
                         }
                     }

@@ -24,21 +24,14 @@ fn weights_err(path: &Path, msg: impl Into<String>) -> ModelError {
     }
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file beside it, then a rename.
+/// Writes `bytes` to `path` atomically with [`crate::fsutil::write_atomic`] (a synced
+/// temporary file renamed over the destination; only regular files are replaced, symlinks
+/// are written through).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ModelError> {
-    let io = |source| ModelError::Io {
+    crate::fsutil::write_atomic(path, bytes).map_err(|source| ModelError::Io {
         path: path.display().to_string(),
         source,
-    };
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(io)?;
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("out");
-    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
-    std::fs::write(&tmp, bytes).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+    })
 }
 
 fn le_bytes(v: &[f32]) -> Vec<u8> {
@@ -182,6 +175,7 @@ pub fn fill_weights(
     }
     net.check()
         .map_err(|e| weights_err(path, format!("weights do not fit: {e}")))?;
+    super::check_finite(&net).map_err(|msg| weights_err(path, msg))?;
     Ok(net)
 }
 
@@ -224,20 +218,14 @@ pub fn from_safetensors(
     fill_weights(template, &st, path)
 }
 
-/// Loads a network from a safetensors file (memory-mapped).
+/// Loads a network from a safetensors file (memory-mapped; only regular files are read).
 pub fn load(path: &Path, template: Option<&Graph>) -> Result<Graph, ModelError> {
     from_safetensors(&map_file(path)?, path, template)
 }
 
-/// The file memory-mapped, read-only.
+/// The file memory-mapped, read-only (regular files only: [`crate::fsutil::map_regular`]).
 fn map_file(path: &Path) -> Result<memmap2::Mmap, ModelError> {
-    let file = std::fs::File::open(path).map_err(|source| ModelError::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
-    // SAFETY: the map is read-only and lives only while its caller reads it; a file truncated by
-    // another process while mapped is outside what we guard against.
-    unsafe { memmap2::Mmap::map(&file) }.map_err(|source| ModelError::Io {
+    crate::fsutil::map_regular(path).map_err(|source| ModelError::Io {
         path: path.display().to_string(),
         source,
     })
@@ -316,5 +304,26 @@ mod tests {
         let g = parse_structure(json).unwrap();
         assert_eq!(g.nodes.len(), 6);
         assert_eq!(g.collision_layers(), vec!["c"]);
+    }
+
+    #[test]
+    fn nan_weights_are_refused_naming_the_tensor() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
+        let mut net = arch::mlp(&mut rng);
+        let fc2 = net.find("fc2").unwrap();
+        if let crate::model::Op::Linear { weight, .. } = &mut net.nodes[fc2].op {
+            weight[5] = f32::NAN;
+        }
+        let name = "fc2";
+        let bytes = to_safetensors(&net).unwrap();
+        let err = from_safetensors(&bytes, Path::new("nan.safetensors"), None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("nan.safetensors")
+                && err.contains(&format!("{name}.weight"))
+                && err.contains("NaN"),
+            "{err}"
+        );
     }
 }

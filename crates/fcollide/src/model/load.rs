@@ -68,8 +68,9 @@ fn is_onnx(path: &Path) -> bool {
     if path.extension().and_then(|e| e.to_str()) == Some("onnx") {
         return true;
     }
-    // A few bytes suffice to recognize the ModelProto header.
-    std::fs::File::open(path)
+    // A few bytes suffice to recognize the ModelProto header. Only a regular file is opened
+    // (a FIFO would block here; the loader proper reports what the path is).
+    crate::fsutil::open_regular(path)
         .ok()
         .and_then(|mut f| {
             use std::io::Read;

@@ -1,6 +1,7 @@
 //! Networks: the graph description, burn forward passes, training and weight files.
 pub mod arch;
 pub mod error;
+pub mod finite;
 pub mod graph;
 pub mod import;
 pub mod inspect;
@@ -11,6 +12,7 @@ pub mod train;
 pub mod zoo;
 
 pub use error::ModelError;
+pub use finite::check_finite;
 pub use graph::{CollisionPoint, Graph, GraphBuilder, Node, Op, Shape};
 pub use load::{load, load_graph, LoadOptions, Loaded, NormalizationSource};
 pub use network::{argmax, default_device, device_by_name, Network};

@@ -14,6 +14,7 @@ use super::certificate::{certify_hull, HullCertificate};
 use super::metrics::mean_pairwise_l2;
 use super::sample::sample_polytope;
 use super::verdict::{verdict, Evidence, Verdict};
+use crate::collide::search::check_finite_input;
 use crate::collide::{Activation, CollideError, UnitRole, VertexSet};
 use crate::model::{argmax, Graph, Network};
 use burn::tensor::Device;
@@ -78,8 +79,30 @@ fn failed() -> Verdict {
     Verdict::Failed
 }
 
+/// Most polytope samples of one verification.
+pub const MAX_SAMPLES: usize = 10_000_000;
+
+/// Checks a sample count for inputs of `input_len` values: `1..=`[`MAX_SAMPLES`], and the
+/// samples (`n × input_len` `f32`s, all kept) within `max_buffer_bytes`
+/// ([`crate::limits`]). Call it before a run starts; [`verify`] calls it too.
+pub fn check_samples(n: usize, input_len: usize) -> Result<(), CollideError> {
+    if !(1..=MAX_SAMPLES).contains(&n) {
+        return Err(CollideError::Param {
+            param: "samples",
+            msg: format!("{n}: must be in 1..={MAX_SAMPLES}"),
+        });
+    }
+    crate::limits::check_buffer("samples", n as u64, input_len as u64, 4)
+        .map(|_| ())
+        .map_err(|source| CollideError::Limit {
+            param: "samples",
+            source,
+        })
+}
+
 /// Verifies the polytope spanned by `set` with `n` samples, certifies its hull and gives the
 /// verdict at `set.collision_tol`; returns figures and the samples.
+/// Errors (never figures) when an input, a vertex or a network output is not finite.
 pub fn verify(
     net: &Graph,
     target: &[f32],
@@ -89,20 +112,59 @@ pub fn verify(
     rng: &mut impl Rng,
 ) -> Result<(Verification, Vec<f32>), CollideError> {
     let d = net.input_len();
+    check_samples(n, d)?;
+    if target.len() != d {
+        return Err(CollideError::Size {
+            what: "target",
+            got: target.len(),
+            expected: d,
+        });
+    }
+    if set.vertices.is_empty() || set.vertices.len() % d != 0 {
+        return Err(CollideError::Size {
+            what: "vertices",
+            got: set.vertices.len(),
+            expected: d * set.len().max(1),
+        });
+    }
+    check_finite_input("the target image", target, d)?;
+    check_finite_input("the vertices", &set.vertices, d)?;
     let point = net.collision_point(&set.layer)?;
     let layer = point.pre;
     let act = Activation::of(&net.nodes[point.relu].op).unwrap_or(Activation::Relu);
     let model = Network::from_graph(net, device)?;
     let samples = sample_polytope(&set.vertices, d, n, rng);
     let tp = model.predict(target, device);
-    let target_class = argmax(&tp[0]);
     let yt = model.activations(target, layer, device).remove(0);
+    let not_finite = |what: String, v: &[f32]| -> Result<(), CollideError> {
+        match v.iter().position(|x| !x.is_finite()) {
+            Some(i) => Err(CollideError::NonFinite {
+                what,
+                detail: format!(
+                    "value {i} is {} (check the model's weights); no figures are reported",
+                    v[i]
+                ),
+            }),
+            None => Ok(()),
+        }
+    };
+    not_finite("the target's class probabilities".into(), &tp[0])?;
+    not_finite(format!("the target's activation at '{}'", set.layer), &yt)?;
+    let target_class = argmax(&tp[0]);
     let (mut hits, mut conf, mut tprob) = (0usize, 0.0f64, 0.0f64);
     let (mut fe_sum, mut fe_max) = (0.0f64, 0.0f64);
     for chunk in samples.chunks(500 * d) {
         let probs = model.predict(chunk, device);
         let acts = model.activations(chunk, layer, device);
-        for (p, a) in probs.iter().zip(&acts) {
+        for (j, (p, a)) in probs.iter().zip(&acts).enumerate() {
+            not_finite(
+                format!("the class probabilities of a polytope sample ({j} of its batch)"),
+                p,
+            )?;
+            not_finite(
+                format!("the activation of a polytope sample at '{}'", set.layer),
+                a,
+            )?;
             let c = argmax(p);
             hits += (c == target_class) as usize;
             conf += p[c] as f64;
@@ -118,6 +180,9 @@ pub fn verify(
         }
     }
     let vacts = model.activations(&set.vertices, layer, device);
+    for a in &vacts {
+        not_finite(format!("a vertex's activation at '{}'", set.layer), a)?;
+    }
     let vfe = vacts
         .iter()
         .map(|a| act.feature_rel_err(a, &yt))

@@ -28,6 +28,24 @@ pub enum ImportError {
     /// A pickle that is damaged or uses something the safe reader refuses.
     #[error("{path}: cannot read the pickled state dict: {msg}")]
     Pickle { path: String, msg: String },
+    /// A value that is NaN or infinite in a tensor (weights must be finite).
+    #[error("{path}: tensor '{key}' holds {value} at flat index {index}; weights must be finite")]
+    NonFinite {
+        path: String,
+        key: String,
+        index: usize,
+        value: f32,
+    },
+    /// Weights that cannot be used (e.g. not finite), with what was wrong.
+    #[error("{path}: {msg}")]
+    Weights { path: String, msg: String },
+    /// An input above a resource limit (see [`crate::limits`]).
+    #[error("{path}: {source}")]
+    Limit {
+        path: String,
+        #[source]
+        source: crate::limits::LimitError,
+    },
     /// A tensor of a dtype that cannot be converted to f32.
     #[error("{path}: tensor '{key}' has dtype {dtype}, expected one of {expected}")]
     Dtype {

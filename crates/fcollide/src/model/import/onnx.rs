@@ -811,6 +811,7 @@ impl Builder<'_> {
         let shapes = self.b_graph_shapes(inputs);
         let out = op
             .output_shape(&name, &shapes)
+            .and_then(|out| crate::model::graph::check_activation(&name, out).map(|()| out))
             .map_err(|e| self.err(n, e.to_string()))?;
         let name = self.unique(name);
         let idx = self.b.push(&name, op, inputs);

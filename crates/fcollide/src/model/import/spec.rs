@@ -262,9 +262,10 @@ impl ModelSpec {
         Ok(spec)
     }
 
-    /// Reads a spec file.
+    /// Reads a spec file (a regular UTF-8 file of at most `max_text_bytes`,
+    /// [`crate::fsutil::read_text`]).
     pub fn from_file(path: &Path) -> Result<ModelSpec, ImportError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ImportError::io(path, e))?;
+        let text = crate::fsutil::read_text(path).map_err(|e| ImportError::io(path, e))?;
         ModelSpec::parse(&text, &path.display().to_string(), path.parent())
     }
 
@@ -1046,6 +1047,7 @@ pub fn load_model_detailed(spec: &ModelSpec) -> Result<Loaded, ImportError> {
         path: path.clone(),
         source,
     })?;
+    super::load::finite(&net, &path)?;
     Ok(Loaded {
         net,
         format,
