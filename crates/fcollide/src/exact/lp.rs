@@ -547,7 +547,14 @@ impl VertexLp {
             }
             #[cfg(not(feature = "highs"))]
             return Err(highs_missing("collision polytope"));
-        } else if opts.wants_dense(rows) {
+        } else if opts.wants_dense(rows)
+            && (cfg!(feature = "highs")
+                || opts.solver == LpSolver::Dense
+                || sys.ineq.len() == sys.n_z_rows())
+        {
+            // Without HiGHS to fall back on, a system with region rows goes to row generation
+            // from the start: on the MLP's fc2 the dense simplex over all 512 rows stalls at
+            // its iteration limit, while row generation solves it (BENCHMARKS.md).
             let (core, pool) = system_rows(sys);
             let mut a = core.a.clone();
             a.extend_from_slice(&pool.a);
