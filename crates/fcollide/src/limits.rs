@@ -213,7 +213,7 @@ pub fn with_limits<R>(limits: Limits, f: impl FnOnce() -> R) -> R {
 
 /// An input (or a parameter) above a limit.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{what} is {}, above the limit {name} = {} (raise the limit if this input is genuine)", show(*.value, .name), show(*.limit, .name))]
+#[error("{what} is {}, above the limit {name} = {} (if this input is genuine, raise it: --limit {name}=…)", show(*.value, .name), show(*.limit, .name))]
 pub struct LimitError {
     /// What was measured, in words (e.g. "tensor 'fc6.weight' (decoded as f32)").
     pub what: String,
@@ -300,7 +300,7 @@ pub fn check_count(what: &str, count: u64, name: &'static str) -> Result<u64, Li
 /// returns the byte count.
 pub fn check_alloc(what: &str, count: u64, elem_bytes: u64) -> Result<usize, LimitError> {
     let limit = current().max_tensor_bytes;
-    let bytes = count.checked_mul(elem_bytes).unwrap_or(u64::MAX);
+    let bytes = count.saturating_mul(elem_bytes);
     check(what, bytes, "max_tensor_bytes", limit)?;
     usize::try_from(bytes).map_err(|_| LimitError::new(what, bytes, "max_tensor_bytes", limit))
 }
