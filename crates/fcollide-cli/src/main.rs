@@ -61,6 +61,11 @@ struct Cli {
     /// Compute device: cpu (burn-flex) or cuda (a build with `--features cuda`).
     #[arg(long, global = true, default_value = "cpu")]
     device: String,
+    /// Raise (or lower) a resource limit on inputs, `NAME=VALUE` with an optional K/M/G/T
+    /// suffix, e.g. `--limit max_tensor_bytes=16G`; repeatable. Names and defaults:
+    /// `fcollide::limits` (README, "Limits on inputs").
+    #[arg(long, global = true, value_name = "NAME=VALUE")]
+    limit: Vec<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -1501,6 +1506,20 @@ fn run(cli: Cli) -> Result<()> {
 
 fn main() {
     let cli = Cli::parse();
+    if !cli.limit.is_empty() {
+        let mut l = fcollide::limits::current();
+        for setting in &cli.limit {
+            let applied = match setting.split_once('=') {
+                Some((name, value)) => l.set_by_name(name.trim(), value),
+                None => Err(format!("'{setting}': expected NAME=VALUE")),
+            };
+            if let Err(e) = applied {
+                eprintln!("error: --limit {e}");
+                std::process::exit(2);
+            }
+        }
+        fcollide::limits::set(l);
+    }
     progress::install_ctrlc();
     if let Err(e) = run(cli) {
         eprintln!("error: {}", error_message(&e));
