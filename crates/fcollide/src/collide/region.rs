@@ -208,6 +208,14 @@ impl RegionLock {
     }
 }
 
+/// The mean of the `[K, d]` points `u` (accumulated in f64).
+pub fn centroid(u: &[f32], d: usize) -> Vec<f32> {
+    let k = (u.len() / d.max(1)).max(1);
+    (0..d)
+        .map(|i| (u.chunks(d).map(|v| f64::from(v[i])).sum::<f64>() / k as f64) as f32)
+        .collect()
+}
+
 /// Bisection steps of [`pull_into_region`] (λ to within 2⁻¹⁶ ≈ 1.5e-5).
 const PULL_STEPS: usize = 16;
 
@@ -229,9 +237,7 @@ pub fn pull_into_region(
         param: "region",
         msg: e,
     };
-    let centre: Vec<f32> = (0..d)
-        .map(|i| ((0..k).map(|v| f64::from(u[v * d + i])).sum::<f64>() / k.max(1) as f64) as f32)
-        .collect();
+    let centre = centroid(u, d);
     let fc = forward_f32(net, &centre).map_err(|e| bad(e.to_string()))?;
     let pieces =
         region_pieces(net, &fc.shapes, &fc.outputs, point.pre).map_err(|e| bad(e.to_string()))?;

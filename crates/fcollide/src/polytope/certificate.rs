@@ -106,10 +106,7 @@ pub fn certify_hull(
         .collect::<Result<_, _>>()?;
     // The region of reference: the target's, or the one at the vertices' centroid (which
     // differs where the target sits on a boundary, e.g. a max-pool tie); the better one.
-    let k_count = outs.len();
-    let centroid: Vec<f32> = (0..d)
-        .map(|i| (vertices.chunks(d).map(|v| f64::from(v[i])).sum::<f64>() / k_count as f64) as f32)
-        .collect();
+    let centroid = crate::collide::region::centroid(vertices, d);
     let pieces_c = forward_f32(net, &centroid)
         .ok()
         .and_then(|fc| region_pieces(net, &fc.shapes, &fc.outputs, point.pre).ok());

@@ -71,12 +71,18 @@ pub struct Verification {
     #[serde(default)]
     pub certificate_margin: Option<f64>,
     /// Collides, approximate or failed.
-    #[serde(default = "failed")]
+    #[serde(default)]
     pub verdict: Verdict,
 }
 
-fn failed() -> Verdict {
-    Verdict::Failed
+/// `max(a, b)`, NaN when either is NaN (`f64::max` drops a NaN, which must not vanish from
+/// an error figure).
+fn nan_max(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.max(b)
+    }
 }
 
 /// Most polytope samples of one verification.
@@ -171,12 +177,7 @@ pub fn verify(
             tprob += p[target_class] as f64;
             let fe = act.feature_rel_err(a, &yt);
             fe_sum += fe;
-            // A NaN must not vanish in `max`.
-            fe_max = if fe.is_nan() {
-                f64::NAN
-            } else {
-                fe_max.max(fe)
-            };
+            fe_max = nan_max(fe_max, fe);
         }
     }
     let vacts = model.activations(&set.vertices, layer, device);
@@ -186,13 +187,7 @@ pub fn verify(
     let vfe = vacts
         .iter()
         .map(|a| act.feature_rel_err(a, &yt))
-        .fold(0.0, |m: f64, e| {
-            if e.is_nan() || m.is_nan() {
-                f64::NAN
-            } else {
-                m.max(e)
-            }
-        });
+        .fold(0.0, nan_max);
     let k = set.vertices.len() / d.max(1);
     let vhits = model
         .predict(&set.vertices, device)
@@ -222,11 +217,7 @@ pub fn verify(
     let v = verdict(
         Evidence {
             certified,
-            feature_err_max: if fe_max.is_nan() || vfe.is_nan() {
-                f64::NAN
-            } else {
-                fe_max.max(vfe)
-            },
+            feature_err_max: nan_max(fe_max, vfe),
             class_agreement: class_agreement.min(vertex_class_agreement),
         },
         tol,

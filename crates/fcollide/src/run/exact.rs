@@ -41,7 +41,7 @@ pub struct ExactRowRecord {
     #[serde(default)]
     pub certified: bool,
     /// `collides`, `approximate` or `failed`.
-    #[serde(default = "failed")]
+    #[serde(default)]
     pub verdict: crate::polytope::Verdict,
     /// Top-class probability of the target.
     pub target_confidence: f64,
@@ -73,10 +73,6 @@ pub struct ExactRowRecord {
     pub closest: Option<ClosestRecord>,
     /// Everything the LP module reported (without the vertex images).
     pub detail: serde_json::Value,
-}
-
-fn failed() -> crate::polytope::Verdict {
-    crate::polytope::Verdict::Failed
 }
 
 /// The colliding point closest in L1 to another image.

@@ -1,9 +1,6 @@
 //! The run record written as `results.json`: parameters, seed, machine, model and every row.
 use crate::polytope::{Verdict, Verification};
 
-fn failed() -> Verdict {
-    Verdict::Failed
-}
 use serde::{Deserialize, Serialize};
 
 /// The machine a run used.
@@ -55,7 +52,7 @@ pub struct RowRecord {
     #[serde(alias = "success_rate")]
     pub class_agreement: f64,
     /// `collides`, `approximate` or `failed` ([`crate::polytope::verdict`]).
-    #[serde(default = "failed")]
+    #[serde(default)]
     pub verdict: Verdict,
     /// Whether the hull is certified ([`crate::polytope::certificate`]).
     #[serde(default)]
