@@ -1,4 +1,4 @@
-//! Dense matrix products on strided `f32` views, through `gemm`.
+//! Dense matrix products on strided `f32` and `f64` views, through `gemm`.
 //!
 //! `dst = scale · lhs · rhs` with `lhs` `m × k`, `rhs` `k × n`, `dst` `m × n`; each operand is
 //! `(values, row stride, column stride)`, so a transposed view is only a swap of strides.
@@ -46,6 +46,56 @@ pub(crate) fn gemm_strided(
             rhs_rs,
             0.0,
             scale,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
+/// `dst += lhs · rhs` in f64 with `(m, n, k)` sizes; operands as in [`gemm_strided`].
+/// Single-threaded, so the result does not depend on the thread count.
+///
+/// # Panics
+/// When an operand's slice is too short for its sizes and strides.
+pub(crate) fn gemm_acc_f64(
+    (m, n, k): (usize, usize, usize),
+    (dst, dst_rs, dst_cs): (&mut [f64], isize, isize),
+    (lhs, lhs_rs, lhs_cs): (&[f64], isize, isize),
+    (rhs, rhs_rs, rhs_cs): (&[f64], isize, isize),
+) {
+    let last = |rows: usize, cols: usize, rs: isize, cs: isize| {
+        (rows.max(1) - 1) as isize * rs + (cols.max(1) - 1) as isize * cs
+    };
+    assert!(
+        dst_rs > 0 && dst_cs > 0 && lhs_rs > 0 && lhs_cs > 0 && rhs_rs > 0 && rhs_cs > 0,
+        "gemm strides must be positive"
+    );
+    assert!(
+        last(m, n, dst_rs, dst_cs) < dst.len() as isize
+            && last(m, k, lhs_rs, lhs_cs) < lhs.len() as isize
+            && last(k, n, rhs_rs, rhs_cs) < rhs.len() as isize,
+        "gemm operands too small"
+    );
+    // SAFETY: strides are positive and the asserts bound the last element of every operand.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            dst_cs,
+            dst_rs,
+            true,
+            lhs.as_ptr(),
+            lhs_cs,
+            lhs_rs,
+            rhs.as_ptr(),
+            rhs_cs,
+            rhs_rs,
+            1.0,
+            1.0,
             false,
             false,
             false,

@@ -233,9 +233,12 @@ pub fn find_vertices_in(
         RegionMode::Auto => !net.is_affine_upto(layer) && lockable,
     };
     if region_locked {
+        progress.start("region lock (the target's f64 forward)", 1);
         let lock =
-            RegionLock::at_target(net, target, layer, params.lock_margin, params.lock_weight)?;
-        engine.lock_region(&lock)?;
+            RegionLock::at_target(net, target, layer, params.lock_margin, params.lock_weight);
+        progress.advance(1, "");
+        progress.finish();
+        engine.lock_region(&lock?)?;
     }
     let yt = engine.forward(target);
     if let Some(j) = yt.iter().position(|x| !x.is_finite()) {
@@ -424,7 +427,11 @@ pub fn find_vertices_in(
     // as found and the verdict rests on the sampled error.
     let pullback = if region_locked {
         let found = u.clone();
-        let l = super::region::pull_into_region(net, target, &mut u, &params.layer)?;
+        progress.start("region pull-back (f64 forwards)", 1);
+        let l = super::region::pull_into_region(net, target, &mut u, &params.layer);
+        progress.advance(1, "");
+        progress.finish();
+        let l = l?;
         if l.iter().all(|&x| x >= MIN_PULLBACK) {
             l
         } else {

@@ -77,6 +77,87 @@ pub fn forward_f32(net: &Graph, input: &[f32]) -> Result<Forward, ExactError> {
     forward(net, &x)
 }
 
+/// Every node's value at `point` and its change along each of `k` input directions `dirs`
+/// (`[k, d]`) under the affine map of the point's linear region, up to node `upto`:
+/// entry `i` is `[1 + k, N_i]`, vector 0 the value at the point, vector `1 + j` the image of
+/// direction `j` (every activation on its piece at the point, every max-pool on its argmax;
+/// see [`crate::model::graph::region`]). Inside the region, the value at `point + λ·dir_j`
+/// is exactly `v₀ + λ·v_{1+j}`. Nodes that `upto` does not need are left empty.
+pub fn forward_along(
+    net: &Graph,
+    point: &[f64],
+    dirs: &[f64],
+    upto: usize,
+) -> Result<Vec<Vec<f64>>, ExactError> {
+    let shapes = net.shapes()?;
+    let d = shapes[0].len();
+    if point.len() != d || dirs.len() % d.max(1) != 0 || upto >= net.nodes.len() {
+        return Err(ExactError::shape(
+            "point and directions",
+            format!("[{d}] and [k, {d}], node < {}", net.nodes.len()),
+            format!("[{}] and {} values, node {upto}", point.len(), dirs.len()),
+        ));
+    }
+    let b = 1 + dirs.len() / d.max(1);
+    let needed = net.ancestors(upto);
+    let mut vals: Vec<Vec<f64>> = vec![Vec::new(); net.nodes.len()];
+    vals[0] = [point, dirs].concat();
+    for i in 1..=upto {
+        if !needed[i] {
+            continue;
+        }
+        let node = &net.nodes[i];
+        let ins: Vec<(&[f64], Shape)> = node
+            .inputs
+            .iter()
+            .map(|&k| (vals[k].as_slice(), shapes[k]))
+            .collect();
+        // The point's values at the node's first input (vector 0 of the batch).
+        let x0 = match ins.first() {
+            Some((x, shape)) => &x[..shape.len()],
+            None => &[][..],
+        };
+        let y = match &node.op {
+            Op::MaxPool2d { .. } => {
+                let src = maxpool_argmax(&node.name, &node.op, ins[0].1, shapes[i], x0)?;
+                apply(
+                    &node.name,
+                    &node.op,
+                    &ins,
+                    shapes[i],
+                    b,
+                    1,
+                    Some(Piece::Gather(&src)),
+                )?
+            }
+            op if !op.is_affine() => {
+                if !op.is_piecewise_linear() {
+                    return Err(ExactError::NotPiecewiseLinear {
+                        layer: node.name.clone(),
+                        op: op.kind().into(),
+                    });
+                }
+                let (slope, offset): (Vec<f64>, Vec<f64>) = x0
+                    .iter()
+                    .map(|&v| crate::model::graph::region::piece_at(op, v))
+                    .unzip();
+                apply(
+                    &node.name,
+                    op,
+                    &ins,
+                    shapes[i],
+                    b,
+                    1,
+                    Some(Piece::Slope(&slope, &offset)),
+                )?
+            }
+            op => apply(&node.name, op, &ins, shapes[i], b, 1, None)?,
+        };
+        vals[i] = y;
+    }
+    Ok(vals)
+}
+
 /// The values of the nonlinear operations at one point, which fix their linear piece: for
 /// element-wise activations the per-entry slope and offset, for max-pooling the argmax of
 /// every window.
@@ -179,50 +260,24 @@ pub(crate) fn apply(
         Op::Conv2d {
             in_channels,
             out_channels,
-            kernel,
             groups,
             weight,
             bias,
             ..
         } => {
-            let Shape::Chw([_, h, w]) = in_shape else {
-                return Err(shape_err());
-            };
-            let Shape::Chw([_, oh, ow]) = out_shape else {
-                return Err(shape_err());
-            };
             let win = window(name, op, in_shape)?;
-            let (cin_g, cout_g) = (in_channels / groups, out_channels / groups);
-            for v in 0..b {
-                let xv = &x[v * n_in..(v + 1) * n_in];
-                let yv = &mut y[v * n_out..(v + 1) * n_out];
-                for o in 0..*out_channels {
-                    let g = o / cout_g;
-                    let b0 = if v < with_bias {
-                        bias.as_ref().map_or(0.0, |bb| f64::from(bb[o]))
-                    } else {
-                        0.0
-                    };
-                    for i in 0..oh {
-                        for j in 0..ow {
-                            let mut s = b0;
-                            for cc in 0..cin_g {
-                                let c = g * cin_g + cc;
-                                for p in 0..kernel[0] {
-                                    for q in 0..kernel[1] {
-                                        if let Some((r, col)) = win.source(i, j, p, q) {
-                                            let wi =
-                                                ((o * cin_g + cc) * kernel[0] + p) * kernel[1] + q;
-                                            s += f64::from(weight[wi]) * xv[(c * h + r) * w + col];
-                                        }
-                                    }
-                                }
-                            }
-                            yv[(o * oh + i) * ow + j] = s;
-                        }
-                    }
-                }
+            let conv = super::conv::Conv {
+                in_channels: *in_channels,
+                out_channels: *out_channels,
+                groups: *groups,
+                weight,
+                bias: bias.as_deref(),
+                win: &win,
+            };
+            if x.len() != b * n_in || n_out != out_channels * win.out_hw[0] * win.out_hw[1] {
+                return Err(shape_err());
             }
+            y = conv.apply(x, b, with_bias);
         }
         Op::AvgPool2d {
             kernel,

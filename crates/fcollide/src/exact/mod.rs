@@ -28,6 +28,7 @@
 //! ([`collision_layers`], [`Graph::collision_points`]); the LPs constrain their input.
 pub mod certify;
 pub mod closest;
+mod conv;
 pub mod error;
 pub mod forward;
 pub mod lazy;
@@ -353,9 +354,36 @@ pub fn exact_polytope(
     target: &[f32],
     params: &ValidExactParams,
 ) -> Result<ExactPolytope, ExactError> {
+    exact_polytope_with_progress(net, target, params, &crate::progress::Silent)
+}
+
+/// [`exact_polytope`], reporting each phase (constraint system, vertex LPs, Chebyshev LP,
+/// extents, certificate) to `progress`.
+pub fn exact_polytope_with_progress(
+    net: &Graph,
+    target: &[f32],
+    params: &ValidExactParams,
+    progress: &dyn crate::progress::Progress,
+) -> Result<ExactPolytope, ExactError> {
+    // One phase: a label, a total, and the work.
+    fn phase<T>(
+        progress: &dyn crate::progress::Progress,
+        label: &str,
+        work: impl FnOnce() -> T,
+    ) -> T {
+        progress.start(label, 1);
+        let out = work();
+        progress.advance(1, "");
+        progress.finish();
+        out
+    }
     let t_all = Instant::now();
     let t0 = Instant::now();
-    let sys = collision_system(net, target, params)?;
+    let sys = phase(
+        progress,
+        "exact: f64 linearization and constraint system",
+        || collision_system(net, target, params),
+    )?;
     let system_s = t0.elapsed().as_secs_f64();
     if sys.n_plus() >= sys.d {
         return Err(ExactError::NoRoom {
@@ -382,9 +410,13 @@ pub fn exact_polytope(
     let mut vlp = VertexLp::new(&sys, &params.lp)?;
     let build_lp_s = t0.elapsed().as_secs_f64();
     let mut verts = Vec::with_capacity(units.len());
+    progress.start("exact: vertex LPs", units.len() as u64);
     for &u in &units {
-        verts.push(vlp.push_unit(&sys, u)?);
+        let v = vlp.push_unit(&sys, u);
+        progress.advance(1, "");
+        verts.push(v.inspect_err(|_| progress.finish())?);
     }
+    progress.finish();
     let first_lp_s = verts.first().map_or(0.0, |v| v.stats.seconds);
     let warm: Vec<f64> = verts.iter().skip(1).map(|v| v.stats.seconds).collect();
     let warm_lp_mean_s = if warm.is_empty() {
@@ -396,7 +428,9 @@ pub fn exact_polytope(
 
     let t0 = Instant::now();
     let cheb = if params.chebyshev {
-        Some(chebyshev(&sys, &sub.null_basis, &params.lp)?)
+        Some(phase(progress, "exact: Chebyshev LP", || {
+            chebyshev(&sys, &sub.null_basis, &params.lp)
+        })?)
     } else {
         None
     };
@@ -404,7 +438,9 @@ pub fn exact_polytope(
 
     let t0 = Instant::now();
     let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
-    let ext = extents(&mut vlp, &sys, &sub.null_basis, params.directions, &mut rng)?;
+    let ext = phase(progress, "exact: random-direction extents", || {
+        extents(&mut vlp, &sys, &sub.null_basis, params.directions, &mut rng)
+    })?;
     let extents_s = t0.elapsed().as_secs_f64();
     let mean_extent = if ext.is_empty() {
         0.0
@@ -418,8 +454,12 @@ pub fn exact_polytope(
         .map(|v| v.iter().map(|&x| x as f32).collect())
         .collect();
     let t0 = Instant::now();
-    let certificate = certify(net, &sys, &vertices_f64)?;
-    let certificate_f32 = certify_f32(net, &sys, &vertices)?;
+    let (certificate, certificate_f32) = phase(progress, "exact: certificate", || {
+        Ok::<_, ExactError>((
+            certify(net, &sys, &vertices_f64)?,
+            certify_f32(net, &sys, &vertices)?,
+        ))
+    })?;
     let certify_s = t0.elapsed().as_secs_f64();
 
     let a = &sub.analysis;

@@ -117,6 +117,23 @@ pub fn verify(
     device: &Device,
     rng: &mut impl Rng,
 ) -> Result<(Verification, Vec<f32>), CollideError> {
+    verify_with_progress(net, target, set, n, device, rng, &crate::progress::Silent)
+}
+
+/// Bytes of activations one batch of polytope samples may hold (the batch size shrinks for
+/// big models: a VGG-16 image carries ≈ 60 MB of activations).
+const SAMPLE_BATCH_BYTES: usize = 1 << 30;
+
+/// [`verify`], reporting the samples and the certificate to `progress`.
+pub fn verify_with_progress(
+    net: &Graph,
+    target: &[f32],
+    set: &VertexSet,
+    n: usize,
+    device: &Device,
+    rng: &mut impl Rng,
+    progress: &dyn crate::progress::Progress,
+) -> Result<(Verification, Vec<f32>), CollideError> {
     let d = net.input_len();
     check_samples(n, d)?;
     if target.len() != d {
@@ -159,7 +176,16 @@ pub fn verify(
     let target_class = argmax(&tp[0]);
     let (mut hits, mut conf, mut tprob) = (0usize, 0.0f64, 0.0f64);
     let (mut fe_sum, mut fe_max) = (0.0f64, 0.0f64);
-    for chunk in samples.chunks(500 * d) {
+    let per_sample = net
+        .shapes()
+        .map(|s| s.iter().map(|s| s.len()).sum::<usize>())
+        .unwrap_or(d)
+        .max(d)
+        * 4;
+    let batch = (SAMPLE_BATCH_BYTES / per_sample).clamp(1, 500);
+    progress.start("verify: polytope samples", n as u64);
+    for chunk in samples.chunks(batch * d) {
+        progress.advance((chunk.len() / d) as u64, "");
         let probs = model.predict(chunk, device);
         let acts = model.activations(chunk, layer, device);
         for (j, (p, a)) in probs.iter().zip(&acts).enumerate() {
@@ -180,6 +206,7 @@ pub fn verify(
             fe_max = nan_max(fe_max, fe);
         }
     }
+    progress.finish();
     let vacts = model.activations(&set.vertices, layer, device);
     for a in &vacts {
         not_finite(format!("a vertex's activation at '{}'", set.layer), a)?;
@@ -212,7 +239,13 @@ pub fn verify(
     let nn = n.max(1) as f64;
     let class_agreement = hits as f64 / nn;
     let tol = set.collision_tol;
+    progress.start(
+        "certificate (f64 forwards of the target and each vertex)",
+        1,
+    );
     let certificate = certify_hull(net, target, &set.vertices, &set.layer, tol).ok();
+    progress.advance(1, "");
+    progress.finish();
     let certified = certificate.as_ref().is_some_and(|c| c.certified);
     let v = verdict(
         Evidence {

@@ -76,6 +76,33 @@ impl NodePiece {
         self.len() == 0
     }
 
+    /// The largest step `λ ≥ 0` along input direction `dx` from input values `x` that keeps
+    /// every inequality of the piece: each slack `s + λ·ds` (`s` at `x`, `ds` its change
+    /// along `dx`) stays `≥ 0`, so `λ = min_{ds < 0} max(s, 0) / (−ds)` (`+∞` if no slack
+    /// decreases). Exact when `dx` is the direction's image under the region's affine map.
+    pub fn max_step(&self, x: &[f64], dx: &[f64]) -> f64 {
+        let step = |s: f64, ds: f64| {
+            if ds < 0.0 {
+                s.max(0.0) / -ds
+            } else {
+                f64::INFINITY
+            }
+        };
+        match self {
+            NodePiece::Interval { lower, upper, .. } => x
+                .iter()
+                .zip(dx)
+                .zip(lower.iter().zip(upper))
+                .map(|((&v, &dv), (&lo, &hi))| step(v - lo, dv).min(step(hi - v, -dv)))
+                .fold(f64::INFINITY, f64::min),
+            NodePiece::Argmax { argmax, taps, .. } => argmax
+                .iter()
+                .zip(taps)
+                .flat_map(|(&m, t)| t.iter().map(move |&o| step(x[m] - x[o], dx[m] - dx[o])))
+                .fold(f64::INFINITY, f64::min),
+        }
+    }
+
     /// The smallest slack of the piece's inequalities at input values `x` (`+∞` if none).
     pub fn margin(&self, x: &[f64]) -> f64 {
         match self {
@@ -134,6 +161,26 @@ pub fn interval(op: &Op, v: f64) -> (f64, f64) {
             }
         }
         _ => (-inf, inf),
+    }
+}
+
+/// The linear piece `y = slope·v + offset` of an element-wise activation at input value `v`
+/// (the piece whose interval [`interval`] gives; identity for affine ops).
+pub fn piece_at(op: &Op, v: f64) -> (f64, f64) {
+    match op {
+        Op::Relu => (if v > 0.0 { 1.0 } else { 0.0 }, 0.0),
+        Op::LeakyRelu { alpha } => (if v > 0.0 { 1.0 } else { f64::from(*alpha) }, 0.0),
+        Op::Clip { min, max } => {
+            let (lo, hi) = (f64::from(*min), f64::from(*max));
+            if v <= lo {
+                (0.0, lo)
+            } else if v >= hi {
+                (0.0, hi)
+            } else {
+                (1.0, 0.0)
+            }
+        }
+        _ => (1.0, 0.0),
     }
 }
 
@@ -219,6 +266,16 @@ pub fn region_margin(pieces: &[NodePiece], outputs: &[Vec<f64>]) -> f64 {
     pieces
         .iter()
         .map(|p| p.margin(&outputs[p.input()]))
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// The largest step along directions whose node values are `directions` (per node, the
+/// image of one input direction under the region's affine map) from a point whose node
+/// values are `outputs`, keeping every piece (`+∞` if nothing bounds it).
+pub fn region_step(pieces: &[NodePiece], outputs: &[Vec<f64>], directions: &[&[f64]]) -> f64 {
+    pieces
+        .iter()
+        .map(|p| p.max_step(&outputs[p.input()], directions[p.input()]))
         .fold(f64::INFINITY, f64::min)
 }
 
