@@ -271,7 +271,9 @@ def main():
     ckpt = {"epoch": 3, "best_acc": 0.97, "arch": "mlp", "state_dict": sd,
             "optimizer": {"lr": 0.01, "momentum": 0.9, "state": {}}}
     write_pth(os.path.join(OUT, "mlp_ckpt.pth"), ckpt, top="mlp_ckpt")
-    spec("mlp_ckpt.toml", mlp_spec.format("mlp_ckpt.pth"))
+    # Every tensor of a file must be used: the step counter is declared as not a weight.
+    spec("mlp_ckpt.toml", mlp_spec.format("mlp_ckpt.pth")
+         + 'ignore = ["module.steps"]  # a step counter, not a weight\n')
     case("mlp_ckpt.toml", "mnist", mlp_layers({
         "fc1.weight": W1, "fc1.bias": b1, "fc2.weight": W2,
         "fc2.bias": stored_value(b2, "HalfStorage"),

@@ -1,11 +1,40 @@
 //! `fcollide`: the command-line front end. All logic lives in the `fcollide` library.
 mod progress;
 
+/// `print!` for what a command prints on stdout: when stdout is a closed pipe
+/// (`fcollide … | head -1`) the process ends quietly with exit 0 instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::write_stdout(format_args!($($arg)*))
+    };
+}
+
+/// `println!` through [`out!`].
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// Writes to stdout and flushes; a closed pipe exits 0, another write error exits 1.
+fn write_stdout(text: std::fmt::Arguments) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_fmt(text).and_then(|_| stdout.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: writing to stdout: {e}");
+        std::process::exit(1);
+    }
+}
+
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use fcollide::collide::io::{load_vertices, save_vertices, VertexFile};
 use fcollide::collide::{
-    find_vertices_checkpointed, BoxMethod, Checkpointing, Engine, Penalty, UnitChoice, VertexParams,
+    find_vertices_checkpointed, BoxMethod, Checkpointing, Engine, Penalty, RegionMode, UnitChoice,
+    VertexParams,
 };
 use fcollide::data::{self, Dataset};
 use fcollide::exact::{ExactParams, LpOptions, LpSolver};
@@ -32,6 +61,11 @@ struct Cli {
     /// Compute device: cpu (burn-flex) or cuda (a build with `--features cuda`).
     #[arg(long, global = true, default_value = "cpu")]
     device: String,
+    /// Raise (or lower) a resource limit on inputs, `NAME=VALUE` with an optional K/M/G/T
+    /// suffix, e.g. `--limit max_tensor_bytes=16G`; repeatable. Names and defaults:
+    /// `fcollide::limits` (README, "Limits on inputs").
+    #[arg(long, global = true, value_name = "NAME=VALUE")]
+    limit: Vec<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -102,13 +136,13 @@ enum Command {
         #[arg(long, default_value = "fc1")]
         layer: String,
         /// Number of vertices (one LP each).
-        #[arg(long, default_value_t = 5)]
+        #[arg(long, default_value_t = 5, allow_hyphen_values = true, value_parser = count_in(1, MAX_VERTICES))]
         vertices: usize,
         /// Units of Z to push, comma-separated (default: the first K of Z).
         #[arg(long, value_delimiter = ',')]
         units: Option<Vec<usize>>,
         /// Random convex combinations to certify.
-        #[arg(long, default_value_t = 2000)]
+        #[arg(long, default_value_t = 2000, allow_hyphen_values = true, value_parser = count_in(1, MAX_SAMPLES))]
         samples: usize,
         /// Random directions for extents (two LPs each).
         #[arg(long, default_value_t = 8)]
@@ -131,13 +165,14 @@ enum Command {
         /// The target: `index:N` (test split) or `file:PATH`.
         #[arg(long)]
         target: String,
-        /// Layers, comma-separated (default: every collision layer).
+        /// Layers, comma-separated (default: every collision layer; --layer L sweeps the one
+        /// layer L).
         #[arg(long, value_delimiter = ',')]
         layers: Option<Vec<String>>,
         #[command(flatten)]
         search: SearchArgs,
         /// Samples per layer.
-        #[arg(long, default_value_t = 2000)]
+        #[arg(long, default_value_t = 2000, allow_hyphen_values = true, value_parser = count_in(1, MAX_SAMPLES))]
         samples: usize,
         /// Output folder.
         #[arg(long, default_value = "fcollide-sweep")]
@@ -148,6 +183,33 @@ enum Command {
         #[command(subcommand)]
         command: PatchesCommand,
     },
+    /// Describe a model: nodes, shapes, parameters, normalization and collision layers; with
+    /// --input also its logits, top-5 classes and |P|/|Z| at every collision layer.
+    Inspect {
+        /// The model file (fcollide safetensors, .toml spec, .onnx, or weights with --arch).
+        model: PathBuf,
+        /// Architecture of a weights file that does not record it.
+        #[arg(long)]
+        arch: Option<String>,
+        /// Replace the model's input normalization: none, mnist, imagenet or
+        /// mean=a,b,c,std=d,e,f.
+        #[arg(long, value_parser = parse_normalize)]
+        normalize: Option<fcollide::model::graph::fold::Normalization>,
+        /// An input image (PNG/JPEG; resized with --resize when its size differs).
+        #[arg(long)]
+        input: Option<PathBuf>,
+        /// How an image of another size is brought to the model's: standard (torchvision's
+        /// Resize(256) + CenterCrop(224), scaled) or direct (shorter side straight to the
+        /// crop size, Lanczos).
+        #[arg(long, default_value = "standard")]
+        resize: fcollide::data::transform::Resize,
+        /// Class names, one per line (default: the ImageNet names for 1000 outputs).
+        #[arg(long)]
+        labels: Option<PathBuf>,
+        /// Write one JSON object (keys include "logits" and "collision_layers").
+        #[arg(long)]
+        json: bool,
+    },
     /// Verify saved vertices: sample the polytope and measure it.
     Verify {
         #[command(flatten)]
@@ -156,11 +218,15 @@ enum Command {
         #[arg(long)]
         vertices: PathBuf,
         /// Number of random convex combinations.
-        #[arg(long, default_value_t = 2000)]
+        #[arg(long, default_value_t = 2000, allow_hyphen_values = true, value_parser = count_in(1, MAX_SAMPLES))]
         samples: usize,
         /// Seed of the sampling.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Largest relative feature error at which the polytope still collides (default:
+        /// the tolerance recorded in the vertex file, else 1e-3).
+        #[arg(long)]
+        collision_tol: Option<f64>,
         /// Write the figures as JSON here (stdout when absent).
         #[arg(long)]
         out: Option<PathBuf>,
@@ -178,10 +244,10 @@ enum PatchesCommand {
         #[arg(long)]
         dataset: String,
         /// Patch side (the default matches `reproduce patches --patch-size`).
-        #[arg(long, default_value_t = 14)]
+        #[arg(long, default_value_t = 14, allow_hyphen_values = true, value_parser = count_in(1, MAX_PATCH_SIDE))]
         size: usize,
         /// Stride between patches.
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 1, allow_hyphen_values = true, value_parser = count_in(1, MAX_PATCH_SIDE))]
         stride: usize,
         /// Search on a Gaussian random projection of the patches to this many dimensions
         /// (the raw patches are stored too).
@@ -259,7 +325,7 @@ enum PatchesCommand {
         #[arg(long)]
         image: PathBuf,
         /// Number of patches.
-        #[arg(long, default_value_t = 10)]
+        #[arg(long, default_value_t = 10, allow_hyphen_values = true, value_parser = count_in(1, MAX_K))]
         k: usize,
         /// A DCI index over the database (default: exact search).
         #[arg(long)]
@@ -320,13 +386,13 @@ struct DataArgs {
 #[derive(Args, Debug)]
 struct TrainArgs {
     /// Training epochs.
-    #[arg(long, default_value_t = TrainParams::default().epochs)]
+    #[arg(long, default_value_t = TrainParams::default().epochs, allow_hyphen_values = true, value_parser = count_in(1, MAX_EPOCHS))]
     epochs: usize,
     /// Minibatch size.
-    #[arg(long, default_value_t = TrainParams::default().batch_size)]
+    #[arg(long, default_value_t = TrainParams::default().batch_size, allow_hyphen_values = true, value_parser = count_in(1, MAX_BATCH_SIZE))]
     batch_size: usize,
     /// Adam learning rate.
-    #[arg(long, default_value_t = TrainParams::default().lr)]
+    #[arg(long, default_value_t = TrainParams::default().lr, allow_negative_numbers = true)]
     train_lr: f64,
 }
 
@@ -347,34 +413,78 @@ struct ModelArgs {
     /// --arch, weights in any supported format (safetensors, PyTorch .pth state dict, .npz).
     #[arg(long)]
     model: PathBuf,
-    /// Architecture of a weights file that does not record it (mlp, lenet5, vgg16).
+    /// Architecture of a weights file that does not record it: mlp, mlp-tanh, mlp-sigmoid,
+    /// lenet5, or a torchvision classifier (resnet18 … resnet152, resnext, wide_resnet, vgg11 …
+    /// vgg19 and their _bn variants, alexnet, mobilenet_v2, densenet121 …, squeezenet1_0/1_1).
     #[arg(long)]
     arch: Option<String>,
+    /// Replace the model's input normalization: none, mnist, imagenet or
+    /// mean=a,b,c,std=d,e,f (default: what the file or the architecture says).
+    #[arg(long, value_parser = parse_normalize)]
+    normalize: Option<fcollide::model::graph::fold::Normalization>,
+}
+
+/// Largest patch side or stride accepted on the command line.
+const MAX_PATCH_SIDE: usize = 4096;
+use fcollide::collide::params::{MAX_STEPS, MAX_VERTICES};
+use fcollide::model::train::{MAX_BATCH_SIZE, MAX_EPOCHS};
+use fcollide::patches::space::MAX_K;
+use fcollide::polytope::MAX_SAMPLES;
+
+/// A parser of a whole number in `lo..=hi` for a flag (clap names the flag in its error).
+fn count_in(
+    lo: usize,
+    hi: usize,
+) -> impl Fn(&str) -> std::result::Result<usize, String> + Clone + Send + Sync + 'static {
+    move |s: &str| {
+        let v: u128 = s
+            .trim()
+            .parse()
+            .map_err(|_| format!("expected a whole number in {lo}..={hi}"))?;
+        if v < lo as u128 || v > hi as u128 {
+            Err(format!("{v} is out of range: expected {lo}..={hi}"))
+        } else {
+            Ok(v as usize)
+        }
+    }
+}
+
+/// Errors (naming `flag`) when `path` is an existing special file (a device, FIFO, socket
+/// or directory, symlinks followed) that a write would have to replace; checked before a
+/// long run so that it does not fail only at the end.
+fn check_out(path: &Path, flag: &str) -> Result<()> {
+    fcollide::fsutil::output_target(path)
+        .map(|_| ())
+        .with_context(|| format!("{flag} {}", path.display()))
+}
+
+fn parse_normalize(s: &str) -> Result<fcollide::model::graph::fold::Normalization, String> {
+    fcollide::model::graph::fold::Normalization::parse(s)
 }
 
 impl ModelArgs {
     fn load(&self) -> Result<Graph> {
-        use fcollide::model::import;
-        let ext = self
-            .model
-            .extension()
-            .and_then(|e| e.to_str())
-            .unwrap_or("");
-        if ext == "toml" {
-            return Ok(import::load_model(&import::ModelSpec::from_file(
-                &self.model,
-            )?)?);
-        }
-        if ext == "onnx" {
-            return Ok(import::load_onnx(&self.model, None)?);
-        }
-        match &self.arch {
-            Some(a) => {
-                let template = arch::by_name(a, &mut ChaCha8Rng::seed_from_u64(0))?;
-                Ok(import::load_weights_auto(&self.model, &template)?)
+        let loaded = fcollide::model::load(
+            &self.model,
+            &fcollide::model::LoadOptions {
+                arch: self.arch.clone(),
+                normalize: self.normalize.clone(),
+            },
+        )?;
+        eprintln!(
+            "model {} ({}): normalization {} [{}]",
+            self.model.display(),
+            loaded.format,
+            loaded.normalization,
+            match loaded.normalization_source {
+                fcollide::model::NormalizationSource::File => "from the file",
+                fcollide::model::NormalizationSource::Template =>
+                    "the architecture's canonical preprocessing; --normalize overrides",
+                fcollide::model::NormalizationSource::Spec => "from the model spec",
+                fcollide::model::NormalizationSource::Override => "from --normalize",
             }
-            None => Ok(model_io::load(&self.model, None)?),
-        }
+        );
+        Ok(loaded.graph)
     }
 }
 
@@ -384,7 +494,7 @@ struct SearchArgs {
     #[arg(long)]
     layer: Option<String>,
     /// Number of vertices K, optimized as one batch.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, allow_hyphen_values = true, value_parser = count_in(1, MAX_VERTICES))]
     vertices: usize,
     /// Units of Z to push down, comma-separated, one per vertex (default: the first K of Z).
     #[arg(long, value_delimiter = ',')]
@@ -394,26 +504,26 @@ struct SearchArgs {
     #[arg(long)]
     unit_choice: Option<String>,
     /// Weight α of L+.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     alpha: Option<f32>,
     /// Penalty continuation: α grows geometrically from this value to --alpha over the first
     /// half of the steps (`reproduce patches` default: 1; elsewhere off).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     alpha_start: Option<f32>,
     /// Weight β of the penalty on the other zero-set units (the paper: 1).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     beta: Option<f32>,
     /// Penalty on the other zero-set units: square (paper), abs (authors' code), hinge.
     #[arg(long)]
     penalty: Option<String>,
     /// Adam steps.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true, value_parser = count_in(1, MAX_STEPS))]
     steps: Option<usize>,
     /// Adam learning rate (pixel units).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     lr: Option<f32>,
     /// Final learning rate as a fraction of --lr.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     lr_final: Option<f32>,
     /// Pixel box: project (clip) or sigmoid.
     #[arg(long)]
@@ -424,6 +534,27 @@ struct SearchArgs {
     /// Use the paper's objective (square penalty) as the base settings.
     #[arg(long)]
     paper: bool,
+    /// Keep the vertices in the target's linear region: auto (when the layer lies behind a
+    /// nonlinearity), locked, or free (the paper's search; vertices may land in different
+    /// regions and the polytope need not collide).
+    #[arg(long, value_enum)]
+    region: Option<RegionArg>,
+    /// Margin of the region lock on each earlier pre-activation.
+    #[arg(long)]
+    lock_margin: Option<f32>,
+    /// Weight of the region-lock penalty.
+    #[arg(long)]
+    lock_weight: Option<f32>,
+    /// Largest relative feature error at which a row still collides (its verdict).
+    #[arg(long)]
+    collision_tol: Option<f64>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum RegionArg {
+    Auto,
+    Locked,
+    Free,
 }
 
 impl SearchArgs {
@@ -482,6 +613,32 @@ impl SearchArgs {
                 o => bail!("--engine '{o}': expected auto, affine or autodiff"),
             };
         }
+        if let Some(r) = self.region {
+            p.region = match r {
+                RegionArg::Auto => RegionMode::Auto,
+                RegionArg::Locked => RegionMode::Locked,
+                RegionArg::Free => RegionMode::Free,
+            };
+        }
+        if let Some(m) = self.lock_margin {
+            p.lock_margin = m;
+        }
+        if let Some(w) = self.lock_weight {
+            p.lock_weight = w;
+        }
+        if let Some(t) = self.collision_tol {
+            fcollide::polytope::verdict::check_tolerance(t)
+                .map_err(|m| anyhow::anyhow!("--collision-tol {m}"))?;
+            p.collision_tol = t;
+        }
+        if let Err(e) = p.clone().check() {
+            match e {
+                fcollide::collide::CollideError::Param { param, msg } => {
+                    bail!("invalid value for --{param}: {msg}")
+                }
+                e => return Err(e.into()),
+            }
+        }
         Ok(p)
     }
 }
@@ -506,7 +663,8 @@ struct ReproduceArgs {
     /// Use these weights instead of training.
     #[arg(long)]
     weights: Option<PathBuf>,
-    /// Train again even if the output folder has a cached model.
+    /// Train again even if the output folder has a cached model trained with the same data,
+    /// seed, architecture and training parameters (one trained otherwise is never reused).
     #[arg(long)]
     retrain: bool,
     /// Class of the target.
@@ -519,11 +677,15 @@ struct ReproduceArgs {
     #[arg(long)]
     init_index: Option<usize>,
     /// Polytope samples per row.
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = 2000, allow_hyphen_values = true, value_parser = count_in(1, MAX_SAMPLES))]
     samples: usize,
     /// Add exact (LP) rows beside the gradient rows.
     #[arg(long)]
     exact: bool,
+    /// For every region-locked row, also run the free (union-of-regions) search and report
+    /// both spreads side by side (default: true for `lenet`, false otherwise).
+    #[arg(long)]
+    union_spread: Option<bool>,
     /// `imagenet`: the target image (PNG/JPEG; resized and centre-cropped).
     #[arg(long)]
     target_image: Option<PathBuf>,
@@ -541,18 +703,18 @@ struct ReproduceArgs {
     #[arg(long)]
     resume: bool,
     /// `patches`: patch side.
-    #[arg(long, default_value_t = 14)]
+    #[arg(long, default_value_t = 14, allow_hyphen_values = true, value_parser = count_in(1, MAX_PATCH_SIDE))]
     patch_size: usize,
     /// `patches`: candidate patches per location.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 20, allow_hyphen_values = true, value_parser = count_in(1, MAX_K))]
     patch_k: usize,
     /// `patches`: candidates retrieved per location for the target when a row starts from
     /// another image.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, allow_hyphen_values = true, value_parser = count_in(0, MAX_K))]
     patch_target_k: usize,
     /// `patches`: keep --patch-k of the r·k nearest patches by farthest-point selection
     /// (1: plain k-NN).
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = 50, allow_hyphen_values = true, value_parser = count_in(1, MAX_K))]
     patch_diverse: usize,
     /// `patches`: stride of the grid of windows over the start image (0: half the patch
     /// size, windows overlapping by half, each pixel drawing on every window that covers
@@ -566,7 +728,7 @@ struct ReproduceArgs {
     #[arg(long, default_value_t = 2000)]
     patch_db_images: usize,
     /// `patches`: weight of the total variation of the coefficients.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     tv: f32,
     /// `patches`: a prebuilt patch database (`fcollide patches build`) instead of cutting
     /// --patch-db-images digits in memory; its patch size must be --patch-size.
@@ -641,6 +803,9 @@ fn reproduce(
         init_index: args.init_index,
         samples: args.samples,
         exact: args.exact,
+        union_spread: args
+            .union_spread
+            .unwrap_or(matches!(experiment, Experiment::Lenet)),
         device: device.to_string(),
         patches: matches!(experiment, Experiment::Patches).then(|| patch_params(args)),
         patch_db: args.patch_db.clone(),
@@ -648,7 +813,12 @@ fn reproduce(
         ..MnistParams::default()
     };
     let rec = reproduce_mnist(&p, &args.out, &Bars::new(quiet))?;
-    println!(
+    if let Ok(c) =
+        serde_json::from_value::<fcollide::run::cache::CacheReport>(rec.model["cache"].clone())
+    {
+        outln!("model {}: {}", p.arch, c.line());
+    }
+    outln!(
         "model {}: test accuracy {:.2} %; dataset pairwise L2 {:.3}",
         p.arch,
         100.0 * rec.model["test_accuracy"].as_f64().unwrap_or(f64::NAN),
@@ -656,7 +826,7 @@ fn reproduce(
     );
     print_rows(&rec, "dataset");
     print_exact(&rec);
-    println!("wrote {}", args.out.display());
+    outln!("wrote {}", args.out.display());
     Ok(())
 }
 
@@ -666,6 +836,7 @@ fn load_model_file(path: &Path, arch_name: Option<&str>) -> Result<Graph> {
     ModelArgs {
         model: path.to_path_buf(),
         arch: arch_name.map(str::to_string),
+        normalize: None,
     }
     .load()
 }
@@ -692,11 +863,7 @@ fn reproduce_imagenet(
     let (tn, t) = img(&args.target_image, "target-image")?;
     let (on, o) = img(&args.init_image, "init-image")?;
     let labels: Vec<String> = match &args.labels {
-        Some(p) => std::fs::read_to_string(p)
-            .with_context(|| format!("--labels {}", p.display()))?
-            .lines()
-            .map(|l| l.trim().to_string())
-            .collect(),
+        Some(p) => fcollide::data::imagenet::read_labels_file(p).context("--labels")?,
         None => Vec::new(),
     };
     let mut vertex = args.search.params()?;
@@ -739,7 +906,7 @@ fn reproduce_imagenet(
         &dev,
         &Bars::new(quiet),
     )?;
-    println!(
+    outln!(
         "target: {}",
         rec.target["top5"]
             .as_array()
@@ -748,7 +915,7 @@ fn reproduce_imagenet(
             .unwrap_or_default()
     );
     print_rows(&rec, "the images' distance");
-    println!("wrote {}", args.out.display());
+    outln!("wrote {}", args.out.display());
     Ok(())
 }
 
@@ -818,13 +985,15 @@ fn open_image_patch_db(
     Ok((Some(pdb), index))
 }
 
-/// One line per row: success, confidence, spread (as a share of `reference`), feature error.
+/// One line per row: verdict, class agreement, confidence, spread (as a share of
+/// `reference`), feature error.
 fn print_rows(rec: &fcollide::run::RunRecord, reference: &str) {
     for r in &rec.rows {
-        println!(
+        outln!("{}: {}", r.name, r.verdict_line());
+        outln!(
             "{}: {:.1} % of {} samples in class {}, confidence {:.4} (target {:.4}), vertex L2 {:.3} ({:.1} % of {reference}), feature error mean {:.2e} max {:.2e}, {:.2} s",
             r.name,
-            100.0 * r.success_rate,
+            100.0 * r.class_agreement,
             r.verification.samples,
             r.verification.target_class,
             r.sample_confidence_mean,
@@ -840,14 +1009,16 @@ fn print_rows(rec: &fcollide::run::RunRecord, reference: &str) {
 
 fn print_exact(rec: &fcollide::run::RunRecord) {
     for r in &rec.exact_rows {
-        println!(
-            "{} at {}: N+ {} rank {} affine dim {}; {:.1} % of {} samples in the target class, vertex L2 {:.3} ({:.1} % of dataset), collision deviation {:.1e} (vertices) {:.1e} (samples), Chebyshev radius {}",
+        outln!(
+            "{} at {}: {}{}; N+ {} rank {} affine dim {}; {:.1} % of {} samples in the target class, vertex L2 {:.3} ({:.1} % of dataset), collision deviation {:.1e} (vertices) {:.1e} (samples), Chebyshev radius {}",
             r.name,
             r.layer,
+            r.verdict,
+            if r.certified { " (certified)" } else { "" },
             r.n_plus,
             r.rank,
             r.affine_dim,
-            100.0 * r.success_rate,
+            100.0 * r.class_agreement,
             r.samples,
             r.vertex_pairwise_l2,
             100.0 * r.vertex_to_dataset_ratio,
@@ -856,9 +1027,13 @@ fn print_exact(rec: &fcollide::run::RunRecord) {
             r.chebyshev_radius.map(|x| format!("{x:.4}")).unwrap_or_else(|| "-".into())
         );
         if let Some(c) = &r.closest {
-            println!(
+            outln!(
                 "closest colliding input to {}: L1 {:.3}, L2 {:.3}, class {} ({:.4})",
-                c.other, c.l1, c.l2, c.class, c.confidence
+                c.other,
+                c.l1,
+                c.l2,
+                c.class,
+                c.confidence
             );
         }
     }
@@ -934,7 +1109,7 @@ fn patches(command: PatchesCommand, quiet: bool) -> Result<()> {
                 &out,
                 &Bars::new(quiet),
             )?;
-            println!(
+            outln!(
                 "wrote {}: {} patches of {}×{}×{} from {} images, search rows of {} values",
                 out.display(),
                 h.n,
@@ -947,7 +1122,7 @@ fn patches(command: PatchesCommand, quiet: bool) -> Result<()> {
             Ok(())
         }
         PatchesCommand::Info { file } => {
-            print!("{}", PatchDb::open(&file)?.summary());
+            out!("{}", PatchDb::open(&file)?.summary());
             Ok(())
         }
         PatchesCommand::Index {
@@ -983,7 +1158,7 @@ fn patches(command: PatchesCommand, quiet: bool) -> Result<()> {
             let index = pdb.build_index(params)?;
             index.save(&out)?;
             let sizes: Vec<String> = index.level_sizes().iter().map(|s| s.to_string()).collect();
-            println!(
+            outln!(
                 "indexed {} rows of {} values ({} distinct; levels of {} points; {} × {} simple indices) in {:.1} s; wrote {}",
                 index.len(),
                 index.dim(),
@@ -1017,7 +1192,7 @@ fn patches(command: PatchesCommand, quiet: bool) -> Result<()> {
             let shape = pdb.header().image_shape;
             let img = fcollide::data::image_file::read_image(&image, shape)?;
             let q = pdb.query(view, &img, row.zip(col), k)?;
-            println!(
+            outln!(
                 "{} ({}×{}), window at row {}, column {}: {} nearest patches{}",
                 image.display(),
                 shape[1],
@@ -1028,7 +1203,7 @@ fn patches(command: PatchesCommand, quiet: bool) -> Result<()> {
                 if ix.is_some() { " (DCI index)" } else { "" }
             );
             for (r, h) in q.hits.iter().enumerate() {
-                println!(
+                outln!(
                     "{:>3}  d2 {:.4}  patch {}  image {}  row {}  col {}",
                     r + 1,
                     h.dist,
@@ -1040,7 +1215,7 @@ fn patches(command: PatchesCommand, quiet: bool) -> Result<()> {
             }
             if let Some(g) = grid {
                 pdb.query_grid(&q)?.save(&g)?;
-                println!("wrote {}", g.display());
+                outln!("wrote {}", g.display());
             }
             Ok(())
         }
@@ -1066,6 +1241,7 @@ fn run(cli: Cli) -> Result<()> {
             data,
             train: t,
         }) => {
+            check_out(&out, "--out")?;
             let (tr, te) = load_data(&data)?;
             let mut rng = ChaCha8Rng::seed_from_u64(data.seed);
             let net = arch::by_name(&a, &mut rng)?;
@@ -1079,7 +1255,7 @@ fn run(cli: Cli) -> Result<()> {
                 &Bars::new(quiet),
             )?;
             model_io::save(&net, &out)?;
-            println!(
+            outln!(
                 "test accuracy {:.2} % after {} epochs ({:.1} s); wrote {}",
                 100.0 * report.test_accuracy,
                 params.epochs,
@@ -1099,6 +1275,14 @@ fn run(cli: Cli) -> Result<()> {
             checkpoint_every,
             resume,
         }) => {
+            let params = search.params()?.check()?;
+            if resume && checkpoint.is_none() {
+                bail!("--resume needs --checkpoint FILE");
+            }
+            check_out(&out, "--out")?;
+            if let Some(c) = &checkpoint {
+                check_out(c, "--checkpoint")?;
+            }
             let net = model.load()?;
             let (_, test) = load_data(&data)?;
             let t = read_image(&target, &test, &net, "target")?;
@@ -1107,10 +1291,6 @@ fn run(cli: Cli) -> Result<()> {
             } else {
                 read_image(&init, &test, &net, "init")?
             };
-            let params = search.params()?.check()?;
-            if resume && checkpoint.is_none() {
-                bail!("--resume needs --checkpoint FILE");
-            }
             let ckpt = checkpoint.map(|path| Checkpointing {
                 path,
                 every: checkpoint_every,
@@ -1126,7 +1306,7 @@ fn run(cli: Cli) -> Result<()> {
                 ckpt.as_ref(),
             )?;
             for (k, s) in set.stats.iter().enumerate() {
-                println!(
+                outln!(
                     "vertex {k}: unit {} class {} ({:.4}) feature error {:.2e} L+ {:.2e} Z ok {:.1} %",
                     s.unit,
                     s.class,
@@ -1146,7 +1326,7 @@ fn run(cli: Cli) -> Result<()> {
                 },
                 &out,
             )?;
-            println!("wrote {}", out.display());
+            outln!("wrote {}", out.display());
             Ok(())
         }
         Some(Command::Exact {
@@ -1162,6 +1342,13 @@ fn run(cli: Cli) -> Result<()> {
             lp_solver,
             out,
         }) => {
+            if matches!(lp_solver, LpSolverArg::Highs) && !fcollide::exact::HIGHS_AVAILABLE {
+                bail!(
+                    "--lp-solver highs: HiGHS is not compiled into this build; rebuild with \
+                     `cargo build --release --features highs` (needs cmake, a C++ compiler and \
+                     libclang), or use --lp-solver auto/dense"
+                );
+            }
             let net = model.load()?;
             let (_, test) = load_data(&data)?;
             let t = read_image(&target, &test, &net, "target")?;
@@ -1192,7 +1379,7 @@ fn run(cli: Cli) -> Result<()> {
             };
             let rec = run_exact(&net, &job, &out)?;
             print_exact(&rec);
-            println!("wrote {}", out.display());
+            outln!("wrote {}", out.display());
             Ok(())
         }
         Some(Command::Sweep {
@@ -1204,35 +1391,86 @@ fn run(cli: Cli) -> Result<()> {
             samples,
             out,
         }) => {
+            let params = search.params()?;
             let net = model.load()?;
             let (_, test) = load_data(&data)?;
             let t = read_image(&target, &test, &net, "target")?;
-            let layers = layers.unwrap_or_else(|| net.collision_layers());
+            let layers = match (layers, &search.layer) {
+                (Some(_), Some(l)) => bail!(
+                    "sweep: give --layers (several layers) or --layer {l} (one layer), not both"
+                ),
+                (Some(ls), None) => ls,
+                (None, Some(l)) => vec![l.clone()],
+                (None, None) => net.collision_layers(),
+            };
             let rec = fcollide::run::sweep::sweep(
                 &net,
                 &t,
                 &layers,
-                &search.params()?,
+                &params,
                 samples,
                 &test.images,
                 data.seed,
                 (&out, &device),
                 &Bars::new(quiet),
             )?;
-            println!("{}", fcollide::run::sweep::sweep_table(&rec).to_markdown());
-            println!("wrote {}", out.display());
+            outln!("{}", fcollide::run::sweep::sweep_table(&rec).to_markdown());
+            outln!("wrote {}", out.display());
             Ok(())
         }
         Some(Command::Patches { command }) => patches(command, quiet),
+        Some(Command::Inspect {
+            model,
+            arch,
+            normalize,
+            input,
+            resize,
+            labels,
+            json,
+        }) => {
+            let net = ModelArgs {
+                model,
+                arch,
+                normalize,
+            }
+            .load()?;
+            let x = match &input {
+                Some(p) => Some(fcollide::data::image_file::read_image_with(
+                    p,
+                    net.input_shape,
+                    resize,
+                )?),
+                None => None,
+            };
+            let outputs = net.shapes()?[net.output()].len();
+            let names = match &labels {
+                Some(p) => fcollide::data::imagenet::read_labels_file(p).context("--labels")?,
+                None => fcollide::data::imagenet::labels_for(outputs),
+            };
+            let i = fcollide::model::inspect::inspect(&net, x.as_deref(), &names, &device)?;
+            let text = if json {
+                serde_json::to_string_pretty(&i)? + "\n"
+            } else {
+                i.to_text()
+            };
+            out!("{text}");
+            Ok(())
+        }
         Some(Command::Verify {
             model,
             vertices,
             samples,
             seed,
+            collision_tol,
             out,
         }) => {
             let net = model.load()?;
-            let vf = load_vertices(&vertices)?;
+            let mut vf = load_vertices(&vertices)?;
+            if let Some(t) = collision_tol {
+                fcollide::polytope::verdict::check_tolerance(t)
+                    .map_err(|m| anyhow::anyhow!("--collision-tol {m}"))?;
+                vf.set.collision_tol = t;
+            }
             if vf.set.shape != net.input_shape {
                 bail!(
                     "{}: vertices are {:?} images but the model takes {:?}",
@@ -1243,13 +1481,23 @@ fn run(cli: Cli) -> Result<()> {
             }
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
             let (v, _) = verify(&net, &vf.target, &vf.set, samples, &device, &mut rng)?;
+            eprintln!(
+                "{}",
+                fcollide::run::record::verdict_line(
+                    v.verdict,
+                    v.certified,
+                    v.certified_error_bound,
+                    v.feature_rel_err_max.max(v.vertex_feature_rel_err_max),
+                    v.collision_tol
+                )
+            );
             let json = serde_json::to_string_pretty(&v)?;
             match out {
                 Some(p) => {
                     model_io::write_atomic(&p, json.as_bytes())?;
-                    println!("wrote {}", p.display());
+                    outln!("wrote {}", p.display());
                 }
-                None => println!("{json}"),
+                None => outln!("{json}"),
             }
             Ok(())
         }
@@ -1258,6 +1506,20 @@ fn run(cli: Cli) -> Result<()> {
 
 fn main() {
     let cli = Cli::parse();
+    if !cli.limit.is_empty() {
+        let mut l = fcollide::limits::current();
+        for setting in &cli.limit {
+            let applied = match setting.split_once('=') {
+                Some((name, value)) => l.set_by_name(name.trim(), value),
+                None => Err(format!("'{setting}': expected NAME=VALUE")),
+            };
+            if let Err(e) = applied {
+                eprintln!("error: --limit {e}");
+                std::process::exit(2);
+            }
+        }
+        fcollide::limits::set(l);
+    }
     progress::install_ctrlc();
     if let Err(e) = run(cli) {
         eprintln!("error: {}", error_message(&e));

@@ -9,9 +9,12 @@
 //! of each class from `data/mnist-embedded-images-idx3-ubyte.gz` (real MNIST), or synthetic
 //! stroke images when that file is missing.
 //!
-//! The vertex LPs use the default solver (the dense dual simplex up to 1,024 rows, see
-//! `fcollide::exact::lp`); the last section solves the same 5 vertex LPs with each solver and
-//! re-solve strategy, HiGHS included, in the same run.
+//! The vertex LPs use the default solver (the dense dual simplex up to 1,024 rows, row
+//! generation over the region rows above, see `fcollide::exact::lp`); the solver section
+//! solves the same 5 vertex LPs with each solver and re-solve strategy in the same run (HiGHS
+//! too when built with `--features highs`). The last section is LeNet-5 at `fc1` (behind two
+//! conv/ReLU/max-pool stages: thousands of region rows, so row generation), with the trained
+//! model `fcollide-out/model-lenet5.safetensors` when it exists, otherwise a random one.
 //!
 //! Run: `cargo bench -p fcollide --bench exact` (optional args: number of targets, default 3;
 //! `--fc1-only` to skip the slower `fc2` rows).
@@ -21,6 +24,7 @@ use std::time::Instant;
 
 use fcollide::exact::{
     exact_closest, exact_polytope, ExactParams, ExactPolytope, LpSolver, WarmStrategy,
+    HIGHS_AVAILABLE,
 };
 use fcollide::model::{Graph, GraphBuilder};
 use rand::{Rng, SeedableRng};
@@ -220,6 +224,10 @@ fn main() {
             (LpSolver::Highs, WarmStrategy::Dual),
             (LpSolver::Highs, WarmStrategy::Primal),
         ] {
+            if solver == LpSolver::Highs && !HIGHS_AVAILABLE {
+                println!("  {solver:?} {warm:?}: not compiled in (--features highs)");
+                continue;
+            }
             let mut p = ExactParams::new("fc1");
             p.lp.warm = warm;
             p.lp.solver = solver;
@@ -240,9 +248,64 @@ fn main() {
             }
         }
     }
+    if let Some((name, x)) = targets.first() {
+        if !fc1_only {
+            println!("fc2 by row generation ({name}; every region row in the pool, 5 vertices):");
+            let mut p = ExactParams::new("fc2");
+            p.lp.dense_max_rows = 0;
+            p.directions = 0;
+            let p = p.check().expect("valid params");
+            match exact_polytope(&net, x, &p) {
+                Ok(r) => line(&r),
+                Err(e) => println!("  fc2: error: {e}"),
+            }
+        }
+        lenet(x);
+    }
     println!(
         "fc1 bars: worst first LP {worst_first:.3}s (bar 0.5s: {}), worst warm vertex LP {worst_warm:.3}s (bar 0.15s: {})",
         if worst_first <= 0.5 { "ok" } else { "MISSED" },
         if worst_warm <= 0.15 { "ok" } else { "MISSED" }
     );
+}
+
+/// LeNet-5 at `fc1`: the region rows of both conv stages, solved by row generation.
+fn lenet(x: &[f32]) {
+    let path = root().join("fcollide-out/model-lenet5.safetensors");
+    let (net, source) = match fcollide::model::load(&path, &Default::default()) {
+        Ok(l) => (l.graph, format!("trained ({})", path.display())),
+        Err(_) => (
+            fcollide::model::arch::by_name("lenet5", &mut ChaCha8Rng::seed_from_u64(0))
+                .expect("lenet5 template"),
+            "random init (seed 0)".to_string(),
+        ),
+    };
+    println!("LeNet-5 at fc1, {source}:");
+    let mut p = ExactParams::new("fc1");
+    p.vertices = 5;
+    p.directions = 2;
+    let p = p.check().expect("valid params");
+    let t0 = Instant::now();
+    match exact_polytope(&net, x, &p) {
+        Ok(r) => {
+            line(&r);
+            for v in &r.vertex_lps {
+                println!(
+                    "    vertex LP {:.3}s ({} it) {}",
+                    v.lp.seconds, v.lp.iterations, v.lp.solver
+                );
+            }
+            let worst = r
+                .vertex_lps
+                .iter()
+                .map(|v| v.lp.seconds)
+                .fold(0.0, f64::max);
+            println!(
+                "  LeNet-5 fc1: worst vertex LP {worst:.3}s (bar 1 s: {}), total {:.1}s",
+                if worst <= 1.0 { "ok" } else { "MISSED" },
+                t0.elapsed().as_secs_f64()
+            );
+        }
+        Err(e) => println!("  LeNet-5 fc1: error: {e}"),
+    }
 }

@@ -6,6 +6,8 @@ pub mod collide;
 pub mod data;
 pub mod error;
 pub mod exact;
+pub mod fsutil;
+pub mod limits;
 mod linalg;
 pub mod model;
 pub mod patches;

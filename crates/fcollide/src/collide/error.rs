@@ -16,6 +16,17 @@ pub enum CollideError {
     /// A checkpoint that does not belong to this run or cannot be read.
     #[error("checkpoint {path}: {msg}")]
     Checkpoint { path: String, msg: String },
+    /// A NaN or infinity in an input, a loss, a vertex or a network output: the run stops
+    /// instead of reporting figures that cannot be trusted.
+    #[error("{what} is not finite: {detail}")]
+    NonFinite { what: String, detail: String },
+    /// A parameter asking for more memory than a limit allows (see [`crate::limits`]).
+    #[error("invalid parameter {param}: {source}")]
+    Limit {
+        param: &'static str,
+        #[source]
+        source: crate::limits::LimitError,
+    },
     /// Input data of the wrong size.
     #[error("{what} has {got} values, expected {expected}")]
     Size {

@@ -67,7 +67,7 @@ pub fn save_vertices(file: &VertexFile, path: &Path) -> Result<(), CollideError>
 
 /// Loads a vertex file written by [`save_vertices`].
 pub fn load_vertices(path: &Path) -> Result<VertexFile, CollideError> {
-    let data = std::fs::read(path).map_err(|source| {
+    let data = crate::fsutil::read_file(path).map_err(|source| {
         CollideError::Model(ModelError::Io {
             path: path.display().to_string(),
             source,
@@ -95,7 +95,7 @@ pub fn load_vertices(path: &Path) -> Result<VertexFile, CollideError> {
         let t = st
             .tensor(name)
             .map_err(|_| err(path, format!("missing tensor '{name}'")))?;
-        if t.dtype() != Dtype::F32 || t.data().len() != numel * 4 {
+        if t.dtype() != Dtype::F32 || Some(t.data().len()) != numel.checked_mul(4) {
             return Err(err(
                 path,
                 format!(
@@ -105,12 +105,38 @@ pub fn load_vertices(path: &Path) -> Result<VertexFile, CollideError> {
                 ),
             ));
         }
-        Ok(t.data()
+        let v: Vec<f32> = t
+            .data()
             .chunks_exact(4)
             .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect())
+            .collect();
+        if let Some(i) = v.iter().position(|x| !x.is_finite()) {
+            return Err(err(
+                path,
+                format!(
+                    "tensor '{name}' holds {} at flat index {i}; vertex files must be finite",
+                    v[i]
+                ),
+            ));
+        }
+        Ok(v)
     };
-    let d: usize = set.shape.iter().product();
+    let d = set
+        .shape
+        .iter()
+        .try_fold(1usize, |a, &x| a.checked_mul(x))
+        .and_then(|d| d.checked_mul(set.len()).map(|_| d))
+        .filter(|&d| d > 0)
+        .ok_or_else(|| {
+            err(
+                path,
+                format!(
+                    "bad metadata: shape {:?} with {} vertices",
+                    set.shape,
+                    set.len()
+                ),
+            )
+        })?;
     set.vertices = read("vertices", set.len() * d)?;
     Ok(VertexFile {
         init: read("init", set.len() * d)?,

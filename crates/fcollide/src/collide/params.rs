@@ -81,9 +81,17 @@ pub struct VertexParams {
     /// ([`super::activation`]).
     #[serde(default = "default_saturation_tol")]
     pub saturation_tol: f32,
+    /// Largest relative feature error at which a row still collides
+    /// ([`crate::polytope::verdict`]): the certificate's bound, or the sampled error.
+    #[serde(default = "default_collision_tol")]
+    pub collision_tol: f64,
 }
 
-fn default_saturation_tol() -> f32 {
+fn default_collision_tol() -> f64 {
+    crate::polytope::DEFAULT_COLLISION_TOL
+}
+
+pub(crate) fn default_saturation_tol() -> f32 {
     1e-3
 }
 
@@ -119,6 +127,7 @@ impl Default for VertexParams {
             lock_margin: default_lock_margin(),
             lock_weight: default_lock_weight(),
             saturation_tol: default_saturation_tol(),
+            collision_tol: default_collision_tol(),
         }
     }
 }
@@ -155,16 +164,15 @@ impl VertexParams {
         }
     }
 
-    /// Validates the parameters (the layer and units are checked against the network later).
+    /// Validates the parameters against the ranges in [`RANGES`] (the layer and units are
+    /// checked against the network later). Errors name the parameter (as on the command line).
     pub fn check(self) -> Result<ValidVertexParams, CollideError> {
-        let bad = |param, msg: &str| {
-            Err(CollideError::Param {
-                param,
-                msg: msg.into(),
-            })
-        };
-        if self.vertices == 0 {
-            return bad("vertices", "must be at least 1");
+        let bad = |param, msg: String| Err(CollideError::Param { param, msg });
+        if !(1..=MAX_VERTICES).contains(&self.vertices) {
+            return bad(
+                "vertices",
+                format!("{}: must be in 1..={MAX_VERTICES}", self.vertices),
+            );
         }
         if let Some(u) = &self.units {
             if u.len() != self.vertices {
@@ -178,41 +186,94 @@ impl VertexParams {
                 });
             }
         }
-        if !(self.alpha.is_finite() && self.alpha > 0.0) {
-            return bad("alpha", "must be a positive number");
+        let in_range = |x: f32, lo_open: bool, lo: f32, hi: f32| {
+            x.is_finite() && (if lo_open { x > lo } else { x >= lo }) && x <= hi
+        };
+        if !in_range(self.alpha, true, 0.0, MAX_WEIGHT) {
+            return bad(
+                "alpha",
+                format!("{}: must be in (0, {MAX_WEIGHT:e}]", self.alpha),
+            );
         }
         if let Some(a0) = self.alpha_start {
-            if !(a0.is_finite() && a0 > 0.0 && a0 <= self.alpha) {
+            if !(in_range(a0, true, 0.0, MAX_WEIGHT) && a0 <= self.alpha) {
                 return bad(
                     "alpha-start",
-                    "must be a positive number no larger than alpha",
+                    format!(
+                        "{a0}: must be a positive number no larger than alpha ({})",
+                        self.alpha
+                    ),
                 );
             }
         }
-        if !(self.beta.is_finite() && self.beta >= 0.0) {
-            return bad("beta", "must be a number ≥ 0");
+        if !in_range(self.beta, false, 0.0, MAX_WEIGHT) {
+            return bad(
+                "beta",
+                format!("{}: must be in [0, {MAX_WEIGHT:e}]", self.beta),
+            );
         }
-        if self.steps == 0 {
-            return bad("steps", "must be at least 1");
+        if !(1..=MAX_STEPS).contains(&self.steps) {
+            return bad(
+                "steps",
+                format!("{}: must be in 1..={MAX_STEPS}", self.steps),
+            );
         }
-        if !(self.lr.is_finite() && self.lr > 0.0) {
-            return bad("lr", "must be a positive number");
+        if !in_range(self.lr, true, 0.0, MAX_LR) {
+            return bad(
+                "lr",
+                format!("{}: must be in (0, {MAX_LR}] (pixel units)", self.lr),
+            );
         }
-        if !(self.lr_final > 0.0 && self.lr_final <= 1.0) {
-            return bad("lr-final", "must be in (0, 1] (a fraction of lr)");
+        if !in_range(self.lr_final, true, 0.0, 1.0) {
+            return bad(
+                "lr-final",
+                format!("{}: must be in (0, 1] (a fraction of lr)", self.lr_final),
+            );
         }
         if !(self.lock_margin.is_finite() && self.lock_margin >= 0.0) {
-            return bad("lock-margin", "must be a finite number ≥ 0");
+            return bad(
+                "lock-margin",
+                format!("{}: must be a finite number ≥ 0", self.lock_margin),
+            );
         }
         if !(self.lock_weight.is_finite() && self.lock_weight > 0.0 && self.lock_weight <= 1e12) {
-            return bad("lock-weight", "must be a positive number ≤ 1e12");
+            return bad(
+                "lock-weight",
+                format!("{}: must be a positive number ≤ 1e12", self.lock_weight),
+            );
         }
         if !(self.saturation_tol > 0.0 && self.saturation_tol < 0.5) {
-            return bad("saturation-tol", "must be in (0, 0.5)");
+            return bad(
+                "saturation-tol",
+                format!("{}: must be in (0, 0.5)", self.saturation_tol),
+            );
+        }
+        if let Err(m) = crate::polytope::verdict::check_tolerance(self.collision_tol) {
+            return bad("collision-tol", m);
         }
         Ok(ValidVertexParams(self))
     }
 }
+
+/// Most vertices searched as one batch.
+pub const MAX_VERTICES: usize = 10_000;
+/// Largest `alpha` and `beta`: far above any useful weight (the default is 1000), small
+/// enough that `α·L+` stays finite in `f32` for activations up to ~10¹⁴.
+pub const MAX_WEIGHT: f32 = 1e9;
+/// Largest learning rate (pixels live in `[0, 1]`).
+pub const MAX_LR: f32 = 10.0;
+/// Most Adam steps.
+pub const MAX_STEPS: usize = 100_000_000;
+/// The ranges [`VertexParams::check`] enforces, as `(parameter, range)`, for help texts.
+pub const RANGES: [(&str, &str); 7] = [
+    ("vertices", "1..=10000"),
+    ("alpha", "(0, 1e9]"),
+    ("alpha-start", "(0, alpha]"),
+    ("beta", "[0, 1e9]"),
+    ("steps", "1..=100000000"),
+    ("lr", "(0, 10]"),
+    ("lr-final", "(0, 1]"),
+];
 
 #[cfg(test)]
 mod tests {
@@ -244,5 +305,68 @@ mod tests {
                 })
             ));
         }
+    }
+
+    #[test]
+    fn absurd_values_are_refused_by_name() {
+        let cases: [(&str, VertexParams); 7] = [
+            (
+                "alpha",
+                VertexParams {
+                    alpha: 3e38,
+                    ..Default::default()
+                },
+            ),
+            (
+                "beta",
+                VertexParams {
+                    beta: f32::INFINITY,
+                    ..Default::default()
+                },
+            ),
+            (
+                "lr",
+                VertexParams {
+                    lr: 1e6,
+                    ..Default::default()
+                },
+            ),
+            (
+                "lr-final",
+                VertexParams {
+                    lr_final: f32::NAN,
+                    ..Default::default()
+                },
+            ),
+            (
+                "steps",
+                VertexParams {
+                    steps: usize::MAX,
+                    ..Default::default()
+                },
+            ),
+            (
+                "vertices",
+                VertexParams {
+                    vertices: 0,
+                    ..Default::default()
+                },
+            ),
+            (
+                "vertices",
+                VertexParams {
+                    vertices: 1 << 40,
+                    ..Default::default()
+                },
+            ),
+        ];
+        for (name, p) in cases {
+            match p.check() {
+                Err(CollideError::Param { param, msg }) => assert_eq!(param, name, "{msg}"),
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+        assert!(VertexParams::default().check().is_ok());
+        assert!(VertexParams::paper().check().is_ok());
     }
 }

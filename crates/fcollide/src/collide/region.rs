@@ -22,11 +22,20 @@
 //! (rather than a projection) keeps the search a plain first-order method through any
 //! engine; the f64 certificate ([`crate::polytope::certificate`]) then checks that every
 //! vertex truly lies in the region.
+//!
+//! A penalty is soft: a vertex may end a hair outside the region (a unit whose target value
+//! is within `μ` of a kink has almost no room, and a max-pool window of equal values at the
+//! target has none). [`pull_into_region`] then moves such a vertex `v` back along the
+//! segment from the vertices' centroid `c`: `v' = c + λ (v − c)` with the largest
+//! `λ ∈ [0, 1]` (bisection in f64, on the f32 point that is stored) whose margin in `c`'s
+//! region is `≥ 0`. The region is convex and holds `c`, so `v'` exists; inside it the
+//! collision layer is one affine map, so `ỹ(v')` lies between `ỹ(c)` and the map's value at
+//! `v`, which differs from `ỹ(v)` only by the vertex's small violation.
 use serde::{Deserialize, Serialize};
 
 use super::CollideError;
 use crate::exact::forward::forward_f32;
-use crate::model::graph::region::{region_pieces, NodePiece};
+use crate::model::graph::region::{region_margin, region_pieces, NodePiece};
 use crate::model::Graph;
 
 /// Whether the vertex search keeps the vertices in the target's linear region.
@@ -197,6 +206,74 @@ impl RegionLock {
         }
         0.5 * f64::from(self.weight) * s
     }
+}
+
+/// The mean of the `[K, d]` points `u` (accumulated in f64).
+pub fn centroid(u: &[f32], d: usize) -> Vec<f32> {
+    let k = (u.len() / d.max(1)).max(1);
+    (0..d)
+        .map(|i| (u.chunks(d).map(|v| f64::from(v[i])).sum::<f64>() / k as f64) as f32)
+        .collect()
+}
+
+/// Bisection steps of [`pull_into_region`] (λ to within 2⁻¹⁶ ≈ 1.5e-5).
+const PULL_STEPS: usize = 16;
+
+/// Moves every vertex of `u` (`[K, d]`) that lies outside the closed linear region of the
+/// vertices' centroid `c` (for collision point `layer`) back onto the segment from `c`:
+/// `v' = c + λ (v − c)` (see the module doc; the centroid rather than the target, which may
+/// sit on a region boundary such as a max-pool tie). Returns `λ` per vertex (`1` for a
+/// vertex already inside).
+pub fn pull_into_region(
+    net: &Graph,
+    _target: &[f32],
+    u: &mut [f32],
+    layer: &str,
+) -> Result<Vec<f64>, CollideError> {
+    let point = net.collision_point(layer)?;
+    let d = net.input_len();
+    let k = u.len() / d.max(1);
+    let bad = |e: String| CollideError::Param {
+        param: "region",
+        msg: e,
+    };
+    let centre = centroid(u, d);
+    let fc = forward_f32(net, &centre).map_err(|e| bad(e.to_string()))?;
+    let pieces =
+        region_pieces(net, &fc.shapes, &fc.outputs, point.pre).map_err(|e| bad(e.to_string()))?;
+    if pieces.is_empty() {
+        return Ok(vec![1.0; k]);
+    }
+    let margin = |x: &[f32]| -> Result<f64, CollideError> {
+        let f = forward_f32(net, x).map_err(|e| bad(e.to_string()))?;
+        Ok(region_margin(&pieces, &f.outputs))
+    };
+    let mut lambdas = Vec::new();
+    for v in u.chunks_mut(d) {
+        if margin(v)? >= 0.0 {
+            lambdas.push(1.0);
+            continue;
+        }
+        let orig = v.to_vec();
+        let at = |l: f64| -> Vec<f32> {
+            orig.iter()
+                .zip(&centre)
+                .map(|(&a, &c)| (f64::from(c) + l * (f64::from(a) - f64::from(c))) as f32)
+                .collect()
+        };
+        let (mut lo, mut hi) = (0.0f64, 1.0f64);
+        for _ in 0..PULL_STEPS {
+            let mid = 0.5 * (lo + hi);
+            if margin(&at(mid))? >= 0.0 {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        v.copy_from_slice(&at(lo));
+        lambdas.push(lo);
+    }
+    Ok(lambdas)
 }
 
 #[cfg(test)]

@@ -12,6 +12,13 @@ use crate::progress::Progress;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
+/// The smallest pull-back factor [`find_vertices_in`] accepts (see there).
+const MIN_PULLBACK: f64 = 0.5;
+
+fn one() -> f64 {
+    1.0
+}
+
 /// Figures of one vertex.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct VertexStats {
@@ -36,6 +43,11 @@ pub struct VertexStats {
     /// The region-lock penalty `R(u)` at the end (0 without a lock).
     #[serde(default)]
     pub region_penalty: f64,
+    /// The factor `λ` by which the vertex was pulled back toward the target into the
+    /// target's linear region after the search (`1`: not moved;
+    /// [`super::region::pull_into_region`]).
+    #[serde(default = "one")]
+    pub region_pullback: f64,
 }
 
 /// The result of a vertex search.
@@ -58,6 +70,13 @@ pub struct VertexSet {
     /// Whether the search was locked to the target's linear region.
     #[serde(default)]
     pub region_locked: bool,
+    /// The tolerance its verdict is held to ([`super::VertexParams::collision_tol`]).
+    #[serde(default = "crate::polytope::verdict::default_tol")]
+    pub collision_tol: f64,
+    /// Saturation tolerance `τ` that set the roles of sigmoid and tanh units
+    /// ([`super::activation`]); verification uses it again.
+    #[serde(default = "super::params::default_saturation_tol")]
+    pub saturation_tol: f32,
     /// Total loss every `history_every` steps (mean over vertices).
     pub loss_history: Vec<f64>,
     /// Wall-clock seconds of the optimization.
@@ -108,6 +127,32 @@ fn pick_engine(
         })?),
         Engine::Autodiff => Box::new(AutodiffEngine::new(net, layer, device)?),
     })
+}
+
+/// Errors unless every value of `v` (an input of `d` values per image) is finite.
+pub fn check_finite_input(what: &str, v: &[f32], d: usize) -> Result<(), CollideError> {
+    match v.iter().position(|x| !x.is_finite()) {
+        Some(i) => Err(CollideError::NonFinite {
+            what: what.into(),
+            detail: format!(
+                "value {} of image {} is {}",
+                i % d.max(1),
+                i / d.max(1),
+                v[i]
+            ),
+        }),
+        None => Ok(()),
+    }
+}
+
+fn diverged(params: &ValidVertexParams, step: usize, detail: String) -> CollideError {
+    CollideError::NonFinite {
+        what: format!("the vertex search at layer '{}'", params.layer),
+        detail: format!(
+            "it diverged at step {step}: {detail} (alpha = {}, beta = {}, lr = {}); lower alpha, beta or lr",
+            params.alpha, params.beta, params.lr
+        ),
+    }
 }
 
 /// Finds `K` colliding vertices for `target`, starting each from `init` (one image for all
@@ -171,6 +216,8 @@ pub fn find_vertices_in(
             expected: d,
         });
     }
+    check_finite_input("the target image", target, d)?;
+    check_finite_input("the starting image(s)", init, d)?;
     let point = net.collision_point(&params.layer)?;
     let layer = point.pre;
     let act = Activation::of(&net.nodes[point.relu].op).unwrap_or(Activation::Relu);
@@ -191,6 +238,12 @@ pub fn find_vertices_in(
         engine.lock_region(&lock)?;
     }
     let yt = engine.forward(target);
+    if let Some(j) = yt.iter().position(|x| !x.is_finite()) {
+        return Err(CollideError::NonFinite {
+            what: format!("the target's pre-activation at layer '{}'", params.layer),
+            detail: format!("unit {j} is {} (check the model's weights)", yt[j]),
+        });
+    }
     let n = yt.len();
     let roles: Vec<UnitRole> = yt
         .iter()
@@ -328,6 +381,17 @@ pub fn find_vertices_in(
         for (l, r) in losses.iter_mut().zip(engine.region_penalty()) {
             l.total += r;
         }
+        if let Some((v, l)) = losses
+            .iter()
+            .enumerate()
+            .find(|(_, l)| !l.total.is_finite())
+        {
+            return Err(diverged(
+                params,
+                step,
+                format!("the loss of vertex {v} is {}", l.total),
+            ));
+        }
         let g = space.chain(&z, &u, engine.vjp(&gy));
         adam.step(
             &mut z,
@@ -335,6 +399,13 @@ pub fn find_vertices_in(
             cosine_lr(params.lr, params.lr_final, step, params.steps),
         );
         space.project(&mut z);
+        if let Some(i) = z.iter().position(|x| !x.is_finite()) {
+            return Err(diverged(
+                params,
+                step,
+                format!("parameter {i} of the search became {}", z[i]),
+            ));
+        }
         if step % history_every == 0 || step + 1 == params.steps {
             loss_history.push(losses.iter().map(|l| l.total).sum::<f64>() / k as f64);
         }
@@ -347,11 +418,54 @@ pub fn find_vertices_in(
     progress.finish();
     obj.alpha = params.alpha;
     space.pixels(&z, &mut u);
+    // A soft lock can leave a vertex a hair outside the region: pull it back in.
+    // Only where each vertex keeps at least half its distance from the centroid (a larger
+    // move would trade the polytope's size for the certificate); otherwise the vertices stay
+    // as found and the verdict rests on the sampled error.
+    let pullback = if region_locked {
+        let found = u.clone();
+        let l = super::region::pull_into_region(net, target, &mut u, &params.layer)?;
+        if l.iter().all(|&x| x >= MIN_PULLBACK) {
+            l
+        } else {
+            u = found;
+            vec![1.0; k]
+        }
+    } else {
+        vec![1.0; k]
+    };
     let y = engine.forward(&u);
     let terms: Vec<LossTerms> = obj.eval(&y, &mut gy);
     let region_penalty = engine.region_penalty();
     let model = Network::from_graph(net, device)?;
     let probs = model.predict(&u, device);
+    let bad_vertex = u
+        .iter()
+        .position(|x| !x.is_finite())
+        .map(|i| ("vertex pixel", i / d, u[i]));
+    let bad_act = y
+        .iter()
+        .position(|x| !x.is_finite())
+        .map(|i| ("activation", i / n, y[i]));
+    let bad_prob = probs.iter().enumerate().find_map(|(v, p)| {
+        p.iter()
+            .find(|x| !x.is_finite())
+            .map(|&x| ("class probability", v, x))
+    });
+    if let Some((what, v, x)) = bad_vertex.or(bad_act).or(bad_prob) {
+        return Err(diverged(
+            params,
+            params.steps,
+            format!("a {what} of vertex {v} is {x}"),
+        ));
+    }
+    if let Some((v, l)) = terms.iter().enumerate().find(|(_, l)| !l.total.is_finite()) {
+        return Err(diverged(
+            params,
+            params.steps,
+            format!("the loss of vertex {v} is {}", l.total),
+        ));
+    }
     let stats = (0..k)
         .map(|v| {
             let yv = &y[v * n..(v + 1) * n];
@@ -375,6 +489,7 @@ pub fn find_vertices_in(
                 confidence: probs[v][class],
                 dist_from_init: dist,
                 region_penalty: region_penalty.get(v).copied().unwrap_or(0.0),
+                region_pullback: pullback[v],
             }
         })
         .collect();
@@ -387,6 +502,8 @@ pub fn find_vertices_in(
         n_plus: obj.n_plus(),
         engine: engine.name().into(),
         region_locked,
+        collision_tol: params.collision_tol,
+        saturation_tol: params.saturation_tol,
         loss_history,
         seconds,
     })

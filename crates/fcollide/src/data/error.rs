@@ -146,6 +146,15 @@ pub enum DataError {
         found: usize,
     },
 
+    /// An input above a resource limit (see [`crate::limits`]).
+    #[error("{name}: {msg}")]
+    Limit {
+        /// The file (or embedded blob) being read.
+        name: String,
+        /// The limit's message.
+        msg: String,
+    },
+
     /// An image file that cannot be used as a model input.
     #[error("{path}: {msg}")]
     Image {

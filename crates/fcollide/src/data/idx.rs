@@ -16,8 +16,11 @@
 //! exact length: a short file and a file with trailing bytes are both errors.
 //! Gzip input is recognised by its magic bytes `1f 8b`, never by the file name,
 //! and decompressed on the fly; memory use is bounded by the data actually
-//! present, whatever the header claims. No input makes a reader panic.
-use std::fs;
+//! present, whatever the header claims, and decompression stops at
+//! `max_inflated_bytes` / `max_inflate_ratio` ([`crate::limits`]). Files are
+//! opened with [`crate::fsutil::read_file`] (regular files only, at most
+//! `max_read_bytes`) and written with [`crate::fsutil::write_atomic`]. No input
+//! makes a reader panic.
 use std::io::{self, Read, Write};
 use std::path::Path;
 
@@ -213,7 +216,7 @@ pub fn write_labels(
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>, DataError> {
-    fs::read(path).map_err(|source| DataError::Io {
+    crate::fsutil::read_file(path).map_err(|source| DataError::Io {
         path: path.to_path_buf(),
         source,
     })
@@ -229,7 +232,7 @@ fn write_file(path: &Path, raw: Vec<u8>, compress: bool) -> Result<(), DataError
     } else {
         raw
     };
-    fs::write(path, bytes).map_err(io_err)
+    crate::fsutil::write_atomic(path, &bytes).map_err(io_err)
 }
 
 fn dim_u32(d: usize, name: &str, dims: &[usize]) -> Result<[u8; 4], DataError> {
@@ -252,7 +255,8 @@ fn dims_string(dims: &[usize]) -> String {
 /// Parses one IDX file of kind `kind` from raw or gzip bytes.
 fn parse(bytes: &[u8], name: &str, kind: &Kind) -> Result<(Vec<usize>, Vec<u8>), DataError> {
     if is_gzip(bytes) {
-        parse_reader(MultiGzDecoder::new(bytes), name, kind)
+        let gz = crate::fsutil::InflateLimit::new(MultiGzDecoder::new(bytes), bytes.len() as u64);
+        parse_reader(gz, name, kind)
     } else {
         parse_reader(bytes, name, kind)
     }
@@ -265,10 +269,19 @@ fn parse_reader<R: Read>(
     name: &str,
     kind: &Kind,
 ) -> Result<(Vec<usize>, Vec<u8>), DataError> {
-    // Only the gzip decoder can fail; reading from a slice never does.
-    let gz_err = |source| DataError::Gzip {
-        name: name.into(),
-        source,
+    // Only the gzip decoder can fail (or stop at a limit); reading from a slice never does.
+    let gz_err = |source: io::Error| {
+        if source.kind() == io::ErrorKind::FileTooLarge {
+            DataError::Limit {
+                name: name.into(),
+                msg: source.to_string(),
+            }
+        } else {
+            DataError::Gzip {
+                name: name.into(),
+                source,
+            }
+        }
     };
     let header_len = 4 + 4 * kind.ndims;
     let mut header = Vec::with_capacity(header_len);
@@ -389,6 +402,21 @@ mod tests {
     }
 
     #[test]
+    fn gzip_bomb_stops_at_the_ratio_limit() {
+        // A header claiming 2³² − 1 labels followed by 64 MiB of zeros, gzipped (~65 KB).
+        let mut raw = vec![0u8, 0, 8, 1, 0xff, 0xff, 0xff, 0xff];
+        raw.extend(std::iter::repeat_n(0u8, 64 << 20));
+        let gz = gzip(&raw).unwrap();
+        let err = parse_labels(&gz, "bomb-idx1-ubyte.gz")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("bomb-idx1-ubyte.gz") && err.contains("max_inflate_ratio"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn gzip_is_reproducible() {
         let raw = encode_labels(&[1, 2, 3]).unwrap();
         let gz = gzip(&raw).unwrap();
@@ -405,8 +433,8 @@ mod tests {
         let raw_path = dir.path().join("labels-idx1-ubyte.gz");
         write_images(&gz_path, &images, true).unwrap();
         write_labels(&raw_path, &[1, 2, 3], false).unwrap();
-        assert!(is_gzip(&fs::read(&gz_path).unwrap()));
-        assert!(!is_gzip(&fs::read(&raw_path).unwrap()));
+        assert!(is_gzip(&std::fs::read(&gz_path).unwrap()));
+        assert!(!is_gzip(&std::fs::read(&raw_path).unwrap()));
         assert_eq!(read_images(&gz_path).unwrap(), images);
         assert_eq!(read_labels(&raw_path).unwrap(), [1, 2, 3]);
     }

@@ -27,9 +27,54 @@ pub fn labels_for(outputs: usize) -> Vec<String> {
     }
 }
 
+/// Most class names a labels file may list.
+pub const MAX_LABELS: usize = 1_000_000;
+
+/// Reads a class-names file: one name per line (trimmed), at most `max_text_bytes`
+/// ([`crate::limits`]) and [`MAX_LABELS`] lines; only regular files are read.
+pub fn read_labels_file(path: &std::path::Path) -> Result<Vec<String>, super::DataError> {
+    let text = crate::fsutil::read_text(path).map_err(|source| super::DataError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let names: Vec<String> = text.lines().map(|l| l.trim().to_string()).collect();
+    if names.len() > MAX_LABELS {
+        return Err(super::DataError::Limit {
+            name: path.display().to_string(),
+            msg: format!("{} lines, more than {MAX_LABELS} class names", names.len()),
+        });
+    }
+    Ok(names)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labels_files_are_read_bounded_and_only_when_regular() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("labels.txt");
+        std::fs::write(&p, "cat \n dog\n").unwrap();
+        assert_eq!(read_labels_file(&p).unwrap(), ["cat", "dog"]);
+        let err = read_labels_file(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("a directory"), "{err}");
+        #[cfg(unix)]
+        {
+            let err = read_labels_file(std::path::Path::new("/dev/zero"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("/dev/zero") && err.contains("character device"),
+                "{err}"
+            );
+        }
+        std::fs::write(&p, [0xffu8, 0xfe]).unwrap();
+        assert!(read_labels_file(&p)
+            .unwrap_err()
+            .to_string()
+            .contains("UTF-8"));
+    }
 
     #[test]
     fn thousand_distinct_one_line_names_in_standard_order() {

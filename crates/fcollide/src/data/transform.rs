@@ -48,25 +48,40 @@ fn round_half_even(v: f64) -> u32 {
     r as u32
 }
 
-/// The image resized and centre-cropped to `h × w` as `mode` says.
-pub fn fit(img: &DynamicImage, h: usize, w: usize, mode: Resize) -> DynamicImage {
-    let (iw, ih) = (img.width(), img.height());
+/// The size `(width, height)` an `iw × ih` image is resized to before the centre crop to
+/// `h × w` (`None` when it already has the model's size). Computed in `f64` so that an absurd
+/// aspect ratio gives a huge size to refuse rather than an overflow.
+pub fn resized_size(iw: u32, ih: u32, h: usize, w: usize, mode: Resize) -> Option<(f64, f64)> {
     if iw as usize == w && ih as usize == h {
-        return img.clone();
+        return None;
     }
     let crop = h.max(w) as f64;
-    let (side, filter) = match mode {
-        Resize::Standard => ((crop * 256.0 / 224.0).round(), FilterType::Triangle),
-        Resize::Direct => (crop, FilterType::Lanczos3),
+    let side = match mode {
+        Resize::Standard => (crop * 256.0 / 224.0).round(),
+        Resize::Direct => crop,
     };
-    let (short, long) = (iw.min(ih) as f64, iw.max(ih) as f64);
-    let new_long = ((side * long / short).floor() as u32).max(side as u32);
+    let (short, long) = (f64::from(iw.min(ih)).max(1.0), f64::from(iw.max(ih)));
+    let new_long = (side * long / short).floor().max(side);
     let (nw, nh) = if iw <= ih {
-        (side as u32, new_long)
+        (side, new_long)
     } else {
-        (new_long, side as u32)
+        (new_long, side)
     };
-    let (nw, nh) = (nw.max(w as u32), nh.max(h as u32));
+    Some((nw.max(w as f64), nh.max(h as f64)))
+}
+
+/// The image resized and centre-cropped to `h × w` as `mode` says. The caller bounds the
+/// intermediate size ([`resized_size`]) beforehand.
+pub fn fit(img: &DynamicImage, h: usize, w: usize, mode: Resize) -> DynamicImage {
+    let (iw, ih) = (img.width(), img.height());
+    let Some((nw, nh)) = resized_size(iw, ih, h, w, mode) else {
+        return img.clone();
+    };
+    let filter = match mode {
+        Resize::Standard => FilterType::Triangle,
+        Resize::Direct => FilterType::Lanczos3,
+    };
+    let (nw, nh) = (nw as u32, nh as u32);
     let r = img.resize_exact(nw, nh, filter);
     let left = round_half_even((nw - w as u32) as f64 / 2.0);
     let top = round_half_even((nh - h as u32) as f64 / 2.0);

@@ -26,7 +26,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::error::ExactError;
-use super::lp::{add_system_rows, LpBuilder, LpOptions, LpStats};
+use super::lazy::{LazyLp, Rows};
+#[cfg(feature = "highs")]
+use super::lp::{add_system_rows, LpBuilder};
+use super::lp::{LpOptions, LpSolver, LpStats};
 use super::polytope::CollisionSystem;
 use super::simplex::{DenseLp, SimplexError};
 
@@ -63,18 +66,42 @@ pub fn closest_l1(
             reason: format!("pixels must be finite, found {bad}"),
         });
     }
-    let mut fell_back = None;
-    if opts.wants_dense(sys.n_eq() + sys.ineq.len()) {
-        match closest_dense(sys, x_other, opts) {
-            Ok(r) => return Ok(finish(sys, x_other, r.0, r.1)),
-            Err(SimplexError::Infeasible(_)) => {
-                return Err(ExactError::Infeasible {
-                    what: "closest point (L1)".into(),
-                })
-            }
-            Err(e) => fell_back = Some(e),
-        }
+    let what = "closest point (L1)";
+    if opts.solver == LpSolver::Highs {
+        #[cfg(feature = "highs")]
+        return closest_highs(sys, x_other, opts, None);
+        #[cfg(not(feature = "highs"))]
+        return Err(super::lp::highs_missing(what));
     }
+    let first = closest_dense(sys, x_other, opts, &opts.dense_settings());
+    let result = match first {
+        Err(e @ (SimplexError::Numerical(_) | SimplexError::IterationLimit(_))) => {
+            #[cfg(feature = "highs")]
+            return closest_highs(sys, x_other, opts, Some(e));
+            #[cfg(not(feature = "highs"))]
+            closest_dense(sys, x_other, opts, &opts.dense_retry_settings()).map(|(p, mut st)| {
+                st.solver = format!("dense retry (after: {e})");
+                (p, st)
+            })
+        }
+        r => r,
+    };
+    match result {
+        Ok((point, stats)) => Ok(finish(sys, x_other, point, stats)),
+        Err(SimplexError::Infeasible(_)) => Err(ExactError::Infeasible { what: what.into() }),
+        Err(e) => Err(super::lp::simplex_error(what, e)),
+    }
+}
+
+/// The L1 LP with HiGHS (`--lp-solver highs`, or after dense trouble).
+#[cfg(feature = "highs")]
+fn closest_highs(
+    sys: &CollisionSystem,
+    x_other: &[f64],
+    opts: &LpOptions,
+    after: Option<SimplexError>,
+) -> Result<ClosestPoint, ExactError> {
+    let d = sys.d;
     let mut b = LpBuilder::new();
     for k in 0..d {
         b.col(sys.lo[k], sys.hi[k]);
@@ -88,18 +115,18 @@ pub fn closest_l1(
     }
     add_system_rows(&mut b, sys, 0);
     let mut lp = b.build("closest point (L1)", opts)?;
-    let mut sol = lp.solve_sparse(highs::Sense::Minimise, (d..2 * d).map(|k| (k, 1.0)))?;
-    if let Some(e) = fell_back {
+    let mut sol = lp.solve_sparse(super::lp::Sense::Minimise, (d..2 * d).map(|k| (k, 1.0)))?;
+    if let Some(e) = after {
         sol.stats.solver = format!("highs (after dense: {e})");
     }
     Ok(finish(sys, x_other, sol.x[..d].to_vec(), sol.stats))
 }
 
-/// The split form with the dense simplex: returns the point and the LP figures.
 fn closest_dense(
     sys: &CollisionSystem,
     x_other: &[f64],
     opts: &LpOptions,
+    dense: &super::simplex::DenseOptions,
 ) -> Result<(Vec<f64>, LpStats), SimplexError> {
     let d = sys.d;
     let c: Vec<f64> = x_other
@@ -114,26 +141,51 @@ fn closest_dense(
         col_hi[d + k] = (c[k] - sys.lo[k]).max(0.0);
     }
     let m = sys.n_eq() + sys.ineq.len();
-    let mut a = Vec::with_capacity(m * 2 * d);
-    let mut rl = Vec::with_capacity(m);
-    let mut ru = Vec::with_capacity(m);
-    let mut push = |row: &[f64], lo: f64, hi: f64| {
+    // Rows over (p, q): the equalities and Z rows in the core, region rows in the pool.
+    let mut core = Rows::new(2 * d);
+    let mut pool = Rows::new(2 * d);
+    let mut buf = vec![0.0; 2 * d];
+    let mut split = |row: &[f64], lo: f64, hi: f64, to: &mut Rows| {
         let ac: f64 = row.iter().zip(&c).map(|(x, y)| x * y).sum();
-        a.extend_from_slice(row);
-        a.extend(row.iter().map(|v| -v));
-        rl.push(lo - ac);
-        ru.push(hi - ac);
+        buf[..d].copy_from_slice(row);
+        for (b, v) in buf[d..].iter_mut().zip(row) {
+            *b = -v;
+        }
+        to.push(&buf, lo - ac, hi - ac);
     };
     for i in 0..sys.n_eq() {
-        push(sys.eq_row(i), sys.eq_b[i], sys.eq_b[i]);
+        split(sys.eq_row(i), sys.eq_b[i], sys.eq_b[i], &mut core);
     }
     for k in 0..sys.ineq.len() {
-        push(sys.ineq.row(k), f64::NEG_INFINITY, sys.ineq.h[k]);
+        let to = if k < sys.n_z_rows() {
+            &mut core
+        } else {
+            &mut pool
+        };
+        split(sys.ineq.row(k), f64::NEG_INFINITY, sys.ineq.h[k], to);
     }
-    let mut lp = DenseLp::new(&a, m, 2 * d, &rl, &ru, &col_lo, &col_hi)?;
-    let s = lp.solve(&vec![1.0; 2 * d], false, &opts.dense_settings())?;
+    let cost = vec![1.0; 2 * d];
+    let (s, solver) = if opts.wants_dense(m) {
+        let mut a = core.a;
+        a.extend_from_slice(&pool.a);
+        let rl: Vec<f64> = core.lo.iter().chain(&pool.lo).copied().collect();
+        let ru: Vec<f64> = core.hi.iter().chain(&pool.hi).copied().collect();
+        let mut lp = DenseLp::new(&a, m, 2 * d, &rl, &ru, &col_lo, &col_hi)?;
+        (lp.solve(&cost, false, dense)?, "dense".to_string())
+    } else {
+        let pool_rows = pool.len();
+        let mut lp = LazyLp::new(core, pool, col_lo, col_hi);
+        let r = lp.solve(&cost, dense)?;
+        let note = format!(
+            "dense (rows generated: {} of {pool_rows} region rows in {} rounds)",
+            r.working_rows, r.rounds
+        );
+        (r.solution, note)
+    };
     let point = (0..d).map(|k| c[k] + s.x[k] - s.x[d + k]).collect();
-    Ok((point, LpStats::dense(&s, s.objective)))
+    let mut stats = LpStats::dense(&s, s.objective);
+    stats.solver = solver;
+    Ok((point, stats))
 }
 
 fn finish(sys: &CollisionSystem, x_other: &[f64], point: Vec<f64>, stats: LpStats) -> ClosestPoint {

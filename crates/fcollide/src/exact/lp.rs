@@ -22,26 +22,53 @@
 //! than it saves on these dense rows).
 //! The same model answers any linear objective over the polytope (extents, support values).
 //!
-//! **Solver.** [`VertexLp`] solves with the dense dual simplex of [`super::simplex`] when the
-//! system has at most [`LpOptions::dense_max_rows`] rows ([`LpSolver::Auto`], the default;
-//! `fc1` of the MNIST MLP has 256): all its columns are boxed by the pixel box and its rows
-//! are dense, where HiGHS's sparse machinery costs ≈ 0.3 ms per iteration against ≈ 0.05 ms.
-//! There `Restart` starts each solve from the slack basis and the other strategies from the
-//! previous optimal basis (made dual feasible by bound flips, then the dual simplex). If the
-//! dense solver reports numerical trouble or its iteration limit, that solve is redone with
-//! HiGHS (and says so in [`LpStats::solver`]). The closest-point LP follows the same rule in
-//! a boxed split form ([`super::closest`]); the Chebyshev LP, with one row per pixel bound,
-//! always uses HiGHS.
+//! **Solver.** The default build is pure Rust. [`VertexLp`] solves with the dense dual
+//! simplex of [`super::simplex`] when the system has at most [`LpOptions::dense_max_rows`]
+//! rows (`fc1` of the MNIST MLP has 256): all its columns are boxed by the pixel box and its
+//! rows are dense. Above that (deeper layers of conv nets: thousands of region half-spaces)
+//! it generates rows ([`super::lazy`]): the dense simplex over the `P`/`Z` rows plus the
+//! region rows found violated so far. If the dense solver reports numerical trouble, the
+//! solve is redone with safer settings (no cost perturbation, frequent refactorization), and
+//! with HiGHS when the `highs` cargo feature is on; [`LpStats::solver`] says which ran.
+//! `Restart` starts each dense solve from the slack basis, the other strategies from the
+//! previous optimal basis. With the `highs` feature, [`LpSolver::Highs`] solves every LP
+//! with HiGHS, for comparison. Unbounded pixel boxes (infinite bounds) are replaced by
+//! `±`[`ARTIFICIAL_BOUND`]; an optimum on such a bound is reported as unbounded.
 use std::time::Instant;
 
-/// Optimization sense of [`Lp::solve`] (re-exported from `highs`).
-pub use highs::Sense;
+#[cfg(feature = "highs")]
 use highs::{ColMatrix, HighsModelStatus, Model, Problem, RowProblem};
 use serde::{Deserialize, Serialize};
 
 use super::error::ExactError;
+use super::lazy::{LazyLp, Rows};
 use super::polytope::CollisionSystem;
 use super::simplex::{DenseLp, DenseOptions, DenseSolution, SimplexError};
+
+/// Optimization sense.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sense {
+    /// Minimize.
+    Minimise,
+    /// Maximize.
+    Maximise,
+}
+
+#[cfg(feature = "highs")]
+impl From<Sense> for highs::Sense {
+    fn from(s: Sense) -> Self {
+        match s {
+            Sense::Minimise => highs::Sense::Minimise,
+            Sense::Maximise => highs::Sense::Maximise,
+        }
+    }
+}
+
+/// The bound that stands in for an infinite pixel bound in the dense solvers.
+pub const ARTIFICIAL_BOUND: f64 = 1e7;
+
+/// Whether HiGHS is compiled into this build (the `highs` cargo feature).
+pub const HIGHS_AVAILABLE: bool = cfg!(feature = "highs");
 
 /// Solver settings shared by every LP of the module.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -68,16 +95,28 @@ pub struct LpOptions {
     pub dense: DenseOptions,
 }
 
-/// Solver of the vertex LPs ([`VertexLp`]).
+/// Solver of the LPs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LpSolver {
-    /// The dense dual simplex up to [`LpOptions::dense_max_rows`] rows, HiGHS above.
+    /// The dense dual simplex up to [`LpOptions::dense_max_rows`] rows, with row generation
+    /// above.
     #[default]
     Auto,
-    /// Always the dense dual simplex (any number of rows).
+    /// Always the dense dual simplex over all rows (any number of rows).
     Dense,
-    /// Always HiGHS.
+    /// Always HiGHS (needs the `highs` cargo feature).
     Highs,
+}
+
+/// The error for [`LpSolver::Highs`] in a build without HiGHS.
+#[cfg(not(feature = "highs"))]
+pub(crate) fn highs_missing(what: &str) -> ExactError {
+    ExactError::Solver {
+        what: what.to_string(),
+        status: "HiGHS is not compiled into this build: rebuild with `--features highs` \
+                 (needs cmake and a C++ compiler), or use --lp-solver auto/dense"
+            .into(),
+    }
 }
 
 /// A value for a HiGHS option of the matching type.
@@ -111,6 +150,7 @@ pub enum WarmStrategy {
 }
 
 impl WarmStrategy {
+    #[cfg(feature = "highs")]
     fn code(self) -> i32 {
         match self {
             WarmStrategy::Choose => 0,
@@ -137,12 +177,22 @@ impl Default for LpOptions {
 }
 
 impl LpOptions {
-    /// Whether an LP with `rows` rows goes to the dense simplex under [`LpOptions::solver`].
+    /// Whether an LP with `rows` rows goes to the dense simplex over all its rows under
+    /// [`LpOptions::solver`] (else: row generation, or HiGHS when asked for).
     pub(crate) fn wants_dense(&self, rows: usize) -> bool {
         match self.solver {
             LpSolver::Auto => rows <= self.dense_max_rows,
             LpSolver::Dense => true,
             LpSolver::Highs => false,
+        }
+    }
+
+    /// The dense simplex's safer settings for a retry after numerical trouble.
+    pub(crate) fn dense_retry_settings(&self) -> DenseOptions {
+        DenseOptions {
+            perturb: false,
+            refactor_every: 10,
+            ..self.dense_settings()
         }
     }
 
@@ -167,7 +217,8 @@ pub struct LpStats {
     pub iterations: i64,
     /// Whether it started from a previous basis.
     pub warm: bool,
-    /// The solver that produced it: `"dense"`, `"highs"`, or `"highs (after dense: …)"`.
+    /// The solver that produced it: `"dense"`, `"dense (rows generated: …)"`, `"highs"`, or
+    /// a retry (`"dense retry (after: …)"`, `"highs (after dense: …)"`).
     #[serde(default = "highs_name")]
     pub solver: String,
 }
@@ -199,11 +250,13 @@ pub struct LpSolution {
 }
 
 /// Row-by-row LP under construction.
+#[cfg(feature = "highs")]
 pub(crate) struct LpBuilder {
     problem: RowProblem,
     cols: Vec<highs::Col>,
 }
 
+#[cfg(feature = "highs")]
 impl LpBuilder {
     pub(crate) fn new() -> Self {
         LpBuilder {
@@ -257,7 +310,7 @@ impl LpBuilder {
     }
 }
 
-fn solver(what: &str, status: String) -> ExactError {
+pub(crate) fn solver(what: &str, status: String) -> ExactError {
     ExactError::Solver {
         what: what.to_string(),
         status,
@@ -265,6 +318,7 @@ fn solver(what: &str, status: String) -> ExactError {
 }
 
 /// A live HiGHS model whose objective can be changed between solves.
+#[cfg(feature = "highs")]
 pub struct Lp {
     model: Option<Model>,
     stored: Option<Problem<ColMatrix>>,
@@ -274,13 +328,14 @@ pub struct Lp {
     opts: LpOptions,
 }
 
+#[cfg(feature = "highs")]
 impl Lp {
     /// A fresh HiGHS instance holding `problem`, with the options applied.
     fn load(&self, problem: Problem<ColMatrix>) -> Result<Model, ExactError> {
         let what = self.what.as_str();
         let opts = &self.opts;
         let mut model = problem
-            .try_optimise(Sense::Minimise)
+            .try_optimise(highs::Sense::Minimise)
             .map_err(|s| solver(what, format!("model build failed: {s:?}")))?;
         let mut set = |name: &str, v: &HighsValue| -> Result<(), ExactError> {
             let ok = match v {
@@ -370,7 +425,7 @@ impl Lp {
         for (col, v) in self.cols.iter().zip(&full) {
             model.change_column_cost(*col, *v);
         }
-        model.set_sense(sense);
+        model.set_sense(sense.into());
         let warm = self.solves > 0 && !restart;
         if warm {
             model
@@ -415,22 +470,63 @@ impl Lp {
     }
 }
 
-/// The collision polytope as a reusable LP over `u` (columns `0..d`): the dense simplex or a
-/// HiGHS model (see the module docs for which).
+/// The collision polytope as a reusable LP over `u` (columns `0..d`): the dense simplex over
+/// all rows, with row generation, or a HiGHS model (see the module docs for which).
 pub struct VertexLp {
     backend: Backend,
     d: usize,
     opts: LpOptions,
+    /// Whether the pixel box had infinite bounds (replaced by the artificial bound).
+    artificial: bool,
 }
 
+#[allow(clippy::large_enum_variant)]
 enum Backend {
+    #[cfg(feature = "highs")]
     Highs(Lp),
     Dense {
         lp: DenseLp,
         solves: usize,
         /// HiGHS model of the same LP, built on the first dense failure.
+        #[cfg(feature = "highs")]
         fallback: Option<Lp>,
+        /// Without HiGHS: the same LP by row generation, used after the dense simplex
+        /// fails twice (its own retry included).
+        #[cfg(not(feature = "highs"))]
+        fallback: Box<LazyLp>,
     },
+    Lazy(LazyLp),
+}
+
+/// The pixel box with infinite bounds replaced by `±ARTIFICIAL_BOUND`; whether any was.
+pub(crate) fn finite_box(lo: &[f64], hi: &[f64]) -> (Vec<f64>, Vec<f64>, bool) {
+    let fix = |v: f64| v.clamp(-ARTIFICIAL_BOUND, ARTIFICIAL_BOUND);
+    let artificial = lo.iter().chain(hi).any(|v| !v.is_finite());
+    (
+        lo.iter().map(|&v| fix(v)).collect(),
+        hi.iter().map(|&v| fix(v)).collect(),
+        artificial,
+    )
+}
+
+/// The collision system's rows: `(core, pool)` with the equalities and `Z` rows in the core
+/// and the region rows in the pool.
+pub(crate) fn system_rows(sys: &CollisionSystem) -> (Rows, Rows) {
+    let d = sys.d;
+    let mut core = Rows::new(d);
+    let mut pool = Rows::new(d);
+    for i in 0..sys.n_eq() {
+        core.push(sys.eq_row(i), sys.eq_b[i], sys.eq_b[i]);
+    }
+    for k in 0..sys.ineq.len() {
+        let target = if k < sys.n_z_rows() {
+            &mut core
+        } else {
+            &mut pool
+        };
+        target.push(sys.ineq.row(k), f64::NEG_INFINITY, sys.ineq.h[k]);
+    }
+    (core, pool)
 }
 
 impl VertexLp {
@@ -438,41 +534,51 @@ impl VertexLp {
     pub fn new(sys: &CollisionSystem, opts: &LpOptions) -> Result<Self, ExactError> {
         let d = sys.d;
         let rows = sys.n_eq() + sys.ineq.len();
-        let boxed = sys.lo.iter().chain(&sys.hi).all(|v| v.is_finite());
-        let dense = boxed && opts.wants_dense(rows);
-        let backend = if dense {
-            let mut a = Vec::with_capacity(rows * d);
-            let mut rl = Vec::with_capacity(rows);
-            let mut ru = Vec::with_capacity(rows);
-            for i in 0..sys.n_eq() {
-                a.extend_from_slice(sys.eq_row(i));
-                rl.push(sys.eq_b[i]);
-                ru.push(sys.eq_b[i]);
+        let (lo, hi, artificial) = finite_box(&sys.lo, &sys.hi);
+        let backend = if opts.solver == LpSolver::Highs {
+            #[cfg(feature = "highs")]
+            {
+                let mut b = LpBuilder::new();
+                for k in 0..d {
+                    b.col(sys.lo[k], sys.hi[k]);
+                }
+                add_system_rows(&mut b, sys, 0);
+                Backend::Highs(b.build("collision polytope", opts)?)
             }
-            for k in 0..sys.ineq.len() {
-                a.extend_from_slice(sys.ineq.row(k));
-                rl.push(f64::NEG_INFINITY);
-                ru.push(sys.ineq.h[k]);
-            }
-            let lp = DenseLp::new(&a, rows, d, &rl, &ru, &sys.lo, &sys.hi)
+            #[cfg(not(feature = "highs"))]
+            return Err(highs_missing("collision polytope"));
+        } else if opts.wants_dense(rows)
+            && (cfg!(feature = "highs")
+                || opts.solver == LpSolver::Dense
+                || sys.ineq.len() == sys.n_z_rows())
+        {
+            // Without HiGHS to fall back on, a system with region rows goes to row generation
+            // from the start: on the MLP's fc2 the dense simplex over all 512 rows stalls at
+            // its iteration limit, while row generation solves it (BENCHMARKS.md).
+            let (core, pool) = system_rows(sys);
+            let mut a = core.a.clone();
+            a.extend_from_slice(&pool.a);
+            let rl: Vec<f64> = core.lo.iter().chain(&pool.lo).copied().collect();
+            let ru: Vec<f64> = core.hi.iter().chain(&pool.hi).copied().collect();
+            let lp = DenseLp::new(&a, rows, d, &rl, &ru, &lo, &hi)
                 .map_err(|e| simplex_error("collision polytope", e))?;
             Backend::Dense {
                 lp,
                 solves: 0,
+                #[cfg(feature = "highs")]
                 fallback: None,
+                #[cfg(not(feature = "highs"))]
+                fallback: Box::new(LazyLp::new(core, pool, lo.clone(), hi.clone())),
             }
         } else {
-            let mut b = LpBuilder::new();
-            for k in 0..d {
-                b.col(sys.lo[k], sys.hi[k]);
-            }
-            add_system_rows(&mut b, sys, 0);
-            Backend::Highs(b.build("collision polytope", opts)?)
+            let (core, pool) = system_rows(sys);
+            Backend::Lazy(LazyLp::new(core, pool, lo, hi))
         };
         Ok(VertexLp {
             backend,
             d,
             opts: opts.clone(),
+            artificial,
         })
     }
 
@@ -481,9 +587,9 @@ impl VertexLp {
         self.d
     }
 
-    /// Whether the dense simplex serves this model.
+    /// Whether the dense simplex serves this model (over all rows or by row generation).
     pub fn is_dense(&self) -> bool {
-        matches!(self.backend, Backend::Dense { .. })
+        matches!(self.backend, Backend::Dense { .. } | Backend::Lazy(_))
     }
 
     /// Minimize `cost·u` over the polytope.
@@ -498,14 +604,6 @@ impl VertexLp {
 
     fn solve(&mut self, sense: Sense, cost: &[f64]) -> Result<LpSolution, ExactError> {
         const WHAT: &str = "collision polytope";
-        let (lp, solves, fallback) = match &mut self.backend {
-            Backend::Highs(lp) => return lp.solve(sense, cost),
-            Backend::Dense {
-                lp,
-                solves,
-                fallback,
-            } => (lp, solves, fallback),
-        };
         if cost.len() != self.d {
             return Err(ExactError::shape(
                 format!("LP objective ({WHAT})"),
@@ -520,28 +618,115 @@ impl VertexLp {
             cost.to_vec()
         };
         let dense_opts = self.opts.dense_settings();
-        let warm = *solves > 0 && self.opts.warm != WarmStrategy::Restart;
-        *solves += 1;
-        match lp.solve(&c, warm, &dense_opts) {
-            Ok(s) => Ok(LpSolution {
-                stats: LpStats::dense(&s, if flip { -s.objective } else { s.objective }),
-                x: s.x,
-            }),
-            Err(SimplexError::Infeasible(_)) => Err(ExactError::Infeasible {
-                what: WHAT.to_string(),
-            }),
-            Err(e) => {
-                let t0 = Instant::now();
-                if fallback.is_none() {
-                    *fallback = Some(highs_copy(lp, WHAT, &self.opts)?);
-                }
-                let hl = fallback.as_mut().expect("fallback model just built");
-                let mut sol = hl.solve(sense, cost)?;
-                sol.stats.seconds = t0.elapsed().as_secs_f64();
-                sol.stats.solver = format!("highs (after dense: {e})");
-                Ok(sol)
+        let sol = match &mut self.backend {
+            #[cfg(feature = "highs")]
+            Backend::Highs(lp) => return lp.solve(sense, cost),
+            Backend::Lazy(lp) => {
+                let run = |lp: &mut LazyLp, o: &DenseOptions| lp.solve(&c, o);
+                let (r, note) = match run(lp, &dense_opts) {
+                    Err(e @ (SimplexError::Numerical(_) | SimplexError::IterationLimit(_))) => (
+                        run(lp, &self.opts.dense_retry_settings()),
+                        Some(e.to_string()),
+                    ),
+                    r => (r, None),
+                };
+                let r = r.map_err(|e| simplex_error(WHAT, e))?;
+                let s = r.solution;
+                let mut stats = LpStats::dense(&s, if flip { -s.objective } else { s.objective });
+                stats.solver = format!(
+                    "dense (rows generated: {} of {} region rows in {} rounds){}",
+                    r.working_rows,
+                    lp.pool_rows(),
+                    r.rounds,
+                    note.map(|n| format!(", retried after: {n}"))
+                        .unwrap_or_default()
+                );
+                LpSolution { x: s.x, stats }
             }
+            Backend::Dense {
+                lp,
+                solves,
+                fallback,
+            } => {
+                let warm = *solves > 0 && self.opts.warm != WarmStrategy::Restart;
+                *solves += 1;
+                match lp.solve(&c, warm, &dense_opts) {
+                    Ok(s) => LpSolution {
+                        stats: LpStats::dense(&s, if flip { -s.objective } else { s.objective }),
+                        x: s.x,
+                    },
+                    Err(SimplexError::Infeasible(_)) => {
+                        return Err(ExactError::Infeasible {
+                            what: WHAT.to_string(),
+                        })
+                    }
+                    Err(e) => {
+                        let t0 = Instant::now();
+                        #[cfg(feature = "highs")]
+                        {
+                            if fallback.is_none() {
+                                *fallback = Some(highs_copy(lp, WHAT, &self.opts)?);
+                            }
+                            let hl = fallback.as_mut().expect("fallback model just built");
+                            let mut sol = hl.solve(sense, cost)?;
+                            sol.stats.seconds = t0.elapsed().as_secs_f64();
+                            sol.stats.solver = format!("highs (after dense: {e})");
+                            sol
+                        }
+                        #[cfg(not(feature = "highs"))]
+                        {
+                            let (s, how) =
+                                match lp.solve(&c, false, &self.opts.dense_retry_settings()) {
+                                    Ok(s) => (s, format!("dense retry (after: {e})")),
+                                    Err(SimplexError::Infeasible(_)) => {
+                                        return Err(ExactError::Infeasible {
+                                            what: WHAT.to_string(),
+                                        })
+                                    }
+                                    Err(e2) => {
+                                        // A different path through the same LP: row
+                                        // generation from a smaller working set.
+                                        let r = match fallback.solve(&c, &dense_opts) {
+                                            Err(
+                                                SimplexError::Numerical(_)
+                                                | SimplexError::IterationLimit(_),
+                                            ) => fallback
+                                                .solve(&c, &self.opts.dense_retry_settings()),
+                                            r => r,
+                                        }
+                                        .map_err(|e3| simplex_error(WHAT, e3))?;
+                                        (
+                                            r.solution,
+                                            format!(
+                                                "dense by row generation (after: {e}; retry: {e2})"
+                                            ),
+                                        )
+                                    }
+                                };
+                            let mut stats =
+                                LpStats::dense(&s, if flip { -s.objective } else { s.objective });
+                            stats.seconds = t0.elapsed().as_secs_f64();
+                            stats.solver = how;
+                            LpSolution { x: s.x, stats }
+                        }
+                    }
+                }
+            }
+        };
+        if self.artificial
+            && sol
+                .x
+                .iter()
+                .any(|v| v.abs() >= ARTIFICIAL_BOUND * (1.0 - 1e-9))
+        {
+            return Err(ExactError::Unbounded {
+                what: WHAT.to_string(),
+                status: format!(
+                    "the optimum reaches the stand-in ±{ARTIFICIAL_BOUND:e} for an infinite pixel bound"
+                ),
+            });
         }
+        Ok(sol)
     }
 
     /// The vertex that pushes unit `unit` (a `Z` unit of the layer) as low as it goes.
@@ -574,7 +759,7 @@ impl VertexLp {
     }
 }
 
-fn simplex_error(what: &str, e: SimplexError) -> ExactError {
+pub(crate) fn simplex_error(what: &str, e: SimplexError) -> ExactError {
     match e {
         SimplexError::Infeasible(_) => ExactError::Infeasible {
             what: what.to_string(),
@@ -584,6 +769,7 @@ fn simplex_error(what: &str, e: SimplexError) -> ExactError {
 }
 
 /// The HiGHS model of a dense LP (its implied row bounds are as good as the infinite ones).
+#[cfg(feature = "highs")]
 fn highs_copy(lp: &DenseLp, what: &str, opts: &LpOptions) -> Result<Lp, ExactError> {
     let mut b = LpBuilder::new();
     for j in 0..lp.cols() {
@@ -598,6 +784,7 @@ fn highs_copy(lp: &DenseLp, what: &str, opts: &LpOptions) -> Result<Lp, ExactErr
 }
 
 /// Add the collision system's rows on columns `offset..offset + d`.
+#[cfg(feature = "highs")]
 pub(crate) fn add_system_rows(b: &mut LpBuilder, sys: &CollisionSystem, offset: usize) {
     for i in 0..sys.n_eq() {
         b.dense_row(sys.eq_b[i], sys.eq_b[i], offset, sys.eq_row(i));

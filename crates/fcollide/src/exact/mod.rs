@@ -30,6 +30,7 @@ pub mod certify;
 pub mod closest;
 pub mod error;
 pub mod forward;
+pub mod lazy;
 pub mod linearize;
 pub mod lp;
 pub mod polytope;
@@ -49,7 +50,8 @@ pub use error::ExactError;
 pub use forward::{forward, forward_f32, layer_shapes, Forward, Shape};
 pub use linearize::{linearize, AffineMap, Inequalities, Linearization, RegionCounts};
 pub use lp::{
-    HighsValue, LpOptions, LpSolution, LpSolver, LpStats, Vertex, VertexLp, WarmStrategy,
+    HighsValue, LpOptions, LpSolution, LpSolver, LpStats, Sense, Vertex, VertexLp, WarmStrategy,
+    HIGHS_AVAILABLE,
 };
 pub use polytope::{
     analyze, analyze_rows, build_system, Analysis, CollisionSystem, Subspace, Violation,

@@ -1191,6 +1191,7 @@ mod tests {
     /// some rows loose), many objectives, cold and warm: the optimum matches HiGHS, which
     /// is an independent implementation (`exact::lp`, the dual simplex of HiGHS 1.x).
     #[test]
+    #[cfg(feature = "highs")]
     fn matches_highs_on_random_lps() {
         use crate::exact::lp::{LpBuilder, LpOptions, Sense};
         use rand::{Rng, SeedableRng};
@@ -1257,6 +1258,7 @@ mod tests {
     /// A degenerate LP (many ties: every cost equal, every row through the same vertex)
     /// terminates with the right value.
     #[test]
+    #[cfg(feature = "highs")]
     fn degenerate_ties() {
         let n = 12;
         let m = 8;
@@ -1300,6 +1302,7 @@ mod tests {
     /// Many random LPs of mixed structure (integer and real coefficients, duplicated rows,
     /// zero costs, fixed columns), against HiGHS. Run on purpose:
     /// `cargo test --release -p fcollide --lib stress -- --ignored`.
+    #[cfg(feature = "highs")]
     #[test]
     #[ignore]
     fn stress_against_highs() {
@@ -1414,5 +1417,181 @@ mod tests {
             }
         }
         println!("worst iterations {worst_it}");
+    }
+
+    /// The optimum of `min c·x` over `rl ≤ A x ≤ ru`, `l ≤ x ≤ u` by enumerating every
+    /// vertex: each choice of `n` tight constraints (a row at one of its finite bounds or a
+    /// column at one of its bounds) whose system is regular, kept if feasible. An independent
+    /// reference for small LPs; `None` if no vertex is feasible.
+    fn brute_force(
+        a: &[f64],
+        (m, n): (usize, usize),
+        (rl, ru): (&[f64], &[f64]),
+        (l, u): (&[f64], &[f64]),
+        c: &[f64],
+    ) -> Option<f64> {
+        // Faces: (coefficients, value).
+        let mut faces: Vec<(Vec<f64>, f64)> = Vec::new();
+        for i in 0..m {
+            for b in [rl[i], ru[i]] {
+                if b.is_finite() {
+                    faces.push((a[i * n..(i + 1) * n].to_vec(), b));
+                }
+            }
+        }
+        for j in 0..n {
+            for b in [l[j], u[j]] {
+                let mut e = vec![0.0; n];
+                e[j] = 1.0;
+                faces.push((e, b));
+            }
+        }
+        let mut best: Option<f64> = None;
+        let mut pick = vec![0usize; n];
+        fn next(pick: &mut [usize], total: usize) -> bool {
+            let n = pick.len();
+            let mut i = n;
+            while i > 0 {
+                i -= 1;
+                if pick[i] < total - (n - i) {
+                    pick[i] += 1;
+                    for k in i + 1..n {
+                        pick[k] = pick[k - 1] + 1;
+                    }
+                    return true;
+                }
+            }
+            false
+        }
+        for (i, p) in pick.iter_mut().enumerate() {
+            *p = i;
+        }
+        loop {
+            // Solve the n×n system by Gaussian elimination with partial pivoting.
+            let mut mtx: Vec<Vec<f64>> = pick
+                .iter()
+                .map(|&f| {
+                    let mut r = faces[f].0.clone();
+                    r.push(faces[f].1);
+                    r
+                })
+                .collect();
+            let mut ok = true;
+            for col in 0..n {
+                let piv = (col..n)
+                    .max_by(|&x, &y| mtx[x][col].abs().total_cmp(&mtx[y][col].abs()))
+                    .unwrap();
+                if mtx[piv][col].abs() < 1e-9 {
+                    ok = false;
+                    break;
+                }
+                mtx.swap(col, piv);
+                let pivot_row = mtx[col].clone();
+                for (r, row) in mtx.iter_mut().enumerate() {
+                    if r != col {
+                        let f = row[col] / pivot_row[col];
+                        for (v, p) in row[col..=n].iter_mut().zip(&pivot_row[col..=n]) {
+                            *v -= f * p;
+                        }
+                    }
+                }
+            }
+            if ok {
+                let x: Vec<f64> = (0..n).map(|i| mtx[i][n] / mtx[i][i]).collect();
+                let feasible = (0..n).all(|j| x[j] >= l[j] - 1e-9 && x[j] <= u[j] + 1e-9)
+                    && (0..m).all(|i| {
+                        let v: f64 = a[i * n..(i + 1) * n]
+                            .iter()
+                            .zip(&x)
+                            .map(|(p, q)| p * q)
+                            .sum();
+                        v >= rl[i] - 1e-9 && v <= ru[i] + 1e-9
+                    });
+                if feasible {
+                    let obj: f64 = c.iter().zip(&x).map(|(p, q)| p * q).sum();
+                    best = Some(best.map_or(obj, |b: f64| b.min(obj)));
+                }
+            }
+            if !next(&mut pick, faces.len()) {
+                return best;
+            }
+        }
+    }
+
+    /// Small random LPs, including degenerate ones (integer coefficients, rows through one
+    /// vertex, equalities): the dense simplex (cold and warm) and row generation reach the
+    /// optimum found by enumerating every vertex.
+    #[test]
+    fn matches_vertex_enumeration_on_small_lps() {
+        use crate::exact::lazy::{LazyLp, Rows};
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        let mut checked = 0;
+        for case in 0..60 {
+            let n = rng.random_range(2..=4);
+            let m = rng.random_range(1..=5);
+            let integer = case % 3 == 0;
+            let x0: Vec<f64> = (0..n)
+                .map(|_| {
+                    if integer {
+                        0.5
+                    } else {
+                        rng.random_range(0.1..0.9)
+                    }
+                })
+                .collect();
+            let mut a = Vec::with_capacity(m * n);
+            let (mut rl, mut ru) = (Vec::new(), Vec::new());
+            for i in 0..m {
+                let row: Vec<f64> = (0..n)
+                    .map(|_| {
+                        if integer {
+                            rng.random_range(-2..=2) as f64
+                        } else {
+                            rng.random_range(-1.0..1.0)
+                        }
+                    })
+                    .collect();
+                let v: f64 = row.iter().zip(&x0).map(|(p, q)| p * q).sum();
+                if i == 0 && case % 4 == 1 {
+                    rl.push(v);
+                    ru.push(v);
+                } else if case % 5 == 2 {
+                    rl.push(f64::NEG_INFINITY);
+                    ru.push(v); // every row through x0: degenerate
+                } else {
+                    rl.push(f64::NEG_INFINITY);
+                    ru.push(v + rng.random_range(0.0..0.4));
+                }
+                a.extend(row);
+            }
+            let (l, u) = (vec![0.0; n], vec![1.0; n]);
+            let mut dense = DenseLp::new(&a, m, n, &rl, &ru, &l, &u).unwrap();
+            let mut core = Rows::new(n);
+            let mut pool = Rows::new(n);
+            for i in 0..m {
+                let to = if i == 0 { &mut core } else { &mut pool };
+                to.push(&a[i * n..(i + 1) * n], rl[i], ru[i]);
+            }
+            let mut lazy = LazyLp::new(core, pool, l.clone(), u.clone());
+            for k in 0..3 {
+                let c: Vec<f64> = (0..n).map(|_| rng.random_range(-1.0..1.0)).collect();
+                let want = brute_force(&a, (m, n), (&rl, &ru), (&l, &u), &c).expect("feasible");
+                let got = dense.solve(&c, k == 1, &DenseOptions::default()).unwrap();
+                assert!(
+                    (got.objective - want).abs() < 1e-8,
+                    "case {case}/{k}: dense {} vs enumeration {want}",
+                    got.objective
+                );
+                let lz = lazy.solve(&c, &DenseOptions::default()).unwrap();
+                assert!(
+                    (lz.solution.objective - want).abs() < 1e-8,
+                    "case {case}/{k}: row generation {} vs enumeration {want}",
+                    lz.solution.objective
+                );
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 180);
     }
 }

@@ -24,8 +24,11 @@ use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 
 use super::error::ExactError;
+use super::lazy::{LazyLp, Rows};
 use super::linearize::dot;
-use super::lp::{LpBuilder, LpOptions, LpStats, VertexLp};
+#[cfg(feature = "highs")]
+use super::lp::LpBuilder;
+use super::lp::{finite_box, simplex_error, LpOptions, LpSolver, LpStats, VertexLp};
 use super::polytope::CollisionSystem;
 use super::qr::project;
 
@@ -54,6 +57,109 @@ pub fn chebyshev(
             stats: None,
         });
     }
+    // Row coefficients of r: ‖Nᵀg‖ for the inequalities, ‖N_i‖ for the box.
+    let pnorm: Vec<f64> = (0..sys.ineq.len())
+        .map(|k| {
+            let p = project(null_basis, sys.ineq.row(k));
+            dot(&p, &p).sqrt()
+        })
+        .collect();
+    let nnorm: Vec<f64> = (0..d)
+        .map(|i| null_basis.iter().map(|v| v[i] * v[i]).sum::<f64>().sqrt())
+        .collect();
+    if opts.solver == LpSolver::Highs {
+        #[cfg(feature = "highs")]
+        return chebyshev_highs(sys, &pnorm, &nnorm, opts);
+        #[cfg(not(feature = "highs"))]
+        return Err(super::lp::highs_missing("Chebyshev ball"));
+    }
+    // Over (u, r): the dense simplex with row generation (the 2d box rows and the region
+    // rows in the pool; the equalities and Z rows in the core). r is boxed by the box's
+    // diameter, which no ball inside the box exceeds.
+    let (lo, hi, artificial) = finite_box(&sys.lo, &sys.hi);
+    let n = d + 1;
+    let mut core = Rows::new(n);
+    let mut pool = Rows::new(n);
+    let mut row = vec![0.0; n];
+    for i in 0..sys.n_eq() {
+        row[..d].copy_from_slice(sys.eq_row(i));
+        row[d] = 0.0;
+        core.push(&row, sys.eq_b[i], sys.eq_b[i]);
+    }
+    for (k, &norm) in pnorm.iter().enumerate().take(sys.ineq.len()) {
+        row[..d].copy_from_slice(sys.ineq.row(k));
+        row[d] = norm;
+        let to = if k < sys.n_z_rows() {
+            &mut core
+        } else {
+            &mut pool
+        };
+        to.push(&row, f64::NEG_INFINITY, sys.ineq.h[k]);
+    }
+    row.fill(0.0);
+    for i in 0..d {
+        row[i] = 1.0;
+        row[d] = nnorm[i];
+        pool.push(&row, f64::NEG_INFINITY, hi[i]);
+        row[d] = -nnorm[i];
+        pool.push(&row, lo[i], f64::INFINITY);
+        row[i] = 0.0;
+    }
+    let diameter = lo
+        .iter()
+        .zip(&hi)
+        .map(|(l, h)| (h - l) * (h - l))
+        .sum::<f64>()
+        .sqrt();
+    let mut col_lo = lo.clone();
+    let mut col_hi = hi.clone();
+    col_lo.push(0.0);
+    col_hi.push(diameter.max(1e-12));
+    let mut lp = LazyLp::new(core, pool, col_lo, col_hi);
+    let mut cost = vec![0.0; n];
+    cost[d] = -1.0;
+    let r = match lp.solve(&cost, &opts.dense_settings()) {
+        Err(
+            super::simplex::SimplexError::Numerical(_)
+            | super::simplex::SimplexError::IterationLimit(_),
+        ) => lp.solve(&cost, &opts.dense_retry_settings()),
+        r => r,
+    }
+    .map_err(|e| simplex_error("Chebyshev ball", e))?;
+    let s = r.solution;
+    if artificial
+        && s.x[..d]
+            .iter()
+            .any(|v| v.abs() >= super::lp::ARTIFICIAL_BOUND * (1.0 - 1e-9))
+    {
+        return Err(ExactError::Unbounded {
+            what: "Chebyshev ball".into(),
+            status: "the ball reaches the stand-in for an infinite pixel bound".into(),
+        });
+    }
+    let mut stats = LpStats::dense(&s, -s.objective);
+    stats.solver = format!(
+        "dense (rows generated: {} of {} box and region rows in {} rounds)",
+        r.working_rows,
+        lp.pool_rows(),
+        r.rounds
+    );
+    Ok(Chebyshev {
+        radius: s.x[d],
+        centre: s.x[..d].to_vec(),
+        stats: Some(stats),
+    })
+}
+
+/// The Chebyshev LP with HiGHS (for comparison; `--lp-solver highs`).
+#[cfg(feature = "highs")]
+fn chebyshev_highs(
+    sys: &CollisionSystem,
+    pnorm: &[f64],
+    nnorm: &[f64],
+    opts: &LpOptions,
+) -> Result<Chebyshev, ExactError> {
+    let d = sys.d;
     let mut b = LpBuilder::new();
     for k in 0..d {
         b.col(sys.lo[k], sys.hi[k]);
@@ -62,21 +168,18 @@ pub fn chebyshev(
     for i in 0..sys.n_eq() {
         b.dense_row(sys.eq_b[i], sys.eq_b[i], 0, sys.eq_row(i));
     }
-    for k in 0..sys.ineq.len() {
+    for (k, &norm) in pnorm.iter().enumerate().take(sys.ineq.len()) {
         let g = sys.ineq.row(k);
-        let p = project(null_basis, g);
-        let pn = dot(&p, &p).sqrt();
         b.row(
             f64::NEG_INFINITY,
             sys.ineq.h[k],
             g.iter()
                 .copied()
                 .enumerate()
-                .chain(std::iter::once((r, pn))),
+                .chain(std::iter::once((r, norm))),
         );
     }
-    for i in 0..d {
-        let ni = null_basis.iter().map(|v| v[i] * v[i]).sum::<f64>().sqrt();
+    for (i, &ni) in nnorm.iter().enumerate().take(d) {
         if sys.hi[i].is_finite() {
             b.row(f64::NEG_INFINITY, sys.hi[i], [(i, 1.0), (r, ni)]);
         }
@@ -85,7 +188,7 @@ pub fn chebyshev(
         }
     }
     let mut lp = b.build("Chebyshev ball", opts)?;
-    let sol = lp.solve_sparse(highs::Sense::Maximise, [(r, 1.0)])?;
+    let sol = lp.solve_sparse(super::lp::Sense::Maximise, [(r, 1.0)])?;
     Ok(Chebyshev {
         radius: sol.x[r],
         centre: sol.x[..d].to_vec(),

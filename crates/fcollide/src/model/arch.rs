@@ -13,7 +13,7 @@ use rand::Rng;
 pub use super::graph::fold::{IMAGENET_MEAN, IMAGENET_STD, MNIST_MEAN, MNIST_STD};
 
 /// The architectures fcollide knows by name.
-pub const ARCHITECTURES: [&str; 3] = ["mlp", "lenet5", "vgg16"];
+pub const ARCHITECTURES: [&str; 5] = ["mlp", "mlp-tanh", "mlp-sigmoid", "lenet5", "vgg16"];
 
 fn he(n: usize, fan_in: usize, rng: &mut impl Rng) -> Vec<f32> {
     let bound = (6.0 / fan_in as f32).sqrt();
@@ -59,6 +59,24 @@ pub fn mlp(rng: &mut impl Rng) -> Graph {
     let x = b.relu("relu1", x);
     let x = linear(&mut b, "fc2", x, 256, 256, rng);
     let x = b.relu("relu2", x);
+    linear(&mut b, "fc3", x, 256, 10, rng);
+    b.finish()
+}
+
+/// The MLP with a saturating activation instead of ReLU (`tanh1`/`sigmoid1`, …): the
+/// paper's §5 case of approximate collisions where units saturate.
+pub fn mlp_saturating(act: super::graph::Op, rng: &mut impl Rng) -> Graph {
+    let (arch, prefix) = match act {
+        super::graph::Op::Tanh => ("mlp-tanh", "tanh"),
+        _ => ("mlp-sigmoid", "sigmoid"),
+    };
+    let mut b = GraphBuilder::new(arch, [1, 28, 28]);
+    let x = b.normalize("norm", 0, &[MNIST_MEAN], &[MNIST_STD]);
+    let x = b.flatten("flatten", x);
+    let x = linear(&mut b, "fc1", x, 784, 256, rng);
+    let x = b.push(&format!("{prefix}1"), act.clone(), &[x]);
+    let x = linear(&mut b, "fc2", x, 256, 256, rng);
+    let x = b.push(&format!("{prefix}2"), act, &[x]);
     linear(&mut b, "fc3", x, 256, 10, rng);
     b.finish()
 }
@@ -118,12 +136,18 @@ pub fn vgg16(rng: &mut impl Rng) -> Graph {
 pub fn by_name(name: &str, rng: &mut impl Rng) -> Result<Graph, ModelError> {
     match name {
         "mlp" => Ok(mlp(rng)),
+        "mlp-tanh" => Ok(mlp_saturating(super::graph::Op::Tanh, rng)),
+        "mlp-sigmoid" => Ok(mlp_saturating(super::graph::Op::Sigmoid, rng)),
         "lenet5" | "lenet" => Ok(lenet5(rng)),
         "vgg16" => Ok(vgg16(rng)),
         other => Err(ModelError::UnknownLayer {
             name: other.into(),
             why: "no such architecture".into(),
-            valid: ARCHITECTURES.join(", "),
+            valid: format!(
+                "{}, or a torchvision template: {}",
+                ARCHITECTURES.join(", "),
+                super::zoo::NAMES.join(", ")
+            ),
         }),
     }
 }

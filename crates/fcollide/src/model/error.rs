@@ -24,6 +24,12 @@ pub enum ModelError {
     /// A weights file that cannot be used.
     #[error("{path}: {msg}")]
     Weights { path: String, msg: String },
+    /// A data set that cannot be used with this network.
+    #[error("{name}: {msg}")]
+    Data { name: String, msg: String },
+    /// Training whose loss became NaN or infinite.
+    #[error("training diverged at step {step}: {msg}")]
+    Diverged { step: usize, msg: String },
     /// Invalid training parameters.
     #[error("invalid training parameter {param}: {msg}")]
     Param { param: &'static str, msg: String },

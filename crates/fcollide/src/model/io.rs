@@ -6,7 +6,9 @@
 //! (the [`Graph`] with empty weight vectors, inputs by name), so a file written by fcollide
 //! loads on its own. Files written before the graph (a `layers` chain) still load. Every
 //! tensor of the file must belong to the structure: a file with tensors the structure does not
-//! use is refused, naming them.
+//! use is refused, naming them. Other metadata entries (e.g. `fcollide.train_key`, the key of
+//! `reproduce`'s model cache: [`crate::run::cache`]) are written by [`save_with`] and read by
+//! [`read_metadata`].
 use super::graph::Graph;
 use super::ModelError;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
@@ -22,21 +24,14 @@ fn weights_err(path: &Path, msg: impl Into<String>) -> ModelError {
     }
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file beside it, then a rename.
+/// Writes `bytes` to `path` atomically with [`crate::fsutil::write_atomic`] (a synced
+/// temporary file renamed over the destination; only regular files are replaced, symlinks
+/// are written through).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ModelError> {
-    let io = |source| ModelError::Io {
+    crate::fsutil::write_atomic(path, bytes).map_err(|source| ModelError::Io {
         path: path.display().to_string(),
         source,
-    };
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(io)?;
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("out");
-    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
-    std::fs::write(&tmp, bytes).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+    })
 }
 
 fn le_bytes(v: &[f32]) -> Vec<u8> {
@@ -45,6 +40,15 @@ fn le_bytes(v: &[f32]) -> Vec<u8> {
 
 /// Serializes a network to safetensors bytes.
 pub fn to_safetensors(net: &Graph) -> Result<Vec<u8>, ModelError> {
+    to_safetensors_with(net, HashMap::new())
+}
+
+/// Serializes a network to safetensors bytes with `extra` metadata entries beside
+/// `fcollide.spec` (which an entry of that name cannot replace).
+pub fn to_safetensors_with(
+    net: &Graph,
+    mut extra: HashMap<String, String>,
+) -> Result<Vec<u8>, ModelError> {
     let owned: Vec<(String, Vec<usize>, Vec<u8>)> = net
         .named_params()
         .into_iter()
@@ -58,14 +62,32 @@ pub fn to_safetensors(net: &Graph) -> Result<Vec<u8>, ModelError> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| weights_err(Path::new("(memory)"), e.to_string()))?;
     let spec = serde_json::to_string(&net.structure()).expect("structure serializes");
-    let meta = HashMap::from([(SPEC_KEY.to_string(), spec)]);
-    safetensors::tensor::serialize(views, Some(meta))
+    extra.insert(SPEC_KEY.to_string(), spec);
+    safetensors::tensor::serialize(views, Some(extra))
         .map_err(|e| weights_err(Path::new("(memory)"), e.to_string()))
 }
 
 /// Saves a network as safetensors, atomically.
 pub fn save(net: &Graph, path: &Path) -> Result<(), ModelError> {
     write_atomic(path, &to_safetensors(net)?)
+}
+
+/// Saves a network as safetensors with `extra` metadata entries, atomically (the weights and
+/// the entries are written together, so they always describe the same network).
+pub fn save_with(
+    net: &Graph,
+    path: &Path,
+    extra: HashMap<String, String>,
+) -> Result<(), ModelError> {
+    write_atomic(path, &to_safetensors_with(net, extra)?)
+}
+
+/// The metadata entries of a safetensors file (empty when it has none).
+pub fn read_metadata(path: &Path) -> Result<HashMap<String, String>, ModelError> {
+    let map = map_file(path)?;
+    let (_, meta) = SafeTensors::read_metadata(&map)
+        .map_err(|e| weights_err(path, format!("not a valid safetensors file: {e}")))?;
+    Ok(meta.metadata().clone().unwrap_or_default())
 }
 
 /// Fills the weights of `template` from tensors named `{node}.{param}`; every tensor of the
@@ -153,6 +175,7 @@ pub fn fill_weights(
     }
     net.check()
         .map_err(|e| weights_err(path, format!("weights do not fit: {e}")))?;
+    super::check_finite(&net).map_err(|msg| weights_err(path, msg))?;
     Ok(net)
 }
 
@@ -195,19 +218,17 @@ pub fn from_safetensors(
     fill_weights(template, &st, path)
 }
 
-/// Loads a network from a safetensors file (memory-mapped).
+/// Loads a network from a safetensors file (memory-mapped; only regular files are read).
 pub fn load(path: &Path, template: Option<&Graph>) -> Result<Graph, ModelError> {
-    let file = std::fs::File::open(path).map_err(|source| ModelError::Io {
+    from_safetensors(&map_file(path)?, path, template)
+}
+
+/// The file memory-mapped, read-only (regular files only: [`crate::fsutil::map_regular`]).
+fn map_file(path: &Path) -> Result<memmap2::Mmap, ModelError> {
+    crate::fsutil::map_regular(path).map_err(|source| ModelError::Io {
         path: path.display().to_string(),
         source,
-    })?;
-    // SAFETY: the map is read-only and lives only during this call; a file truncated by
-    // another process while mapped is outside what we guard against.
-    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|source| ModelError::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
-    from_safetensors(&map, path, template)
+    })
 }
 
 #[cfg(test)]
@@ -283,5 +304,26 @@ mod tests {
         let g = parse_structure(json).unwrap();
         assert_eq!(g.nodes.len(), 6);
         assert_eq!(g.collision_layers(), vec!["c"]);
+    }
+
+    #[test]
+    fn nan_weights_are_refused_naming_the_tensor() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
+        let mut net = arch::mlp(&mut rng);
+        let fc2 = net.find("fc2").unwrap();
+        if let crate::model::Op::Linear { weight, .. } = &mut net.nodes[fc2].op {
+            weight[5] = f32::NAN;
+        }
+        let name = "fc2";
+        let bytes = to_safetensors(&net).unwrap();
+        let err = from_safetensors(&bytes, Path::new("nan.safetensors"), None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("nan.safetensors")
+                && err.contains(&format!("{name}.weight"))
+                && err.contains("NaN"),
+            "{err}"
+        );
     }
 }

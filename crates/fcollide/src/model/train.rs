@@ -43,25 +43,69 @@ impl std::ops::Deref for ValidTrainParams {
 }
 
 impl TrainParams {
-    /// Validates the parameters.
+    /// Validates the parameters: `epochs` in `1..=`[`MAX_EPOCHS`], `batch_size` in
+    /// `1..=`[`MAX_BATCH_SIZE`], `lr` in `(0, `[`MAX_LR`]`]`. Errors name the parameter.
     pub fn check(self) -> Result<ValidTrainParams, ModelError> {
-        let bad = |param, msg: &str| {
-            Err(ModelError::Param {
-                param,
-                msg: msg.into(),
-            })
-        };
-        if self.epochs == 0 {
-            return bad("epochs", "must be at least 1");
+        let bad = |param, msg: String| Err(ModelError::Param { param, msg });
+        if !(1..=MAX_EPOCHS).contains(&self.epochs) {
+            return bad(
+                "epochs",
+                format!("{}: must be in 1..={MAX_EPOCHS}", self.epochs),
+            );
         }
-        if self.batch_size == 0 {
-            return bad("batch_size", "must be at least 1");
+        if !(1..=MAX_BATCH_SIZE).contains(&self.batch_size) {
+            return bad(
+                "batch_size",
+                format!("{}: must be in 1..={MAX_BATCH_SIZE}", self.batch_size),
+            );
         }
-        if !(self.lr.is_finite() && self.lr > 0.0) {
-            return bad("lr", "must be a positive number");
+        if !(self.lr.is_finite() && self.lr > 0.0 && self.lr <= MAX_LR) {
+            return bad("lr", format!("{}: must be in (0, {MAX_LR}]", self.lr));
         }
         Ok(ValidTrainParams(self))
     }
+}
+
+/// Most passes over the training set.
+pub const MAX_EPOCHS: usize = 100_000;
+/// Largest minibatch.
+pub const MAX_BATCH_SIZE: usize = 65_536;
+/// Largest Adam learning rate.
+pub const MAX_LR: f64 = 10.0;
+
+/// Errors unless `data` is non-empty, its images have `d` finite values each and every
+/// label is below `classes` (naming the data set, the example and the label).
+pub fn check_data(data: &Dataset, d: usize, classes: usize, what: &str) -> Result<(), ModelError> {
+    let bad = |msg: String| ModelError::Data {
+        name: format!("{what} ({})", data.name),
+        msg,
+    };
+    if data.labels.is_empty() {
+        return Err(bad("is empty: it needs at least one example".into()));
+    }
+    if data.images.len() != data.labels.len() * d {
+        return Err(ModelError::Input {
+            got: data.images.len() / data.labels.len(),
+            expected: d,
+            shape: data.shape,
+        });
+    }
+    if let Some(i) = data.labels.iter().position(|&y| y as usize >= classes) {
+        return Err(bad(format!(
+            "example {i} has label {}, but the model has {classes} classes (labels 0..={})",
+            data.labels[i],
+            classes.saturating_sub(1)
+        )));
+    }
+    if let Some(i) = data.images.iter().position(|x| !x.is_finite()) {
+        return Err(bad(format!(
+            "pixel {} of example {} is {}; pixels must be finite",
+            i % d,
+            i / d,
+            data.images[i]
+        )));
+    }
+    Ok(())
 }
 
 /// What training produced.
@@ -77,8 +121,10 @@ pub struct TrainReport {
 
 /// Fraction of `data` that `net` classifies correctly.
 pub fn accuracy(net: &Graph, data: &Dataset, device: &Device) -> Result<f64, ModelError> {
+    let classes = net.check()?;
+    let d = net.input_len();
+    check_data(data, d, classes, "the evaluation set")?;
     let model = Network::from_graph(net, device)?;
-    let d = data.images.len() / data.labels.len().max(1);
     let mut correct = 0usize;
     for (xs, ys) in data.images.chunks(500 * d).zip(data.labels.chunks(500)) {
         let pred = model.predict(xs, device);
@@ -103,13 +149,18 @@ pub fn train(
     let start = std::time::Instant::now();
     let classes = net.check()?;
     let d = net.input_len();
-    if train.images.len() != train.labels.len() * d || train.labels.is_empty() {
-        return Err(ModelError::Input {
-            got: train.images.len() / train.labels.len().max(1),
-            expected: d,
-            shape: net.input_shape,
-        });
-    }
+    check_data(train, d, classes, "the training set")?;
+    check_data(test, d, classes, "the test set")?;
+    crate::limits::check_buffer("batch_size", params.batch_size as u64, d as u64, 4).map_err(
+        |e| ModelError::Param {
+            param: "batch_size",
+            msg: e.to_string(),
+        },
+    )?;
+    crate::model::check_finite(net).map_err(|msg| ModelError::Weights {
+        path: "(the network to train)".into(),
+        msg,
+    })?;
     let plain = device.clone();
     let device = plain.clone().autodiff();
     let mut model = Network::from_graph(net, &device)?;
@@ -121,8 +172,9 @@ pub fn train(
     let mut order: Vec<usize> = (0..n).collect();
     let mut epoch_loss = Vec::new();
     let mut step = 0usize;
-    let mut xs = Vec::with_capacity(params.batch_size * d);
-    let mut onehot = Vec::with_capacity(params.batch_size * classes);
+    let batch_cap = params.batch_size.min(n);
+    let mut xs = Vec::with_capacity(batch_cap * d);
+    let mut onehot = Vec::with_capacity(batch_cap * classes);
     for _ in 0..params.epochs {
         order.shuffle(rng);
         let mut sum = 0.0f64;
@@ -146,6 +198,12 @@ pub fn train(
             let lr = params.lr * (0.05 + 0.95 * 0.5 * (1.0 + (std::f64::consts::PI * frac).cos()));
             model = optim.step(lr, model, grads);
             let l = to_vec(loss)[0] as f64;
+            if !l.is_finite() {
+                return Err(ModelError::Diverged {
+                    step,
+                    msg: format!("the training loss is {l} (lr = {}); lower lr", params.lr),
+                });
+            }
             sum += l;
             step += 1;
             progress.advance(1, &format!("loss {l:.4}"));
@@ -163,4 +221,100 @@ pub fn train(
             seconds: start.elapsed().as_secs_f64(),
         },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::arch;
+    use crate::progress::Silent;
+    use rand::SeedableRng;
+
+    #[test]
+    fn bad_labels_empty_splits_and_absurd_params_are_errors() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2);
+        let net = arch::mlp(&mut rng);
+        let device = crate::model::default_device();
+        let data = |labels: Vec<u8>| {
+            Dataset::new(
+                vec![0.5; labels.len() * 784],
+                labels,
+                [1, 28, 28],
+                "idx/train",
+            )
+            .unwrap()
+        };
+        let params = TrainParams {
+            epochs: 1,
+            ..Default::default()
+        }
+        .check()
+        .unwrap();
+        let train_set = data(vec![1, 200, 3]);
+        let err = train(
+            &net,
+            (&train_set, &data(vec![1])),
+            &params,
+            &device,
+            &mut rng,
+            &Silent,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("idx/train") && err.contains("label 200") && err.contains("example 1"),
+            "{err}"
+        );
+        let empty = data(vec![]);
+        let err = train(
+            &net,
+            (&data(vec![1, 2]), &empty),
+            &params,
+            &device,
+            &mut rng,
+            &Silent,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("the test set") && err.contains("empty"),
+            "{err}"
+        );
+        assert!(accuracy(&net, &empty, &device).is_err());
+        for (name, p) in [
+            (
+                "batch_size",
+                TrainParams {
+                    batch_size: 100_000_000,
+                    ..Default::default()
+                },
+            ),
+            (
+                "batch_size",
+                TrainParams {
+                    batch_size: 0,
+                    ..Default::default()
+                },
+            ),
+            (
+                "epochs",
+                TrainParams {
+                    epochs: usize::MAX,
+                    ..Default::default()
+                },
+            ),
+            (
+                "lr",
+                TrainParams {
+                    lr: f64::NAN,
+                    ..Default::default()
+                },
+            ),
+        ] {
+            match p.check() {
+                Err(ModelError::Param { param, .. }) => assert_eq!(param, name),
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+    }
 }

@@ -73,8 +73,16 @@ pub fn compose_candidates<'a>(
     db: impl Into<PatchView<'a>>,
     p: &PatchParams,
 ) -> Result<Composition, KnnError> {
+    p.check(shape)?;
     let db = db.into();
     let s = db.size();
+    if s != p.size {
+        return Err(KnnError::bad(
+            "size",
+            p.size,
+            "the patch size of the database searched",
+        ));
+    }
     let [c, h, w] = shape;
     let corners = grid_strided(h, w, s, p.grid_stride());
     let retrieve_all = |image: &[f32], k: usize| -> Result<Vec<Vec<u32>>, KnnError> {

@@ -62,7 +62,51 @@ fn one() -> usize {
     1
 }
 
+/// Most candidates per location (`k`, `target_k`) and largest diversity factor.
+pub const MAX_K: usize = 100_000;
+
 impl PatchParams {
+    /// Validates the parameters for start images of shape `[C, H, W]`: `size` in
+    /// `1..=min(H, W)`, `db_stride ≥ 1`, `k` in `1..=`[`MAX_K`], `target_k ≤ MAX_K`,
+    /// `diverse` in `1..=MAX_K`, `grid_stride ≤ size`, `tv` finite and `≥ 0`, `init_weight`
+    /// in `(0, 1)`. Errors name the parameter (the field's name).
+    pub fn check(&self, shape: [usize; 3]) -> Result<(), KnnError> {
+        let [_, h, w] = shape;
+        if self.size == 0 || self.size > h.min(w) {
+            return Err(KnnError::bad(
+                "size",
+                self.size,
+                "in 1..=the image's smaller side (patch side in pixels)",
+            ));
+        }
+        if self.db_stride == 0 {
+            return Err(KnnError::bad("db_stride", self.db_stride, "at least 1"));
+        }
+        if !(1..=MAX_K).contains(&self.k) {
+            return Err(KnnError::bad("k", self.k, "in 1..=100000"));
+        }
+        if self.target_k > MAX_K {
+            return Err(KnnError::bad("target_k", self.target_k, "in 0..=100000"));
+        }
+        if !(1..=MAX_K).contains(&self.diverse) {
+            return Err(KnnError::bad("diverse", self.diverse, "in 1..=100000"));
+        }
+        if self.grid_stride > self.size {
+            return Err(KnnError::bad(
+                "grid_stride",
+                self.grid_stride,
+                "in 0..=size (0: half the patch size)",
+            ));
+        }
+        if !(self.tv.is_finite() && self.tv >= 0.0) {
+            return Err(KnnError::bad("tv", self.tv, "a finite number ≥ 0"));
+        }
+        if !(self.init_weight > 0.0 && self.init_weight < 1.0) {
+            return Err(KnnError::bad("init_weight", self.init_weight, "in (0, 1)"));
+        }
+        Ok(())
+    }
+
     /// The grid stride in effect (`grid_stride`, or half the patch size when it is 0).
     pub fn grid_stride(&self) -> usize {
         match self.grid_stride {
@@ -204,5 +248,69 @@ mod tests {
             .zip(img.iter().cycle())
             .all(|(a, b)| (a - b).abs() < 1e-2));
         assert_eq!(space.chain(&z, &u, vec![1.0; 128]).len(), z.len());
+    }
+
+    #[test]
+    fn patch_size_zero_and_absurd_k_are_refused_by_name() {
+        let shape = [1, 28, 28];
+        assert!(PatchParams::default().check(shape).is_ok());
+        for (name, p) in [
+            (
+                "size",
+                PatchParams {
+                    size: 0,
+                    ..Default::default()
+                },
+            ),
+            (
+                "size",
+                PatchParams {
+                    size: 29,
+                    ..Default::default()
+                },
+            ),
+            (
+                "k",
+                PatchParams {
+                    k: 0,
+                    ..Default::default()
+                },
+            ),
+            (
+                "k",
+                PatchParams {
+                    k: usize::MAX,
+                    ..Default::default()
+                },
+            ),
+            (
+                "diverse",
+                PatchParams {
+                    diverse: 0,
+                    ..Default::default()
+                },
+            ),
+            (
+                "tv",
+                PatchParams {
+                    tv: f32::NAN,
+                    ..Default::default()
+                },
+            ),
+        ] {
+            match p.check(shape) {
+                Err(KnnError::BadParameter { name: got, .. }) => assert_eq!(got, name),
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+        // A view of size-0 patches answers with an error, not a division by zero.
+        let empty = crate::patches::extract::Patches {
+            size: 0,
+            channels: 1,
+            data: vec![],
+            sources: vec![],
+        };
+        let v = PatchView::from(&empty);
+        assert!(v.nearest(&[0.0; 4], 1).is_err());
     }
 }

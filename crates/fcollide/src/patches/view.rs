@@ -180,6 +180,13 @@ impl<'a> PatchView<'a> {
     /// Euclidean distance between search vectors (squared distances reported).
     pub fn nearest(&self, raw_queries: &[f32], k: usize) -> Result<Vec<Neighbours>, KnnError> {
         let raw_dim = self.raw_dim();
+        if raw_dim == 0 {
+            return Err(KnnError::bad(
+                "patch size × channels",
+                raw_dim,
+                "at least 1",
+            ));
+        }
         if raw_queries.len() % raw_dim != 0 {
             return Err(KnnError::dim(
                 "query values (a multiple of C·s·s)",

@@ -3,12 +3,15 @@
 //! Let `ỹ(u)` be the collision layer's pre-activation and `y = act(ỹ)` its activation (ReLU,
 //! or a clip `[0, hi]` such as ReLU6), `t` the target. In f64:
 //!
-//! 1. **Same region.** Every vertex `v` is checked to lie in the target's closed linear
-//!    region ([`crate::model::graph::region`]): every earlier activation on the target's
-//!    piece and every earlier max-pool keeping the target's argmax. The smallest slack over
-//!    all vertices is the *certificate margin*; the vertices share the region iff it is `≥ 0`.
-//!    The region is convex, so then the whole hull lies in it, and there `ỹ` is one affine
-//!    map: `ỹ(Σ λ_v v) = Σ λ_v ỹ(v)` for convex weights `λ`.
+//! 1. **Same region.** Every vertex `v` is checked to lie in one closed linear region
+//!    ([`crate::model::graph::region`]): every earlier activation on the reference point's
+//!    piece and every earlier max-pool keeping its argmax. The reference point is the target,
+//!    or the vertices' centroid when that gives the larger smallest slack (the target may sit
+//!    on a boundary: a max-pool window of equal values, a unit exactly at a kink; the bound
+//!    below never needs the target inside the region). The smallest slack over all vertices
+//!    is the *certificate margin*; the vertices share the region iff it is `≥ 0`. The region
+//!    is convex, so then the whole hull lies in it, and there `ỹ` is one affine map:
+//!    `ỹ(Σ λ_v v) = Σ λ_v ỹ(v)` for convex weights `λ`.
 //! 2. **Error bound.** For a unit `j` whose target value is on the middle piece of the
 //!    activation (`0 < ỹt_j < hi`), `act` is 1-Lipschitz with `act(ỹt_j) = ỹt_j`, so
 //!    `|y_j(u) − yt_j| ≤ |ỹ_j(u) − ỹt_j| = |Σ λ_v (ỹ_j(v) − ỹt_j)| ≤ Σ λ_v |ỹ_j(v) − ỹt_j|`
@@ -40,8 +43,12 @@ pub struct HullCertificate {
     /// The smallest region slack over all vertices (`None` when the collision layer has no
     /// nonlinearity before it, so every input is in one region).
     pub certificate_margin: Option<f64>,
-    /// Vertices outside the target's region.
+    /// Vertices outside the region of reference.
     pub vertices_outside: Vec<usize>,
+    /// The point whose linear region the vertices were checked against: `target`, or
+    /// `centroid` (of the vertices) where that gives the larger smallest margin.
+    #[serde(default)]
+    pub region_reference: String,
     /// `max_v ‖ẽ(v)‖ / ‖yt‖` (see the module doc); a bound for the whole hull only when
     /// `same_region`.
     pub certified_error_bound: f64,
@@ -93,23 +100,51 @@ pub fn certify_hull(
         .sum::<f64>()
         .sqrt()
         .max(1e-30);
+    let outs: Vec<Vec<Vec<f64>>> = vertices
+        .chunks(d)
+        .map(|v| forward_f32(net, v).map(|f| f.outputs).map_err(shape_err))
+        .collect::<Result<_, _>>()?;
+    // The region of reference: the target's, or the one at the vertices' centroid (which
+    // differs where the target sits on a boundary, e.g. a max-pool tie); the better one.
+    let centroid = crate::collide::region::centroid(vertices, d);
+    let pieces_c = forward_f32(net, &centroid)
+        .ok()
+        .and_then(|fc| region_pieces(net, &fc.shapes, &fc.outputs, point.pre).ok());
+    let margins = |p: &Option<Vec<crate::model::graph::region::NodePiece>>| -> Option<Vec<f64>> {
+        p.as_ref()
+            .map(|p| outs.iter().map(|o| region_margin(p, o)).collect())
+    };
+    let (m_t, m_c) = (margins(&pieces), margins(&pieces_c));
+    let worst = |m: &Option<Vec<f64>>| {
+        m.as_ref().map_or(f64::NEG_INFINITY, |m| {
+            m.iter().copied().fold(f64::INFINITY, f64::min)
+        })
+    };
+    let (chosen, empty, reference) = if worst(&m_c) > worst(&m_t) {
+        (
+            m_c,
+            pieces_c.as_ref().is_some_and(|p| p.is_empty()),
+            "centroid",
+        )
+    } else {
+        (m_t, pieces.as_ref().is_some_and(|p| p.is_empty()), "target")
+    };
     let mut margin: Option<f64> = None;
     let mut outside = Vec::new();
     let mut bound: f64 = 0.0;
-    for (k, v) in vertices.chunks(d).enumerate() {
-        let fv = forward_f32(net, v).map_err(shape_err)?;
-        match &pieces {
-            Some(p) if !p.is_empty() => {
-                let m = region_margin(p, &fv.outputs);
+    for (k, fv) in outs.iter().enumerate() {
+        match &chosen {
+            Some(_) if empty => {}
+            Some(ms) => {
+                let m = ms[k];
                 if m < 0.0 {
                     outside.push(k);
                 }
                 margin = Some(margin.map_or(m, |x: f64| x.min(m)));
             }
-            Some(_) => {}
             None => outside.push(k), // not piecewise linear: no region to share
         }
-        let yv = &fv.outputs[point.pre];
+        let yv = &fv[point.pre];
         let e2: f64 = yv
             .iter()
             .zip(yt)
@@ -131,6 +166,7 @@ pub fn certify_hull(
         same_region,
         certificate_margin: margin,
         vertices_outside: outside,
+        region_reference: reference.to_string(),
         certified_error_bound: bound,
         tolerance: tol,
         certified: same_region && bound.is_finite() && bound <= tol,

@@ -10,15 +10,21 @@ use serde::{Deserialize, Serialize};
 /// The default tolerance on the relative feature error for a row to collide.
 pub const DEFAULT_COLLISION_TOL: f64 = 1e-3;
 
+/// [`DEFAULT_COLLISION_TOL`] (for serde defaults).
+pub fn default_tol() -> f64 {
+    DEFAULT_COLLISION_TOL
+}
+
 /// Whether a row's polytope collides with its target.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     /// Certified, or feature error ≤ tolerance everywhere it was measured.
     Collides,
     /// The class is kept everywhere measured but the features differ.
     Approximate,
-    /// Neither.
+    /// Neither (also what a record without a verdict reads as).
+    #[default]
     Failed,
 }
 

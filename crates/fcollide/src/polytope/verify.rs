@@ -1,10 +1,21 @@
 //! Polytope verification (§3): `N` random convex combinations of the vertices are run through
-//! the network; reported are the fraction classified as the target's class, the mean top-class
-//! probability, and the feature error `‖y(s) − y(t)‖/‖y(t)‖` of the activation (ReLU, clip,
-//! sigmoid, …) at the collision layer (mean and max over samples).
+//! the network; reported are the fraction classified as the target's class (the paper's
+//! "success rate", here `class_agreement`), the mean top-class probability, and the feature
+//! error `‖y(s) − y(t)‖/‖y(t)‖` of the activation (ReLU, clip, sigmoid, …) at the collision
+//! layer (mean and max over samples). The zero set `Z` (units whose target pre-activation
+//! `ỹt_j` is on a flat or saturated side, e.g. `ỹt_j ≤ 0` for ReLU) and each vertex's share of
+//! `Z` still on its side are computed here with the network given, not copied from the
+//! search, so vertices verified on another model get that model's figures. The hull is also
+//! certified in f64 ([`super::certificate`]), and the row gets its [`Verdict`]: `collides`
+//! when certified or when the feature error at every vertex and sample is at most the set's
+//! `collision_tol`, `approximate` when only the class is kept, `failed` otherwise
+//! (non-finite figures included).
+use super::certificate::{certify_hull, HullCertificate};
 use super::metrics::mean_pairwise_l2;
 use super::sample::sample_polytope;
-use crate::collide::{Activation, CollideError, VertexSet};
+use super::verdict::{verdict, Evidence, Verdict};
+use crate::collide::search::check_finite_input;
+use crate::collide::{Activation, CollideError, UnitRole, VertexSet};
 use crate::model::{argmax, Graph, Network};
 use burn::tensor::Device;
 use rand::Rng;
@@ -15,8 +26,13 @@ use serde::{Deserialize, Serialize};
 pub struct Verification {
     /// Number of samples.
     pub samples: usize,
-    /// Fraction of samples classified as the target's class (0–1).
-    pub success_rate: f64,
+    /// Fraction of samples classified as the target's class (0–1; the paper's "success
+    /// rate": class agreement, not a collision).
+    #[serde(alias = "success_rate")]
+    pub class_agreement: f64,
+    /// Fraction of vertices classified as the target's class.
+    #[serde(default)]
+    pub vertex_class_agreement: f64,
     /// The target's class.
     pub target_class: usize,
     /// Top-class probability of the target.
@@ -33,11 +49,66 @@ pub struct Verification {
     pub vertex_feature_rel_err_max: f64,
     /// Mean pairwise L2 distance between vertices.
     pub vertex_pairwise_l2: f64,
-    /// Smallest fraction of zero-set units with pre-activation ≤ 0 over vertices.
+    /// Smallest fraction over vertices of the zero-set units `Z` (of this network at the
+    /// target) that the vertex keeps on their side (ReLU: pre-activation ≤ 0); 1 when `Z` is
+    /// empty.
     pub z_satisfied_min: f64,
+    /// The tolerance of the verdict on the relative feature error.
+    #[serde(default = "super::verdict::default_tol")]
+    pub collision_tol: f64,
+    /// The f64 certificate of the hull (`None` when it could not be computed).
+    #[serde(default)]
+    pub certificate: Option<HullCertificate>,
+    /// Whether the hull is certified: every point collides to `certified_error_bound`.
+    #[serde(default)]
+    pub certified: bool,
+    /// The certificate's bound on the relative feature error of every point of the hull
+    /// (meaningful when `certified`; `null` without a certificate).
+    #[serde(default)]
+    pub certified_error_bound: Option<f64>,
+    /// The smallest slack of a vertex in the target's linear region (negative: a vertex is
+    /// outside it).
+    #[serde(default)]
+    pub certificate_margin: Option<f64>,
+    /// Collides, approximate or failed.
+    #[serde(default)]
+    pub verdict: Verdict,
 }
 
-/// Verifies the polytope spanned by `set` with `n` samples; returns figures and the samples.
+/// `max(a, b)`, NaN when either is NaN (`f64::max` drops a NaN, which must not vanish from
+/// an error figure).
+fn nan_max(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.max(b)
+    }
+}
+
+/// Most polytope samples of one verification.
+pub const MAX_SAMPLES: usize = 10_000_000;
+
+/// Checks a sample count for inputs of `input_len` values: `1..=`[`MAX_SAMPLES`], and the
+/// samples (`n × input_len` `f32`s, all kept) within `max_buffer_bytes`
+/// ([`crate::limits`]). Call it before a run starts; [`verify`] calls it too.
+pub fn check_samples(n: usize, input_len: usize) -> Result<(), CollideError> {
+    if !(1..=MAX_SAMPLES).contains(&n) {
+        return Err(CollideError::Param {
+            param: "samples",
+            msg: format!("{n}: must be in 1..={MAX_SAMPLES}"),
+        });
+    }
+    crate::limits::check_buffer("samples", n as u64, input_len as u64, 4)
+        .map(|_| ())
+        .map_err(|source| CollideError::Limit {
+            param: "samples",
+            source,
+        })
+}
+
+/// Verifies the polytope spanned by `set` with `n` samples, certifies its hull and gives the
+/// verdict at `set.collision_tol`; returns figures and the samples.
+/// Errors (never figures) when an input, a vertex or a network output is not finite.
 pub fn verify(
     net: &Graph,
     target: &[f32],
@@ -47,39 +118,115 @@ pub fn verify(
     rng: &mut impl Rng,
 ) -> Result<(Verification, Vec<f32>), CollideError> {
     let d = net.input_len();
+    check_samples(n, d)?;
+    if target.len() != d {
+        return Err(CollideError::Size {
+            what: "target",
+            got: target.len(),
+            expected: d,
+        });
+    }
+    if set.vertices.is_empty() || set.vertices.len() % d != 0 {
+        return Err(CollideError::Size {
+            what: "vertices",
+            got: set.vertices.len(),
+            expected: d * set.len().max(1),
+        });
+    }
+    check_finite_input("the target image", target, d)?;
+    check_finite_input("the vertices", &set.vertices, d)?;
     let point = net.collision_point(&set.layer)?;
     let layer = point.pre;
     let act = Activation::of(&net.nodes[point.relu].op).unwrap_or(Activation::Relu);
     let model = Network::from_graph(net, device)?;
     let samples = sample_polytope(&set.vertices, d, n, rng);
     let tp = model.predict(target, device);
-    let target_class = argmax(&tp[0]);
     let yt = model.activations(target, layer, device).remove(0);
+    let not_finite = |what: String, v: &[f32]| -> Result<(), CollideError> {
+        match v.iter().position(|x| !x.is_finite()) {
+            Some(i) => Err(CollideError::NonFinite {
+                what,
+                detail: format!(
+                    "value {i} is {} (check the model's weights); no figures are reported",
+                    v[i]
+                ),
+            }),
+            None => Ok(()),
+        }
+    };
+    not_finite("the target's class probabilities".into(), &tp[0])?;
+    not_finite(format!("the target's activation at '{}'", set.layer), &yt)?;
+    let target_class = argmax(&tp[0]);
     let (mut hits, mut conf, mut tprob) = (0usize, 0.0f64, 0.0f64);
     let (mut fe_sum, mut fe_max) = (0.0f64, 0.0f64);
     for chunk in samples.chunks(500 * d) {
         let probs = model.predict(chunk, device);
         let acts = model.activations(chunk, layer, device);
-        for (p, a) in probs.iter().zip(&acts) {
+        for (j, (p, a)) in probs.iter().zip(&acts).enumerate() {
+            not_finite(
+                format!("the class probabilities of a polytope sample ({j} of its batch)"),
+                p,
+            )?;
+            not_finite(
+                format!("the activation of a polytope sample at '{}'", set.layer),
+                a,
+            )?;
             let c = argmax(p);
             hits += (c == target_class) as usize;
             conf += p[c] as f64;
             tprob += p[target_class] as f64;
             let fe = act.feature_rel_err(a, &yt);
             fe_sum += fe;
-            fe_max = fe_max.max(fe);
+            fe_max = nan_max(fe_max, fe);
         }
     }
     let vacts = model.activations(&set.vertices, layer, device);
+    for a in &vacts {
+        not_finite(format!("a vertex's activation at '{}'", set.layer), a)?;
+    }
     let vfe = vacts
         .iter()
         .map(|a| act.feature_rel_err(a, &yt))
-        .fold(0.0, f64::max);
+        .fold(0.0, nan_max);
+    let k = set.vertices.len() / d.max(1);
+    let vhits = model
+        .predict(&set.vertices, device)
+        .iter()
+        .filter(|p| argmax(p) == target_class)
+        .count();
+    let vertex_class_agreement = vhits as f64 / k.max(1) as f64;
+    let roles: Vec<UnitRole> = yt
+        .iter()
+        .map(|&v| act.role(v, set.saturation_tol))
+        .collect();
+    let zero: Vec<usize> = (0..roles.len())
+        .filter(|&j| !roles[j].is_positive())
+        .collect();
+    let z_satisfied_min = vacts
+        .iter()
+        .map(|a| {
+            zero.iter().filter(|&&j| roles[j].satisfied(a[j])).count() as f64
+                / zero.len().max(1) as f64
+        })
+        .fold(1.0, f64::min);
     let nn = n.max(1) as f64;
+    let class_agreement = hits as f64 / nn;
+    let tol = set.collision_tol;
+    let certificate = certify_hull(net, target, &set.vertices, &set.layer, tol).ok();
+    let certified = certificate.as_ref().is_some_and(|c| c.certified);
+    let v = verdict(
+        Evidence {
+            certified,
+            feature_err_max: nan_max(fe_max, vfe),
+            class_agreement: class_agreement.min(vertex_class_agreement),
+        },
+        tol,
+    );
     Ok((
         Verification {
             samples: n,
-            success_rate: hits as f64 / nn,
+            class_agreement,
+            vertex_class_agreement,
             target_class,
             target_confidence: tp[0][target_class] as f64,
             sample_confidence_mean: conf / nn,
@@ -88,7 +235,13 @@ pub fn verify(
             feature_rel_err_max: fe_max,
             vertex_feature_rel_err_max: vfe,
             vertex_pairwise_l2: mean_pairwise_l2(&set.vertices, d),
-            z_satisfied_min: set.stats.iter().map(|s| s.z_satisfied).fold(1.0, f64::min),
+            z_satisfied_min,
+            collision_tol: tol,
+            certified_error_bound: certificate.as_ref().map(|c| c.certified_error_bound),
+            certificate_margin: certificate.as_ref().and_then(|c| c.certificate_margin),
+            certified,
+            certificate,
+            verdict: v,
         },
         samples,
     ))

@@ -29,9 +29,7 @@
 //! grid.save("grid.png")?;
 //! # Ok(()) }
 //! ```
-use std::io::Write;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 mod draw;
 pub mod error;
@@ -47,38 +45,13 @@ pub use html::{base64_encode, escape_html, HtmlReport};
 pub use plot::{Plot, Series};
 pub use table::{fmt_num, fmt_pct, fmt_sig, Align, Table};
 
-/// Writes `bytes` to `path` atomically: the data goes to a temporary file in
-/// the same directory (created if missing), is flushed to disk, and is then
-/// renamed over `path`. Readers see either the old file or the complete new
-/// one; on failure the temporary file is removed.
+/// Writes `bytes` to `path` atomically with the library's one writer,
+/// [`crate::fsutil::write_atomic`]: a synced temporary file in the same directory
+/// (created if missing), renamed over `path`; only regular files are replaced,
+/// symlinks are written through, and on failure the temporary file is removed.
 pub fn write_atomic(path: impl AsRef<Path>, bytes: &[u8]) -> Result<(), ReportError> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
     let path = path.as_ref();
-    let name = path
-        .file_name()
-        .ok_or_else(|| ReportError::Invalid(format!("{}: not a file path", path.display())))?;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    std::fs::create_dir_all(dir).map_err(|e| ReportError::io(dir, e))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp{}-{}",
-        name.to_string_lossy(),
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&tmp, path)
-    })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        ReportError::io(path, e)
-    })
+    crate::fsutil::write_atomic(path, bytes).map_err(|e| ReportError::io(path, e))
 }
 
 #[cfg(test)]

@@ -33,7 +33,16 @@ pub struct ExactRowRecord {
     /// Top-class probability of each vertex.
     pub vertex_confidence: Vec<f64>,
     /// Fraction of samples (and vertices) classified as the target's class.
-    pub success_rate: f64,
+    #[serde(alias = "success_rate")]
+    pub class_agreement: f64,
+    /// Certified: every vertex satisfies the collision system (equalities, `Z` rows and the
+    /// region's rows) to 1e-6, so every point of the hull does (each constraint's violation
+    /// is convex), and the f64 activation deviation at the vertices is ≤ 1e-6.
+    #[serde(default)]
+    pub certified: bool,
+    /// `collides`, `approximate` or `failed`.
+    #[serde(default)]
+    pub verdict: crate::polytope::Verdict,
     /// Top-class probability of the target.
     pub target_confidence: f64,
     /// Mean top-class probability over samples.
@@ -174,6 +183,16 @@ pub fn exact_row(
             }
         }
     }
+    let certified =
+        poly.certificate.max_violation <= 1e-6 && poly.certificate.max_activation_diff <= 1e-6;
+    let verdict = crate::polytope::verdict(
+        crate::polytope::Evidence {
+            certified,
+            feature_err_max: if certified { 0.0 } else { f64::INFINITY },
+            class_agreement: hits as f64 / samples.max(1) as f64,
+        },
+        crate::polytope::DEFAULT_COLLISION_TOL,
+    );
     let record = ExactRowRecord {
         name: name.to_string(),
         layer: poly.layer.clone(),
@@ -189,7 +208,9 @@ pub fn exact_row(
             .map(|c| c.predicted)
             .collect(),
         vertex_confidence: poly.certificate.points.iter().map(|c| c.top_prob).collect(),
-        success_rate: hits as f64 / samples.max(1) as f64,
+        class_agreement: hits as f64 / samples.max(1) as f64,
+        certified,
+        verdict,
         target_confidence: cert.target_top_prob,
         sample_confidence_mean: cert.mean_top_prob,
         vertex_pairwise_l2: poly.vertex_pairwise_l2,

@@ -1,9 +1,12 @@
 //! `reproduce mnist`: the paper's §3.1 experiment (Tables 1–2) end to end.
 //!
-//! Trains (or loads the cached) network, picks a target 7 from the test split, finds `K`
-//! vertices from the target itself (row 1) and from a test example of another class (row 2),
-//! verifies each polytope with `N` random convex combinations and writes `results.json`,
-//! `report.md`, `report.html`, `rows.png`, `samples.png` and one vertex file per row.
+//! Trains the network (or reuses the cached one when it was trained on the same data with the
+//! same seed, architecture and training parameters: [`super::cache`]), picks a target 7 from the
+//! test split, finds `K` vertices from the target itself (row 1) and from a test example of
+//! another class (row 2), verifies each polytope with `N` random convex combinations and writes
+//! `results.json`, `report.md`, `report.html`, `rows.png`, `samples.png` and one vertex file
+//! per row.
+use super::cache::{self, CacheReport, DataFingerprint, TrainKey};
 use super::record::{MachineInfo, RowRecord, RunRecord};
 use crate::collide::io::{save_vertices, VertexFile};
 use crate::collide::{find_vertices, VertexParams};
@@ -32,7 +35,8 @@ pub struct MnistParams {
     pub data_dir: Option<PathBuf>,
     /// Weights to use instead of training (safetensors).
     pub weights: Option<PathBuf>,
-    /// Train again even if the output folder has a cached model.
+    /// Train again even if the output folder has a cached model trained with the same data,
+    /// seed, architecture and training parameters (one trained otherwise is never reused).
     pub retrain: bool,
     /// Training parameters.
     pub train: TrainParams,
@@ -64,6 +68,10 @@ pub struct MnistParams {
     /// Also compute exact (LP) rows: vertices, certificates and the closest colliding
     /// point to row 2's start.
     pub exact: bool,
+    /// For every region-locked row, also run the free (union-of-regions) search from the
+    /// same start and report its spread and verdict beside the locked one.
+    #[serde(default)]
+    pub union_spread: bool,
 }
 
 impl Default for MnistParams {
@@ -87,6 +95,7 @@ impl Default for MnistParams {
             patch_index: None,
             dataset_pairs: 10_000,
             exact: false,
+            union_spread: false,
         }
     }
 }
@@ -139,31 +148,61 @@ pub fn get_model(
 ) -> Result<(Graph, serde_json::Value)> {
     let mut rng = ChaCha8Rng::seed_from_u64(p.seed);
     let template = arch::by_name(&p.arch, &mut rng)?;
-    let cache = out.join(format!("model-{}.safetensors", p.arch));
-    let (net, source, report) = if let Some(w) = &p.weights {
+    let cache_path = out.join(format!("model-{}.safetensors", p.arch));
+    let key = TrainKey {
+        arch: p.arch.clone(),
+        seed: p.seed,
+        data: DataFingerprint::of(train_set),
+        train: p.train.clone(),
+        device: p.device.clone(),
+    };
+    let report_for = |status: &str, reason: String| CacheReport {
+        status: status.into(),
+        reason,
+        path: cache_path.display().to_string(),
+        key: key.clone(),
+    };
+    let (net, source, report, cache_report) = if let Some(w) = &p.weights {
         (
             model_io::load(w, Some(&template))?,
             w.display().to_string(),
             None,
-        )
-    } else if cache.exists() && !p.retrain {
-        (
-            model_io::load(&cache, Some(&template))?,
-            format!("cached: {}", cache.display()),
             None,
         )
     } else {
-        let params = p.train.clone().check()?;
-        let (net, report): (Graph, TrainReport) = train(
-            &template,
-            (train_set, test_set),
-            &params,
-            device,
-            &mut rng,
-            progress,
-        )?;
-        model_io::save(&net, &cache)?;
-        (net, format!("trained: {}", cache.display()), Some(report))
+        let cached = match p.retrain {
+            true => Err("retraining was asked for".to_string()),
+            false => cache::lookup(&cache_path, &key, &template),
+        };
+        match cached {
+            Ok(net) => (
+                net,
+                format!("cached: {}", cache_path.display()),
+                None,
+                Some(report_for(
+                    "reused",
+                    "same training data, seed, architecture, training parameters and device".into(),
+                )),
+            ),
+            Err(reason) => {
+                let params = p.train.clone().check()?;
+                let (net, report): (Graph, TrainReport) = train(
+                    &template,
+                    (train_set, test_set),
+                    &params,
+                    device,
+                    &mut rng,
+                    progress,
+                )?;
+                cache::store(&net, &cache_path, &key)?;
+                (
+                    net,
+                    format!("trained: {}", cache_path.display()),
+                    Some(report),
+                    Some(report_for("trained", reason)),
+                )
+            }
+        }
     };
     let acc = match &report {
         Some(r) => r.test_accuracy,
@@ -175,6 +214,7 @@ pub fn get_model(
         "source": source,
         "test_accuracy": acc,
         "train": report,
+        "cache": cache_report,
     });
     Ok((net, facts))
 }
@@ -316,13 +356,25 @@ pub fn reproduce_mnist(p: &MnistParams, out: &Path, progress: &dyn Progress) -> 
             },
             &out.join(&file),
         )?;
-        rows.push(RowRecord::new(
+        let mut row = RowRecord::new(
             (name, init_name, test_set.label(*idx) as usize),
             &set,
             v,
             ds_l2,
             file,
-        ));
+        );
+        if p.union_spread && set.region_locked && p.patches.is_none() {
+            let free = VertexParams {
+                region: crate::collide::RegionMode::Free,
+                ..(**vparams).clone()
+            }
+            .check()?;
+            let fset = find_vertices(&net, &target, &init, &free, &device, progress)?;
+            let mut frng = ChaCha8Rng::seed_from_u64(p.seed.wrapping_add(200 + r as u64));
+            let (fv, _) = verify(&net, &target, &fset, p.samples, &device, &mut frng)?;
+            row.union_of_regions = Some(super::record::UnionSpread::new(&fset, &fv, ds_l2));
+        }
+        rows.push(row);
         sample_sets.push((set, samples));
         init_images.push(init);
     }

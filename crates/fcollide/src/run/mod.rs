@@ -1,4 +1,5 @@
 //! End-to-end jobs: the paper's experiments as one call each, with their run records.
+pub mod cache;
 pub mod exact;
 pub mod images;
 pub mod mnist;

@@ -1,5 +1,6 @@
 //! The run record written as `results.json`: parameters, seed, machine, model and every row.
-use crate::polytope::Verification;
+use crate::polytope::{Verdict, Verification};
+
 use serde::{Deserialize, Serialize};
 
 /// The machine a run used.
@@ -46,8 +47,28 @@ pub struct RowRecord {
     pub n_units: usize,
     /// `|P|`.
     pub n_plus: usize,
-    /// Fraction of samples in the target's class.
-    pub success_rate: f64,
+    /// Fraction of samples in the target's class (the paper's "success rate": class
+    /// agreement, not a collision; see `verdict`).
+    #[serde(alias = "success_rate")]
+    pub class_agreement: f64,
+    /// `collides`, `approximate` or `failed` ([`crate::polytope::verdict`]).
+    #[serde(default)]
+    pub verdict: Verdict,
+    /// Whether the hull is certified ([`crate::polytope::certificate`]).
+    #[serde(default)]
+    pub certified: bool,
+    /// The certificate's bound on the relative feature error of every point of the hull.
+    #[serde(default)]
+    pub certified_error_bound: Option<f64>,
+    /// Smallest slack of a vertex in the target's linear region (negative: outside).
+    #[serde(default)]
+    pub certificate_margin: Option<f64>,
+    /// The tolerance of the verdict.
+    #[serde(default = "crate::polytope::verdict::default_tol")]
+    pub collision_tol: f64,
+    /// Whether the search was locked to the target's linear region.
+    #[serde(default)]
+    pub region_locked: bool,
     /// Top-class probability of the target.
     pub target_confidence: f64,
     /// Mean top-class probability of the samples.
@@ -74,9 +95,61 @@ pub struct RowRecord {
     pub verification: Verification,
     /// File holding the vertices (relative to the output folder).
     pub vertices_file: String,
+    /// For a region-locked row: the free search's (union-of-regions) figures from the same
+    /// start, when asked for.
+    #[serde(default)]
+    pub union_of_regions: Option<UnionSpread>,
+}
+
+/// The free (union-of-regions) search beside a region-locked row: its vertices spread over
+/// many linear regions, so they lie farther apart, but their hull need not collide.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct UnionSpread {
+    /// Mean pairwise L2 distance between its vertices.
+    pub vertex_pairwise_l2: f64,
+    /// Over the dataset distance.
+    pub vertex_to_dataset_ratio: f64,
+    /// Feature error over its samples: max.
+    pub feature_rel_err_max: f64,
+    /// Feature error over its vertices: max.
+    pub vertex_feature_rel_err_max: f64,
+    /// Fraction of its samples in the target's class.
+    pub class_agreement: f64,
+    /// Its verdict.
+    pub verdict: Verdict,
+    /// Seconds of its search.
+    pub vertex_seconds: f64,
+}
+
+impl UnionSpread {
+    /// From the free search's vertex set and verification.
+    pub fn new(set: &crate::collide::VertexSet, v: &Verification, dataset_l2: f64) -> Self {
+        Self {
+            vertex_pairwise_l2: v.vertex_pairwise_l2,
+            vertex_to_dataset_ratio: v.vertex_pairwise_l2 / dataset_l2.max(1e-12),
+            feature_rel_err_max: v.feature_rel_err_max,
+            vertex_feature_rel_err_max: v.vertex_feature_rel_err_max,
+            class_agreement: v.class_agreement,
+            verdict: v.verdict,
+            vertex_seconds: set.seconds,
+        }
+    }
 }
 
 impl RowRecord {
+    /// A one-line account of the row's verdict for consoles and reports, e.g.
+    /// `collides (certified, bound 3.1e-5)` or `APPROXIMATE: feature error 1.3e-1 > 1e-3`.
+    pub fn verdict_line(&self) -> String {
+        verdict_line(
+            self.verdict,
+            self.certified,
+            self.certified_error_bound,
+            self.feature_rel_err_max
+                .max(self.vertex_feature_rel_err_max),
+            self.collision_tol,
+        )
+    }
+
     /// A row from its vertex set and verification; `dataset_l2` scales the spread.
     pub fn new(
         (name, init, init_class): (&str, &str, usize),
@@ -93,7 +166,13 @@ impl RowRecord {
             units: set.stats.iter().map(|s| s.unit).collect(),
             n_units: set.n_units,
             n_plus: set.n_plus,
-            success_rate: v.success_rate,
+            class_agreement: v.class_agreement,
+            verdict: v.verdict,
+            certified: v.certified,
+            certified_error_bound: v.certified_error_bound,
+            certificate_margin: v.certificate_margin,
+            collision_tol: v.collision_tol,
+            region_locked: set.region_locked,
             target_confidence: v.target_confidence,
             sample_confidence_mean: v.sample_confidence_mean,
             vertex_pairwise_l2: v.vertex_pairwise_l2,
@@ -107,6 +186,7 @@ impl RowRecord {
             vertices: set.stats.clone(),
             verification: v,
             vertices_file,
+            union_of_regions: None,
         }
     }
 }
@@ -143,4 +223,29 @@ pub struct RunRecord {
     pub exact_rows: Vec<super::exact::ExactRowRecord>,
     /// Wall-clock seconds of the whole run.
     pub seconds: f64,
+}
+
+/// See [`RowRecord::verdict_line`].
+pub fn verdict_line(
+    verdict: Verdict,
+    certified: bool,
+    bound: Option<f64>,
+    feature_err_max: f64,
+    tol: f64,
+) -> String {
+    match verdict {
+        Verdict::Collides if certified => format!(
+            "collides (certified: every point of the hull within {:.1e} relative feature error)",
+            bound.unwrap_or(0.0)
+        ),
+        Verdict::Collides => {
+            format!("collides (sampled: feature error ≤ {feature_err_max:.1e} ≤ {tol:.0e}; not certified)")
+        }
+        Verdict::Approximate => format!(
+            "APPROXIMATE: the class is kept but the features differ (feature error up to {feature_err_max:.1e} > {tol:.0e})"
+        ),
+        Verdict::Failed => format!(
+            "FAILED: not a collision (feature error up to {feature_err_max:.1e}, tolerance {tol:.0e})"
+        ),
+    }
 }

@@ -24,7 +24,12 @@ pub struct SweepRow {
     /// `|P|`.
     pub n_plus: usize,
     /// Fraction of samples in the target's class.
-    pub success_rate: f64,
+    #[serde(alias = "success_rate")]
+    pub class_agreement: f64,
+    /// `collides`, `approximate` or `failed`.
+    pub verdict: crate::polytope::Verdict,
+    /// Whether the hull is certified.
+    pub certified: bool,
     /// Mean top-class probability of samples.
     pub sample_confidence_mean: f64,
     /// Feature error over samples: mean and max.
@@ -102,7 +107,9 @@ pub fn sweep(
             index,
             n_units: set.n_units,
             n_plus: set.n_plus,
-            success_rate: v.success_rate,
+            class_agreement: v.class_agreement,
+            verdict: v.verdict,
+            certified: v.certified,
             sample_confidence_mean: v.sample_confidence_mean,
             feature_rel_err_mean: v.feature_rel_err_mean,
             feature_rel_err_max: v.feature_rel_err_max,
@@ -163,7 +170,7 @@ pub fn sweep(
             &record
                 .rows
                 .iter()
-                .map(|r| r.success_rate)
+                .map(|r| r.class_agreement)
                 .collect::<Vec<_>>(),
         )
         .save(out.join("sweep.png"))?;
@@ -193,7 +200,7 @@ pub fn sweep_table(record: &SweepRecord) -> Table {
             r.layer.clone(),
             r.n_units.to_string(),
             r.n_plus.to_string(),
-            fmt_pct(r.success_rate, 1),
+            fmt_pct(r.class_agreement, 1),
             fmt_num(r.sample_confidence_mean, 4),
             format!("{:.2e}", r.feature_rel_err_mean),
             format!("{:.2e}", r.feature_rel_err_max),

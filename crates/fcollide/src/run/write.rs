@@ -76,7 +76,8 @@ pub fn table2(record: &RunRecord) -> Table {
         vec![
             "row",
             "init",
-            "success",
+            "verdict",
+            "class agreement",
             "target conf.",
             "sample conf. (mean)",
             "vertex pairwise L2",
@@ -84,6 +85,7 @@ pub fn table2(record: &RunRecord) -> Table {
             "ratio",
             "feature err. mean",
             "feature err. max",
+            "union of regions: ratio, feature err. max, verdict",
             paper_col.as_str(),
         ],
     );
@@ -108,7 +110,14 @@ pub fn table2(record: &RunRecord) -> Table {
         t.push_row(vec![
             r.name.clone(),
             r.init.clone(),
-            fmt_pct(r.success_rate, 1),
+            match (r.verdict, r.certified) {
+                (crate::polytope::Verdict::Collides, true) => format!(
+                    "collides (certified ≤ {:.1e})",
+                    r.certified_error_bound.unwrap_or(0.0)
+                ),
+                (v, _) => v.to_string(),
+            },
+            fmt_pct(r.class_agreement, 1),
             fmt_num(r.target_confidence, 4),
             fmt_num(r.sample_confidence_mean, 4),
             fmt_num(r.vertex_pairwise_l2, 3),
@@ -116,6 +125,17 @@ pub fn table2(record: &RunRecord) -> Table {
             fmt_pct(r.vertex_to_dataset_ratio, 1),
             format!("{:.2e}", r.feature_rel_err_mean),
             format!("{:.2e}", r.feature_rel_err_max),
+            r.union_of_regions
+                .as_ref()
+                .map(|u| {
+                    format!(
+                        "{}, {:.2e}, {}",
+                        fmt_pct(u.vertex_to_dataset_ratio, 1),
+                        u.feature_rel_err_max,
+                        u.verdict
+                    )
+                })
+                .unwrap_or_else(|| "-".into()),
             theirs,
         ]);
     }
@@ -178,7 +198,7 @@ fn what_exact_used(record: &RunRecord) -> String {
     let lp = &e["lp"];
     format!(
         "Model `{}` ({}). Target: {} (class {}, confidence {}). Collision layer `{}`, {} \
-         vertex LPs (units {}), LP solver `{}` (dense simplex up to {} rows, else HiGHS; \
+         vertex LPs (units {}), LP solver `{}` (dense simplex up to {} rows, else row generation; \
          tolerances primal {}, dual {}), feasibility tolerance {}, rank tolerance {}, kernel \
          tolerance {}. {} samples (Dirichlet(1,…,1) weights of the vertices), {} random \
          directions for extents; dataset distance over {} random pairs of `{}`. Seed {}. \
@@ -446,8 +466,17 @@ fn what_was_used(record: &RunRecord) -> String {
     )
 }
 
+/// The indicator cell of where a row's vertices differ; left out for a single vertex (nothing
+/// to compare it with).
+fn add_differ(g: &mut Grid, vertices: &[&[f32]]) -> Result<()> {
+    if vertices.len() >= 2 {
+        g.add_difference(vertices, "differ", DiffScale::Max)?;
+    }
+    Ok(())
+}
+
 /// `rows.png`: per row the start, the target, the vertices and an indicator of where the
-/// vertices differ most.
+/// vertices differ most (when there are two or more).
 fn rows_grid(
     shape: [usize; 3],
     target: &[f32],
@@ -467,7 +496,7 @@ fn rows_grid(
             )?;
         }
         let vs: Vec<&[f32]> = (0..set.len()).map(|k| set.vertex(k)).collect();
-        g.add_difference(&vs, "differ", DiffScale::Max)?;
+        add_differ(&mut g, &vs)?;
     }
     for (r, row) in exact.iter().enumerate() {
         g.start_row(&format!("exact {}", r + 1));
@@ -483,7 +512,7 @@ fn rows_grid(
             g.add_image(v, &format!("x{} {} {:.2}", k + 1, c, p))?;
         }
         let vs: Vec<&[f32]> = row.vertices.iter().map(|v| v.as_slice()).collect();
-        g.add_difference(&vs, "differ", DiffScale::Max)?;
+        add_differ(&mut g, &vs)?;
         if let (Some(c), Some(rec)) = (&row.closest, &row.record.closest) {
             g.add_image(c, &format!("closest {}", rec.class))?;
         }
@@ -501,7 +530,8 @@ pub fn exact_table(exact: &[ExactRow]) -> Table {
             "N+",
             "rank W+",
             "affine dim",
-            "success",
+            "verdict",
+            "class agreement",
             "sample conf. (mean)",
             "vertex pairwise L2",
             "ratio",
@@ -520,7 +550,12 @@ pub fn exact_table(exact: &[ExactRow]) -> Table {
             r.n_plus.to_string(),
             r.rank.to_string(),
             r.affine_dim.to_string(),
-            fmt_pct(r.success_rate, 1),
+            if r.certified {
+                format!("{} (certified)", r.verdict)
+            } else {
+                r.verdict.to_string()
+            },
+            fmt_pct(r.class_agreement, 1),
             fmt_num(r.sample_confidence_mean, 4),
             fmt_num(r.vertex_pairwise_l2, 3),
             fmt_pct(r.vertex_to_dataset_ratio, 1),
@@ -541,6 +576,41 @@ pub fn exact_table(exact: &[ExactRow]) -> Table {
         ]);
     }
     t
+}
+
+/// One line per row: its verdict, with the feature error when it does not collide.
+pub fn verdict_lines(record: &RunRecord) -> Vec<String> {
+    let mut out: Vec<String> = record
+        .rows
+        .iter()
+        .map(|r| {
+            let region = if r.region_locked {
+                match r.certificate_margin {
+                    Some(m) if m < 0.0 => format!(
+                        "; region-locked search, but some vertex left the target's linear region (margin {m:.1e})"
+                    ),
+                    _ => "; region-locked search".to_string(),
+                }
+            } else {
+                String::new()
+            };
+            format!("{} (`{}`): {}{region}", r.name, r.layer, r.verdict_line())
+        })
+        .collect();
+    out.extend(record.exact_rows.iter().map(|r| {
+        format!(
+            "{} (`{}`, exact): {}{}",
+            r.name,
+            r.layer,
+            r.verdict,
+            if r.certified {
+                " (certified: every vertex satisfies the collision system and the region to 1e-6)"
+            } else {
+                ""
+            }
+        )
+    }));
+    out
 }
 
 /// Writes every output file into `out`.
@@ -590,7 +660,15 @@ pub fn write_outputs(
          violation = the largest constraint violation at a vertex. \"closest\": the colliding \
          input nearest in L1 to the other image.";
     let used = what_was_used(record);
+    let verdicts = verdict_lines(record);
     let mut md = format!("# {}\n\n{used}\n\n", record.experiment);
+    if !verdicts.is_empty() {
+        md.push_str("**Verdicts**\n\n");
+        for l in &verdicts {
+            md.push_str(&format!("- {l}\n"));
+        }
+        md.push('\n');
+    }
     if gradient {
         md.push_str(&format!("{}\n\n", t2.to_markdown()));
     }
@@ -608,8 +686,12 @@ pub fn write_outputs(
         md.push_str(&format!("{}\n\n", tev.to_markdown()));
     }
     md.push_str(
-        "Success: share of samples classified as the target's class. Feature error: \
-         ‖y(s) − y(t)‖ / ‖y(t)‖ of the post-ReLU activation at the collision layer. Ratio: \
+        "Verdict: `collides` when the hull is certified (every vertex in the target's linear \
+         region and the derived bound on the feature error of every point of the hull ≤ the \
+         tolerance) or the feature error at every vertex and sample ≤ the tolerance; \
+         `approximate` when only the class is kept; `failed` otherwise. Class agreement (the \
+         paper's \"success\"): share of samples classified as the target's class. Feature error: \
+         ‖y(s) − y(t)‖ / ‖y(t)‖ of the activation at the collision layer. Ratio: \
          vertex pairwise L2 / dataset pairwise L2 (the paper's, in its own pixel scale, in the last \
          column). Full figures: `results.json`.\n",
     );
@@ -617,6 +699,9 @@ pub fn write_outputs(
 
     let mut html = HtmlReport::new(&record.experiment);
     html.paragraph(used);
+    for l in &verdicts {
+        html.paragraph(l.clone());
+    }
     if gradient {
         html.table(&t2);
     }

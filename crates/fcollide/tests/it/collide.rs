@@ -3,7 +3,7 @@ use fcollide::collide::engine::{AutodiffEngine, GradientEngine};
 use fcollide::collide::{find_vertices, Objective, Penalty, VertexParams};
 use fcollide::data::mnist_split;
 use fcollide::model::train::{train, TrainParams};
-use fcollide::model::{arch, default_device, Graph};
+use fcollide::model::{arch, default_device, Graph, Network};
 use fcollide::polytope::verify;
 use fcollide::progress::Silent;
 use rand::SeedableRng;
@@ -59,12 +59,44 @@ fn vertices_collide_and_the_polytope_verifies() {
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     let (v, samples) = verify(net, target, &set, 300, &default_device(), &mut rng).unwrap();
     assert_eq!(samples.len(), 300 * 784);
-    assert_eq!(v.success_rate, 1.0, "{v:?}");
+    assert_eq!(v.class_agreement, 1.0, "{v:?}");
     assert!(v.vertex_feature_rel_err_max < 0.01, "{v:?}");
     assert!(v.feature_rel_err_max < 0.01, "{v:?}");
     // The vertices moved away from the target and from each other.
     assert!(v.vertex_pairwise_l2 > 1.0, "{v:?}");
     assert!(samples.iter().all(|&x| (0.0..=1.0).contains(&x)));
+}
+
+#[test]
+fn verify_measures_the_zero_set_on_the_model_it_is_given() {
+    let (net, target, _) = small_model();
+    let device = default_device();
+    let p = params(300).check().unwrap();
+    let set = find_vertices(net, target, target, &p, &device, &Silent).unwrap();
+    let from_search = set.stats.iter().map(|s| s.z_satisfied).fold(1.0, f64::min);
+    // Another network of the same shape (untrained, another seed): its own zero set at the
+    // target, and the share of it each vertex keeps ≤ 0, from a plain forward pass.
+    let other = arch::mlp(&mut ChaCha8Rng::seed_from_u64(7));
+    let pre = other.collision_point("fc1").unwrap().pre;
+    let m = Network::from_graph(&other, &device).unwrap();
+    let yt = m.activations(target, pre, &device).remove(0);
+    let zero: Vec<usize> = (0..yt.len()).filter(|&j| yt[j] <= 0.0).collect();
+    let expected = m
+        .activations(&set.vertices, pre, &device)
+        .iter()
+        .map(|a| zero.iter().filter(|&&j| a[j] <= 0.0).count() as f64 / zero.len() as f64)
+        .fold(1.0, f64::min);
+    assert!(expected < from_search - 0.05, "{expected} vs {from_search}");
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let (v, _) = verify(&other, target, &set, 20, &device, &mut rng).unwrap();
+    assert_eq!(v.z_satisfied_min, expected, "{v:?}");
+    // On its own network the figure is the search's (up to units at 0 that rounding in
+    // another forward pass may flip).
+    let (v, _) = verify(net, target, &set, 20, &device, &mut rng).unwrap();
+    assert!(
+        (v.z_satisfied_min - from_search).abs() < 0.01,
+        "{v:?} vs {from_search}"
+    );
 }
 
 #[test]
@@ -74,7 +106,7 @@ fn another_start_reaches_the_target_class() {
     let set = find_vertices(net, target, other, &p, &default_device(), &Silent).unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(2);
     let (v, _) = verify(net, target, &set, 200, &default_device(), &mut rng).unwrap();
-    assert_eq!(v.success_rate, 1.0, "{v:?}");
+    assert_eq!(v.class_agreement, 1.0, "{v:?}");
     assert!(v.feature_rel_err_max < 0.02, "{v:?}");
 }
 

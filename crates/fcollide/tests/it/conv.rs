@@ -393,7 +393,7 @@ fn collision_at_a_conv_layer_end_to_end() {
     let (v, samples) = verify(&net, &target, &set, 200, &device, &mut rng).unwrap();
     assert_eq!(samples.len(), 200 * d);
     assert_eq!(v.target_class, target_class);
-    assert_eq!(v.success_rate, 1.0, "{v:?}");
+    assert_eq!(v.class_agreement, 1.0, "{v:?}");
     assert!(v.vertex_feature_rel_err_max < 5e-3, "{v:?}");
     assert!(v.feature_rel_err_max < 5e-3, "{v:?}");
     assert!(v.vertex_pairwise_l2 > 0.5, "{v:?}");
@@ -458,6 +458,20 @@ fn region_locked_samples_collide_and_free_ones_do_not() {
     // The free vertices collide themselves but their samples do not.
     assert!(v_free.vertex_feature_rel_err_max < 1e-4, "{v_free:?}");
     assert!(v_free.feature_rel_err_max > 1e-2, "{v_free:?}");
+    // The verdicts say so: the locked row collides with a certificate, the free one does not.
+    use fcollide::polytope::Verdict;
+    assert_eq!(v_locked.verdict, Verdict::Collides);
+    assert!(v_locked.certified && v_locked.certified_error_bound.unwrap() <= 1e-3);
+    assert_ne!(v_free.verdict, Verdict::Collides, "{v_free:?}");
+    assert!(!v_free.certified);
+    assert_eq!(
+        v_free.verdict,
+        if v_free.class_agreement.min(v_free.vertex_class_agreement) >= 1.0 {
+            Verdict::Approximate
+        } else {
+            Verdict::Failed
+        }
+    );
     eprintln!(
         "locked: spread {:.3} err {:.2e}; free: spread {:.3} err {:.2e}",
         v_locked.vertex_pairwise_l2,

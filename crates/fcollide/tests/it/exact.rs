@@ -609,10 +609,114 @@ fn dead_units_are_dropped_and_counted() {
     assert!((v.stats.objective - (-1.0)).abs() < 1e-9);
 }
 
-/// The dense dual simplex and HiGHS agree on the vertex LPs of random MLPs at both layers
-/// (optimal values to 1e-8 relative, from the slack basis and warm), the default solver is
-/// the dense one, and a dense failure (forced here by an iteration limit of 1) falls back to
-/// HiGHS with the same optimum.
+/// The vertex LP values (4 units pushed down, then one maximum) of `sys` under each of
+/// `solvers`, with each solve's solver label checked by `label`.
+fn vertex_values(
+    sys: &fcollide::exact::CollisionSystem,
+    units: &[usize],
+    solvers: &[LpOptions],
+    label: impl Fn(&LpOptions, &str) -> bool,
+) -> Vec<Vec<f64>> {
+    let mut by_solver = Vec::new();
+    for opts in solvers {
+        let mut lp = VertexLp::new(sys, opts).unwrap();
+        let mut vals = Vec::new();
+        for &u in units {
+            let v = lp.push_unit(sys, u).unwrap();
+            assert!(label(opts, &v.stats.solver), "{opts:?}: {}", v.stats.solver);
+            let viol = sys.violation(&v.point);
+            assert!(viol.max() < 1e-9, "{viol:?}");
+            vals.push(v.stats.objective);
+        }
+        // The maximum of the same objective, too.
+        let c = sys.map.row(units[0]).to_vec();
+        vals.push(lp.maximize(&c).unwrap().stats.objective);
+        by_solver.push(vals);
+    }
+    by_solver
+}
+
+/// The dense dual simplex over all rows (from the slack basis and warm) and row generation
+/// over the region rows agree on the vertex LPs and the closest-point LP of random MLPs at
+/// both layers (optimal values to 1e-8 relative); the default is the dense simplex.
+#[test]
+fn dense_simplex_and_row_generation_agree_on_collision_polytopes() {
+    let mut lazy_used = false;
+    for seed in 0..3u64 {
+        let mut rng = ChaCha8Rng::seed_from_u64(100 + seed);
+        let n = random_mlp(&mut rng, &[64, 24, 16, 4], 8);
+        let t = random_image(&mut rng, 64);
+        for layer in ["fc1", "fc2"] {
+            let p = params(layer, |_| {});
+            let sys = match collision_system(&n, &t, &p) {
+                Ok(s) => s,
+                Err(ExactError::NoRoom { .. }) => continue,
+                Err(e) => panic!("{e}"),
+            };
+            let units: Vec<usize> = sys.z_row_units.iter().copied().take(4).collect();
+            let region = sys.ineq.len() - sys.n_z_rows();
+            // Row generation whenever the system has more rows than the equalities and Z rows.
+            let lazy = LpOptions {
+                dense_max_rows: sys.n_eq() + sys.n_z_rows(),
+                ..LpOptions::default()
+            };
+            let solvers = [
+                LpOptions::default(),
+                LpOptions {
+                    solver: LpSolver::Dense,
+                    warm: WarmStrategy::Dual,
+                    ..LpOptions::default()
+                },
+                lazy.clone(),
+            ];
+            // Without HiGHS, `Auto` sends a system with region rows to row generation too.
+            let auto_lazy = !fcollide::exact::HIGHS_AVAILABLE;
+            let by_solver = vertex_values(&sys, &units, &solvers, |o, s| {
+                if region > 0
+                    && o.solver != LpSolver::Dense
+                    && (o.dense_max_rows == lazy.dense_max_rows || auto_lazy)
+                {
+                    s.starts_with("dense (rows generated")
+                } else {
+                    s == "dense"
+                }
+            });
+            lazy_used |= region > 0;
+            for other in &by_solver[1..] {
+                for (a, b) in other.iter().zip(&by_solver[0]) {
+                    assert!(
+                        (a - b).abs() < 1e-8 * (1.0 + b.abs()),
+                        "seed {seed} {layer}: {a} vs dense {b}"
+                    );
+                }
+            }
+            let mut other: Vec<f64> = random_image(&mut rng, 64)
+                .iter()
+                .map(|&v| f64::from(v))
+                .collect();
+            other[3] = 1.4;
+            other[9] = -0.3;
+            let a = closest_l1(&sys, &other, &LpOptions::default()).unwrap();
+            let b = closest_l1(&sys, &other, &lazy).unwrap();
+            assert!(
+                (a.l1 - b.l1).abs() < 1e-8 * (1.0 + a.l1),
+                "{} vs {}",
+                a.l1,
+                b.l1
+            );
+            assert!(sys.violation(&b.point).max() < 1e-9);
+        }
+    }
+    assert!(
+        lazy_used,
+        "no system had region rows: the row generation went untested"
+    );
+}
+
+/// With `--features highs`: the dense dual simplex and HiGHS agree on the vertex LPs of random
+/// MLPs at both layers (optimal values to 1e-8 relative), and a dense failure (forced here by
+/// an iteration limit of 1) falls back to HiGHS with the same optimum.
+#[cfg(feature = "highs")]
 #[test]
 fn dense_simplex_matches_highs_on_collision_polytopes() {
     for seed in 0..3u64 {
@@ -627,57 +731,34 @@ fn dense_simplex_matches_highs_on_collision_polytopes() {
                 Err(e) => panic!("{e}"),
             };
             let units: Vec<usize> = sys.z_row_units.iter().copied().take(4).collect();
-            let mut by_solver = Vec::new();
-            for (solver, warm) in [
-                (LpSolver::Auto, WarmStrategy::Restart),
-                (LpSolver::Dense, WarmStrategy::Dual),
-                (LpSolver::Highs, WarmStrategy::Restart),
-            ] {
-                let opts = LpOptions {
-                    solver,
-                    warm,
-                    ..LpOptions::default()
-                };
-                let mut lp = VertexLp::new(&sys, &opts).unwrap();
-                assert_eq!(lp.is_dense(), solver != LpSolver::Highs);
-                let mut vals = Vec::new();
-                for &u in &units {
-                    let v = lp.push_unit(&sys, u).unwrap();
-                    let want = if solver == LpSolver::Highs {
+            let highs = LpOptions {
+                solver: LpSolver::Highs,
+                ..LpOptions::default()
+            };
+            let by_solver = vertex_values(
+                &sys,
+                &units,
+                &[LpOptions::default(), highs.clone()],
+                |o, s| {
+                    s == if o.solver == LpSolver::Highs {
                         "highs"
                     } else {
                         "dense"
-                    };
-                    assert_eq!(v.stats.solver, want);
-                    let viol = sys.violation(&v.point);
-                    assert!(viol.max() < 1e-9, "{viol:?}");
-                    vals.push(v.stats.objective);
-                }
-                // The maximum of the same objective, too.
-                let c = sys.map.row(units[0]).to_vec();
-                vals.push(lp.maximize(&c).unwrap().stats.objective);
-                by_solver.push(vals);
+                    }
+                },
+            );
+            for (a, b) in by_solver[0].iter().zip(&by_solver[1]) {
+                assert!(
+                    (a - b).abs() < 1e-8 * (1.0 + b.abs()),
+                    "seed {seed} {layer}: {a} vs HiGHS {b}"
+                );
             }
-            for other in &by_solver[..2] {
-                for (a, b) in other.iter().zip(&by_solver[2]) {
-                    assert!(
-                        (a - b).abs() < 1e-8 * (1.0 + b.abs()),
-                        "seed {seed} {layer}: {a} vs HiGHS {b}"
-                    );
-                }
-            }
-            // The closest point in L1, split form (dense) vs HiGHS, also for an image partly
-            // outside the pixel box.
             let mut other: Vec<f64> = random_image(&mut rng, 64)
                 .iter()
                 .map(|&v| f64::from(v))
                 .collect();
             other[3] = 1.4;
             other[9] = -0.3;
-            let highs = LpOptions {
-                solver: LpSolver::Highs,
-                ..LpOptions::default()
-            };
             let a = closest_l1(&sys, &other, &LpOptions::default()).unwrap();
             let b = closest_l1(&sys, &other, &highs).unwrap();
             assert_eq!(
@@ -690,8 +771,6 @@ fn dense_simplex_matches_highs_on_collision_polytopes() {
                 a.l1,
                 b.l1
             );
-            let viol = sys.violation(&a.point);
-            assert!(viol.max() < 1e-9);
             // Forced fallback.
             let mut opts = LpOptions {
                 solver: LpSolver::Dense,
@@ -706,7 +785,7 @@ fn dense_simplex_matches_highs_on_collision_polytopes() {
                 v.stats.solver
             );
             assert!(
-                (v.stats.objective - by_solver[2][0]).abs()
+                (v.stats.objective - by_solver[1][0]).abs()
                     < 1e-8 * (1.0 + v.stats.objective.abs())
             );
         }

@@ -554,12 +554,8 @@ fn vgg16_full_size_round_trips_through_every_format() {
         .collect();
     let tmp = tempfile::tempdir().unwrap();
     for (file, bytes, layout) in [
-        (
-            "vgg16.safetensors",
-            to_safetensors(&tv),
-            Layout::TorchvisionVgg16,
-        ),
-        ("vgg16.pth", to_pth(&tv), Layout::TorchvisionVgg16),
+        ("vgg16.safetensors", to_safetensors(&tv), Layout::Named),
+        ("vgg16.pth", to_pth(&tv), Layout::Named),
         (
             "vgg16_ours.pth",
             to_pth(&ours.clone().into_iter().collect::<Vec<_>>()),
@@ -595,7 +591,11 @@ fn vgg16_full_size_round_trips_through_every_format() {
     }
     assert_eq!(logits(&from_onnx, &x), want);
     let (back, layout) = load_weights_bytes(&bytes, "vgg16.onnx", None, &template, &[]).unwrap();
-    assert_eq!(layout, Layout::Positional);
+    // By position: in the file's order once the map keeps it, else in natural key order.
+    assert!(
+        matches!(layout, Layout::Positional | Layout::PositionalNatural),
+        "{layout:?}"
+    );
     assert_eq!(back, net);
     // A wrong-shaped torchvision file names the key and both shapes.
     let mut bad = tv.clone();
@@ -613,4 +613,96 @@ fn vgg16_full_size_round_trips_through_every_format() {
             && msg.contains("[64, 3, 3, 3]"),
         "{msg}"
     );
+}
+
+/// One ONNX model: input `[1, dims…]` named "input", `nodes`, `inits` and output "y".
+fn onnx_model(input: &[usize], inits: Vec<Pb>, nodes: Vec<Pb>) -> Vec<u8> {
+    let mut g = Pb::default().bytes(2, b"g");
+    g = g.msg(11, value_info("input", input));
+    for t in inits {
+        g = g.msg(5, t);
+    }
+    for n in nodes {
+        g = g.msg(1, n);
+    }
+    g = g.msg(12, value_info("y", &[1, 1]));
+    Pb::default()
+        .int(1, 8)
+        .msg(7, g)
+        .msg(8, Pb::default().bytes(1, b"").int(2, 13))
+        .0
+}
+
+/// Issue 18: hostile ONNX shapes are errors naming the file, never allocations: an input
+/// whose `C·H·W` wraps around, a convolution padded to a huge output, a tensor declaring
+/// far more values than it holds, and NaN weights.
+#[test]
+fn onnx_hostile_shapes_and_values_are_refused() {
+    let relu = || vec![onnx_node("Relu", &["input"], "y", vec![])];
+    // 2²¹ · 2²² · 2²¹ = 2⁶⁴: wraps to 0 in unchecked usize arithmetic.
+    let bytes = onnx_model(&[1, 1 << 21, 1 << 22, 1 << 21], vec![], relu());
+    let err = onnx::read_onnx(&bytes, "wrap.onnx", None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("wrap.onnx") && err.contains("input"), "{err}");
+    let bytes = onnx_model(&[1, 3, 4096, 8192], vec![], relu());
+    let err = onnx::read_onnx(&bytes, "big.onnx", None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("big.onnx"), "{err}");
+    // A 1×1 convolution of a 4×4 input padded by 10⁶ on every side.
+    let conv = |pad: i64| {
+        onnx_model(
+            &[1, 1, 4, 4],
+            vec![
+                onnx_tensor("w", &[1, 1, 1, 1], &[1.0]),
+                onnx_tensor("b", &[1], &[0.0]),
+            ],
+            vec![onnx_node(
+                "Conv",
+                &["input", "w", "b"],
+                "y",
+                vec![
+                    ints_attr("pads", &[pad; 4]),
+                    ints_attr("kernel_shape", &[1, 1]),
+                ],
+            )],
+        )
+    };
+    assert!(onnx::read_onnx(&conv(1), "ok.onnx", None).is_ok());
+    let err = onnx::read_onnx(&conv(1_000_000), "pad.onnx", None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("pad.onnx") && err.contains("per activation"),
+        "{err}"
+    );
+    // A weight declaring 2⁴⁰ values with 4 bytes of data.
+    let bytes = onnx_model(
+        &[1, 1, 4, 4],
+        vec![
+            onnx_tensor("w", &[1 << 20, 1 << 20], &[1.0]),
+            onnx_tensor("b", &[1], &[0.0]),
+        ],
+        vec![onnx_node("Conv", &["input", "w", "b"], "y", vec![])],
+    );
+    let err = onnx::read_onnx(&bytes, "claims.onnx", None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("claims.onnx") && err.contains("'w'"), "{err}");
+    // NaN and infinite weights.
+    for bad in [f32::NAN, f32::INFINITY] {
+        let bytes = onnx_model(
+            &[1, 1, 4, 4],
+            vec![
+                onnx_tensor("w", &[1, 1, 1, 1], &[bad]),
+                onnx_tensor("b", &[1], &[0.0]),
+            ],
+            vec![onnx_node("Conv", &["input", "w", "b"], "y", vec![])],
+        );
+        let err = read_tensors(&bytes, Format::Onnx, "nan.onnx")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("nan.onnx"), "{err}");
+    }
 }

@@ -6,4 +6,6 @@ mod data;
 mod exact;
 mod import;
 mod knn;
+mod ops;
 mod patchdb;
+mod zoo;

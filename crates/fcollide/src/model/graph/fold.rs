@@ -51,7 +51,13 @@ impl Graph {
 
     /// Removes the nodes the output does not depend on.
     pub fn prune_dead(&mut self) {
-        let keep = self.ancestors(self.output());
+        self.prune_dead_from(self.output());
+    }
+
+    /// Keeps node `out` and the nodes it depends on, which makes `out` the output (the last
+    /// node: nodes are topologically ordered, so none of its ancestors comes after it).
+    pub fn prune_dead_from(&mut self, out: usize) {
+        let keep = self.ancestors(out);
         let mut map = vec![usize::MAX; self.nodes.len()];
         let mut nodes = Vec::with_capacity(self.nodes.len());
         for (i, n) in std::mem::take(&mut self.nodes).into_iter().enumerate() {
@@ -141,6 +147,66 @@ impl Graph {
                 .map(|o| {
                     let b0 = bias.as_ref().map_or(0.0, |b| f64::from(b[o]));
                     (b0 * s[o] + t[o]) as f32
+                })
+                .collect();
+            *bias = Some(b);
+            folded.push(self.nodes[i].name.clone());
+            self.bypass_node(i);
+        }
+        folded
+    }
+
+    /// Folds every per-channel `ChannelAffine` (`x·s + t`, e.g. a bias added after a
+    /// `MatMul`) that reads a convolution or linear layer feeding nothing else into that layer:
+    /// `W'[o,…] = s[o]·W[o,…]`, `b'[o] = s[o]·b[o] + t[o]`. Returns the folded nodes' names.
+    pub fn fold_channel_affine(&mut self) -> Vec<String> {
+        let mut folded = Vec::new();
+        let mut i = 1;
+        while i < self.nodes.len() {
+            let src = self.nodes[i].inputs.first().copied().unwrap_or(0);
+            let foldable = matches!(self.nodes[i].op, Op::ChannelAffine { .. })
+                && src > 0
+                && self.consumers()[src].len() == 1
+                && matches!(self.nodes[src].op, Op::Conv2d { .. } | Op::Linear { .. });
+            if !foldable {
+                i += 1;
+                continue;
+            }
+            let Op::ChannelAffine { scale, shift } = self.nodes[i].op.clone() else {
+                unreachable!()
+            };
+            let (weight, bias, outs) = match &mut self.nodes[src].op {
+                Op::Conv2d {
+                    out_channels,
+                    weight,
+                    bias,
+                    ..
+                } => (weight, bias, *out_channels),
+                Op::Linear {
+                    out_features,
+                    weight,
+                    bias,
+                    ..
+                } => (weight, bias, *out_features),
+                _ => unreachable!(),
+            };
+            let fits = |v: &[f32]| v.len() == 1 || v.len() == outs;
+            if !fits(&scale) || !fits(&shift) || outs == 0 || weight.len() % outs != 0 {
+                i += 1;
+                continue;
+            }
+            let per = weight.len() / outs;
+            for (o, row) in weight.chunks_mut(per).enumerate() {
+                let s = f64::from(per_channel(&scale, o));
+                for w in row {
+                    *w = (f64::from(*w) * s) as f32;
+                }
+            }
+            let b: Vec<f32> = (0..outs)
+                .map(|o| {
+                    let b0 = bias.as_ref().map_or(0.0, |b| f64::from(b[o]));
+                    (b0 * f64::from(per_channel(&scale, o)) + f64::from(per_channel(&shift, o)))
+                        as f32
                 })
                 .collect();
             *bias = Some(b);

@@ -31,6 +31,27 @@ pub mod region;
 pub use build::GraphBuilder;
 pub use op::{adaptive_range, Op, Shape, Window};
 
+/// Most values of one node's output (an activation): 2²⁸ (1 GiB of `f32`). A graph whose
+/// shapes exceed it (huge paddings, wrapped-around sizes in a hostile file) is refused by
+/// [`Graph::shapes`] before anything is allocated for it.
+pub const MAX_ACTIVATION_VALUES: usize = 1 << 28;
+
+/// Errors (naming `node`) when an output of shape `out` has more than
+/// [`MAX_ACTIVATION_VALUES`] values (or a size that overflows).
+pub fn check_activation(node: &str, out: Shape) -> Result<(), ModelError> {
+    let len = out.dims().iter().try_fold(1usize, |a, &b| a.checked_mul(b));
+    if len.is_none_or(|n| n > MAX_ACTIVATION_VALUES) {
+        return Err(ModelError::Shape {
+            layer: node.to_string(),
+            msg: format!(
+                "its output {out} has {} values, above the limit of {MAX_ACTIVATION_VALUES} per activation",
+                len.map_or("more than 2⁶⁴".into(), |n| n.to_string())
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// One node: a name, what it computes and which nodes feed it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Node {
@@ -60,8 +81,8 @@ pub struct Graph {
 /// A point at which collisions can be sought: a ReLU that dominates the output.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CollisionPoint {
-    /// The name users give (`fc1`, `conv2`, `layer1.0`): the affine node feeding the ReLU when
-    /// it feeds nothing else, the ReLU's own name otherwise.
+    /// The name users give (`fc1`, `conv2`, `layer1.0`): the linear or convolution node
+    /// feeding the activation when it feeds nothing else, the activation's own name otherwise.
     pub name: String,
     /// The ReLU node.
     pub relu: usize,
@@ -152,7 +173,9 @@ impl Graph {
                 ));
             }
             let ins: Vec<Shape> = node.inputs.iter().map(|&k| shapes[k]).collect();
-            shapes.push(node.op.output_shape(&node.name, &ins)?);
+            let out = node.op.output_shape(&node.name, &ins)?;
+            check_activation(&node.name, out)?;
+            shapes.push(out);
         }
         if self.nodes.len() < 2 {
             return Err(shape_err("input", "the graph has no operations".into()));
@@ -227,10 +250,7 @@ impl Graph {
                 let p = &self.nodes[pre];
                 let named_by_pre = pre != 0
                     && consumers[pre].len() == 1
-                    && matches!(
-                        p.op,
-                        Op::Linear { .. } | Op::Conv2d { .. } | Op::BatchNorm { .. }
-                    );
+                    && matches!(p.op, Op::Linear { .. } | Op::Conv2d { .. });
                 CollisionPoint {
                     name: if named_by_pre {
                         p.name.clone()

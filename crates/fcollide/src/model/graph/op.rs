@@ -337,7 +337,7 @@ impl Op {
         matches!(self, Op::Linear { .. } | Op::Conv2d { .. })
     }
 
-    /// How many inputs the op takes: `Some(n)` exactly, `None` for two or more.
+    /// How many inputs the op takes: `Some(n)` exactly, `None` for one or more.
     pub fn arity(&self) -> Option<usize> {
         match self {
             Op::Input => Some(0),
@@ -508,11 +508,10 @@ impl Op {
                     inputs.len()
                 )))
             }
-            None if inputs.len() < 2 => {
+            None if inputs.is_empty() => {
                 return Err(err(format!(
-                    "{} takes two or more inputs, has {}",
-                    self.kind(),
-                    inputs.len()
+                    "{} takes one or more inputs, has none",
+                    self.kind()
                 )))
             }
             _ => {}

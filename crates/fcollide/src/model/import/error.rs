@@ -28,6 +28,24 @@ pub enum ImportError {
     /// A pickle that is damaged or uses something the safe reader refuses.
     #[error("{path}: cannot read the pickled state dict: {msg}")]
     Pickle { path: String, msg: String },
+    /// A value that is NaN or infinite in a tensor (weights must be finite).
+    #[error("{path}: tensor '{key}' holds {value} at flat index {index}; weights must be finite")]
+    NonFinite {
+        path: String,
+        key: String,
+        index: usize,
+        value: f32,
+    },
+    /// Weights that cannot be used (e.g. not finite), with what was wrong.
+    #[error("{path}: {msg}")]
+    Weights { path: String, msg: String },
+    /// An input above a resource limit (see [`crate::limits`]).
+    #[error("{path}: {source}")]
+    Limit {
+        path: String,
+        #[source]
+        source: crate::limits::LimitError,
+    },
     /// A tensor of a dtype that cannot be converted to f32.
     #[error("{path}: tensor '{key}' has dtype {dtype}, expected one of {expected}")]
     Dtype {
@@ -53,6 +71,15 @@ pub enum ImportError {
         layer: String,
         got: Vec<usize>,
         expected: Vec<usize>,
+    },
+    /// A file whose tensors do not fit the model: tensors the model needs that the file
+    /// lacks, tensors of the file the model does not use, shapes that differ, with a hint
+    /// (e.g. batch norm in the file but not in the model).
+    #[error("{path}: the file's tensors do not fit the model '{arch}': {msg}")]
+    Mismatch {
+        path: String,
+        arch: String,
+        msg: String,
     },
     /// An ONNX operator fcollide does not translate.
     #[error("{path}: unsupported ONNX operator '{op}' (node '{node}'){hint}")]

@@ -69,8 +69,20 @@ pub fn read_tensors(bytes: &[u8], format: Format, path: &str) -> Result<TensorMa
         Format::Safetensors => read_safetensors(bytes, path),
         Format::Pth => pth::read_pth(bytes, path),
         Format::Npz => npz::read_npz(bytes, path),
-        Format::Onnx => Ok(to_tensor_map(&onnx::read_onnx(bytes, path, None)?)),
+        Format::Onnx => {
+            let net = onnx::read_onnx(bytes, path, None)?;
+            finite(&net, path)?;
+            Ok(to_tensor_map(&net))
+        }
     }
+}
+
+/// Errors unless every weight of `net` (read from `path`) is finite.
+pub fn finite(net: &Graph, path: &str) -> Result<(), ImportError> {
+    crate::model::check_finite(net).map_err(|msg| ImportError::Weights {
+        path: path.into(),
+        msg,
+    })
 }
 
 /// ImageNet channel means of `vgg16_weights.npz` (RGB, pixels in 0–255).
@@ -101,6 +113,7 @@ pub fn load_weights_bytes(
     };
     let tensors = read_tensors(bytes, format, path)?;
     let (mut net, layout) = fill_template(template, &tensors, remap, path)?;
+    finite(&net, path)?;
     if layout == Layout::TfNpz && net.input_shape[0] == 3 {
         match net.nodes.get_mut(1) {
             Some(l) if matches!(l.op, Op::Normalize { .. }) => l.op = vgg_npz_normalize(),
@@ -135,6 +148,7 @@ pub fn load_weights_auto(path: &Path, template: &Graph) -> Result<Graph, ImportE
 
 /// Loads an ONNX file as a network (structure and weights).
 pub fn load_onnx(path: &Path, input_shape: Option<[usize; 3]>) -> Result<Graph, ImportError> {
-    let map = map_file(path)?;
-    onnx::read_onnx(&map, &path.display().to_string(), input_shape)
+    let net = onnx::read_onnx_file(path, input_shape)?;
+    finite(&net, &path.display().to_string())?;
+    Ok(net)
 }

@@ -15,15 +15,19 @@
 //!   Flatten/Reshape with input Sub/Div folded into a `Normalize` (see [`onnx`]).
 //!
 //! # Key layouts (see [`keymap`])
-//! fcollide names (`fc1.weight`), the `vgg16_weights.npz` layout (`conv1_1_W` HWIO,
-//! `fc6_W` `[in, out]` with HWC-ordered inputs → PyTorch `[out, in, kh, kw]` / `[out, in]` with
-//! CHW-ordered inputs; mean `[123.68, 116.779, 103.939]` on 0–255 RGB pixels becomes
-//! `Normalize { mean/255, std 1/255 }` on `[0, 1]` pixels), torchvision VGG-16
-//! (`features.N`, `classifier.N`), `nn.Sequential` indices and named attributes by position,
-//! and user prefix rules.
+//! By name: `{node}.{param}` (`fc1.weight`, `layer1.0.bn1.running_var`), after user prefix
+//! rules, a stripped `module.` prefix and the template's alias table (torchvision's VGG
+//! `features.N` / `classifier.N`, see [`crate::model::zoo`]); the `vgg16_weights.npz` layout
+//! (`conv1_1_W` HWIO, `fc6_W` `[in, out]` with HWC-ordered inputs → PyTorch
+//! `[out, in, kh, kw]` / `[out, in]` with CHW-ordered inputs; mean `[123.68, 116.779,
+//! 103.939]` on 0–255 RGB pixels becomes `Normalize { mean/255, std 1/255 }` on `[0, 1]`
+//! pixels); else by position in the file's order (then natural key order). Every tensor of
+//! the file must be used (`num_batches_tracked` and a spec's `ignore` excepted); batch norm is
+//! folded after filling.
 //!
 //! # Model specs
-//! A TOML file ([`spec`]) names the architecture, weights, format, remap rules and the
+//! A TOML file ([`spec`]) names the architecture (a torchvision template, `mlp`, `lenet5`,
+//! `onnx`, or a `custom` graph of `[[node]]` entries), weights, format, remap rules and the
 //! preprocessing the weights expect; [`load_model`] folds that preprocessing into the first
 //! layers so that every network takes raw `[0, 1]` RGB pixels.
 pub mod error;
@@ -39,7 +43,7 @@ pub mod tensors;
 pub mod zip;
 
 pub use error::ImportError;
-pub use keymap::{fill_template, Layout, TORCHVISION_VGG16};
+pub use keymap::{fill_template, Layout, MatchOptions, Matched, TORCHVISION_VGG16};
 pub use load::{
     detect_format, load_onnx, load_weights_auto, load_weights_bytes, read_tensors, Format,
 };

@@ -1,6 +1,7 @@
 //! NumPy `.npz` archives (stored or deflated zip of `.npy` members) and `.npy` arrays
 //! (format versions 1–3; little-endian `f4`, `f8`, `f2`, `i8`, `i4`, `i2`, `i1`, `u1`, `b1`;
 //! C or Fortran order). Member `name.npy` becomes tensor `name`.
+use super::pickle::short;
 use super::tensors::{contiguous_strides, decode_strided, numel, DType, TensorMap, CONVERTIBLE};
 use super::zip::ZipArchive;
 use super::ImportError;
@@ -59,7 +60,7 @@ pub fn read_npy(bytes: &[u8], path: &str, key: &str) -> Result<super::RawTensor,
             return Err(ImportError::Dtype {
                 path: path.into(),
                 key: key.into(),
-                dtype: format!("numpy '{other}'"),
+                dtype: format!("numpy '{}'", short(other)),
                 expected: CONVERTIBLE,
             })
         }
@@ -72,14 +73,14 @@ pub fn read_npy(bytes: &[u8], path: &str, key: &str) -> Result<super::RawTensor,
     let inner = shape_txt
         .strip_prefix('(')
         .and_then(|s| s.split(')').next())
-        .ok_or_else(|| bad(format!("bad shape {shape_txt}")))?;
+        .ok_or_else(|| bad(format!("bad shape {}", short(shape_txt))))?;
     let shape: Vec<usize> = inner
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|s| s.trim_end_matches('L').parse::<usize>())
         .collect::<Result<_, _>>()
-        .map_err(|_| bad(format!("bad shape ({inner})")))?;
+        .map_err(|_| bad(format!("bad shape ({})", short(inner))))?;
     let n = numel(&shape).ok_or_else(|| bad(format!("shape {shape:?} overflows")))?;
     let data = &bytes[start + hlen..];
     let need = n
@@ -116,7 +117,13 @@ pub fn read_npz_zip(zip: &ZipArchive<'_>, path: &str) -> Result<TensorMap, Impor
             continue;
         };
         let data = zip.read(e)?;
-        out.insert(key.to_string(), read_npy(&data, path, key)?);
+        let shown = short(key);
+        out.insert_new(
+            key.to_string(),
+            read_npy(&data, path, &shown)?,
+            path,
+            FORMAT,
+        )?;
     }
     if out.is_empty() {
         return Err(ImportError::corrupt(path, FORMAT, "no .npy members"));

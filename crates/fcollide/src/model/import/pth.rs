@@ -5,46 +5,41 @@
 //! Accepted top-level values: a state dict (`OrderedDict` name → tensor), or a checkpoint dict
 //! holding one under `state_dict`, `model_state_dict`, `model`, `net`, `state` or `module`.
 //! A pickled whole module (any class instance) is refused with a message saying what to do.
-use super::pickle::{self, Value};
+use super::pickle::{self, short, Pickle, Value};
 use super::tensors::{decode_strided, DType, TensorMap};
 use super::zip::ZipArchive;
 use super::ImportError;
 use std::borrow::Cow;
-use std::cell::RefCell;
 use std::collections::HashMap;
-use std::rc::Rc;
 
 const FORMAT: &str = "PyTorch zip";
 
-type Dict = Rc<RefCell<Vec<(Value, Value)>>>;
-
-fn has_tensors(d: &Dict) -> bool {
-    d.borrow()
-        .iter()
-        .any(|(_, v)| matches!(v, Value::Tensor(_)))
+fn has_tensors(p: &Pickle, d: &Value) -> bool {
+    p.entries(d)
+        .is_some_and(|e| e.iter().any(|(_, v)| matches!(v, Value::Tensor(_))))
 }
 
 fn key_str(k: &Value) -> String {
     match k {
-        Value::Str(s) => s.clone(),
+        Value::Str(s) => s.to_string(),
         Value::Int(i) => i.to_string(),
         other => format!("<{}>", other.kind()),
     }
 }
 
 /// Finds the state dict inside the unpickled top-level value.
-fn state_dict(v: &Value, path: &str) -> Result<Dict, ImportError> {
+fn state_dict<'p>(v: &'p Value, p: &'p Pickle, path: &str) -> Result<&'p Value, ImportError> {
     let whole = |class: &str| ImportError::WholeModule {
         path: path.to_string(),
-        class: class.to_string(),
+        class: short(class),
     };
     match v {
         Value::Object(class) => Err(whole(class)),
-        Value::Dict(d) => {
-            if has_tensors(d) {
-                return Ok(d.clone());
+        Value::Dict(_) => {
+            if has_tensors(p, v) {
+                return Ok(v);
             }
-            let entries = d.borrow();
+            let entries = p.entries(v).unwrap_or_default();
             for name in [
                 "state_dict",
                 "model_state_dict",
@@ -55,24 +50,30 @@ fn state_dict(v: &Value, path: &str) -> Result<Dict, ImportError> {
             ] {
                 let found = entries
                     .iter()
-                    .find(|(k, _)| matches!(k, Value::Str(s) if s == name));
+                    .find(|(k, _)| matches!(k, Value::Str(s) if &**s == name));
                 match found {
-                    Some((_, Value::Dict(inner))) if has_tensors(inner) => return Ok(inner.clone()),
+                    Some((_, inner @ Value::Dict(_))) if has_tensors(p, inner) => return Ok(inner),
                     Some((_, Value::Object(class))) => return Err(whole(class)),
                     _ => {}
                 }
             }
-            let nested: Vec<&Dict> = entries
+            let nested: Vec<&Value> = entries
                 .iter()
-                .filter_map(|(_, v)| match v {
-                    Value::Dict(inner) if has_tensors(inner) => Some(inner),
-                    _ => None,
+                .filter_map(|(_, inner)| {
+                    (matches!(inner, Value::Dict(_)) && has_tensors(p, inner)).then_some(inner)
                 })
                 .collect();
             if nested.len() == 1 {
-                return Ok(nested[0].clone());
+                return Ok(nested[0]);
             }
-            let keys: Vec<String> = entries.iter().map(|(k, _)| key_str(k)).collect();
+            let mut keys: Vec<String> = entries
+                .iter()
+                .take(20)
+                .map(|(k, _)| short(&key_str(k)))
+                .collect();
+            if entries.len() > 20 {
+                keys.push(format!("… ({} more)", entries.len() - 20));
+            }
             Err(ImportError::Pickle {
                 path: path.into(),
                 msg: format!(
@@ -131,20 +132,21 @@ pub fn read_pth_zip(zip: &ZipArchive<'_>, path: &str) -> Result<TensorMap, Impor
         .ok_or_else(|| ImportError::corrupt(path, FORMAT, "no data.pkl member"))?;
     let prefix = pkl.name[..pkl.name.len() - "data.pkl".len()].to_string();
     let pickled = zip.read(pkl)?;
-    let value = pickle::load(&pickled).map_err(|msg| ImportError::Pickle {
+    let (value, arena) = pickle::load(&pickled).map_err(|msg| ImportError::Pickle {
         path: path.into(),
-        msg: format!("{}: {msg}", pkl.name),
+        msg: format!("{}: {msg}", short(&pkl.name)),
     })?;
-    let dict = state_dict(&value, path)?;
+    let dict = state_dict(&value, &arena, path)?;
     let mut storages: HashMap<String, Cow<'_, [u8]>> = HashMap::new();
     let mut out = TensorMap::new();
-    for (k, v) in dict.borrow().iter() {
+    for (k, v) in arena.entries(dict).unwrap_or_default() {
         let Value::Tensor(t) = v else { continue };
         let key = key_str(k);
+        let shown = short(&key);
         let dtype = storage_dtype(&t.storage_type).ok_or_else(|| ImportError::Dtype {
             path: path.into(),
-            key: key.clone(),
-            dtype: t.storage_type.clone(),
+            key: shown.clone(),
+            dtype: short(&t.storage_type),
             expected: super::tensors::CONVERTIBLE,
         })?;
         if !storages.contains_key(&t.storage) {
@@ -153,16 +155,19 @@ pub fn read_pth_zip(zip: &ZipArchive<'_>, path: &str) -> Result<TensorMap, Impor
                 ImportError::corrupt(
                     path,
                     FORMAT,
-                    format!("storage member '{name}' of tensor '{key}' is missing"),
+                    format!(
+                        "storage member '{}' of tensor '{shown}' is missing",
+                        short(&name)
+                    ),
                 )
             })?;
             storages.insert(t.storage.clone(), zip.read(e)?);
         }
         let bytes = &storages[&t.storage];
         let tensor = decode_strided(
-            bytes, dtype, &t.size, &t.stride, t.offset, path, &key, FORMAT,
+            bytes, dtype, &t.size, &t.stride, t.offset, path, &shown, FORMAT,
         )?;
-        out.insert(key, tensor);
+        out.insert_new(key, tensor, path, FORMAT)?;
     }
     Ok(out)
 }

@@ -34,15 +34,40 @@ pub fn looks_like_safetensors(bytes: &[u8]) -> bool {
     bytes[8] == b'{' && n >= 2 && n <= (bytes.len() - 8) as u64
 }
 
-/// Reads every tensor of safetensors `bytes`.
+/// Checks the JSON header's declared length against `max_text_bytes` before it is parsed.
+fn check_header(bytes: &[u8], path: &str) -> Result<(), ImportError> {
+    if bytes.len() >= 8 {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(&bytes[..8]);
+        crate::limits::check(
+            "the safetensors JSON header",
+            u64::from_le_bytes(a),
+            "max_text_bytes",
+            crate::limits::current().max_text_bytes,
+        )
+        .map_err(|source| ImportError::Limit {
+            path: path.into(),
+            source,
+        })?;
+    }
+    Ok(())
+}
+
+/// Reads every tensor of safetensors `bytes`, in the order of their data in the file.
 pub fn read_safetensors(bytes: &[u8], path: &str) -> Result<TensorMap, ImportError> {
+    check_header(bytes, path)?;
     let st = SafeTensors::deserialize(bytes)
         .map_err(|e| ImportError::corrupt(path, FORMAT, e.to_string()))?;
     let mut out = TensorMap::new();
-    for (name, view) in st.tensors() {
+    let mut views = st.tensors();
+    // The file's order: by data offset (then name, for empty tensors sharing an offset).
+    views.sort_by(|(a, va), (b, vb)| {
+        (va.data().as_ptr() as usize, a).cmp(&(vb.data().as_ptr() as usize, b))
+    });
+    for (name, view) in views {
         let dt = dtype(view.dtype()).ok_or_else(|| ImportError::Dtype {
             path: path.into(),
-            key: name.clone(),
+            key: super::pickle::short(&name),
             dtype: format!("{:?}", view.dtype()),
             expected: CONVERTIBLE,
         })?;
@@ -54,20 +79,18 @@ pub fn read_safetensors(bytes: &[u8], path: &str) -> Result<TensorMap, ImportErr
             &contiguous_strides(&shape),
             0,
             path,
-            &name,
+            &super::pickle::short(&name),
             FORMAT,
         )?;
-        out.insert(name, t);
+        out.insert_new(name, t, path, FORMAT)?;
     }
     Ok(out)
 }
 
-/// Memory-maps a file; the map is read-only and dropped when the caller is done.
+/// Memory-maps a regular file ([`crate::fsutil::map_regular`]: FIFOs, devices and
+/// directories are refused); the map is read-only and dropped when the caller is done.
 pub fn map_file(path: &Path) -> Result<memmap2::Mmap, ImportError> {
-    let file = std::fs::File::open(path).map_err(|e| ImportError::io(path, e))?;
-    // SAFETY: read-only map; a file truncated by another process while mapped is outside
-    // what we guard against (as in `model::io::load`).
-    unsafe { memmap2::Mmap::map(&file) }.map_err(|e| ImportError::io(path, e))
+    crate::fsutil::map_regular(path).map_err(|e| ImportError::io(path, e))
 }
 
 /// Reads every tensor of a safetensors file (memory-mapped).

@@ -1,6 +1,13 @@
-//! The common form every reader produces: named f32 tensors, row-major (C order).
+//! The common form every reader produces: named f32 tensors, row-major (C order), in the
+//! file's own order ([`TensorMap`]).
+//!
+//! [`decode_strided`] is where every reader turns stored elements into `f32`: before
+//! allocating, it checks the declared size against `max_tensor_bytes`
+//! ([`crate::limits`]) and against the storage actually present (a view may not claim more
+//! elements than its storage holds, so zero strides cannot turn a few bytes into terabytes);
+//! after decoding, every value must be finite.
 use super::ImportError;
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 /// A dense row-major f32 tensor.
 #[derive(Clone, Debug, PartialEq)]
@@ -11,8 +18,125 @@ pub struct RawTensor {
     pub data: Vec<f32>,
 }
 
-/// Tensors by name (PyTorch-style dotted keys, or whatever the file uses).
-pub type TensorMap = BTreeMap<String, RawTensor>;
+/// Tensors by name (PyTorch-style dotted keys, or whatever the file uses), in the order
+/// they were inserted: the file's own order (safetensors: order of the data offsets;
+/// PyTorch: the state dict's order; npz: the zip members' order; ONNX: the network's
+/// order). Inserting an existing key replaces its tensor in place.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TensorMap {
+    entries: Vec<(String, RawTensor)>,
+    index: HashMap<String, usize>,
+}
+
+impl TensorMap {
+    /// An empty map.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Inserts `key` at the end (or replaces its tensor in place); returns the old tensor.
+    pub fn insert(&mut self, key: String, tensor: RawTensor) -> Option<RawTensor> {
+        match self.index.get(&key) {
+            Some(&i) => Some(std::mem::replace(&mut self.entries[i].1, tensor)),
+            None => {
+                self.index.insert(key.clone(), self.entries.len());
+                self.entries.push((key, tensor));
+                None
+            }
+        }
+    }
+
+    /// Inserts a key read from a file, refusing a name the file already used.
+    pub fn insert_new(
+        &mut self,
+        key: String,
+        tensor: RawTensor,
+        path: &str,
+        format: &'static str,
+    ) -> Result<(), ImportError> {
+        if self.index.contains_key(&key) {
+            return Err(ImportError::corrupt(
+                path,
+                format,
+                format!("two tensors are named '{}'", super::pickle::short(&key)),
+            ));
+        }
+        self.insert(key, tensor);
+        Ok(())
+    }
+
+    /// The tensor called `key`.
+    pub fn get(&self, key: &str) -> Option<&RawTensor> {
+        self.index.get(key).map(|&i| &self.entries[i].1)
+    }
+
+    /// Whether there is a tensor called `key`.
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.index.contains_key(key)
+    }
+
+    /// Number of tensors.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The names in order.
+    pub fn keys(&self) -> impl Iterator<Item = &String> {
+        self.entries.iter().map(|(k, _)| k)
+    }
+
+    /// The tensors in order.
+    pub fn values(&self) -> impl Iterator<Item = &RawTensor> {
+        self.entries.iter().map(|(_, t)| t)
+    }
+
+    /// `(name, tensor)` in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &RawTensor)> {
+        self.entries.iter().map(|(k, t)| (k, t))
+    }
+}
+
+impl std::ops::Index<&str> for TensorMap {
+    type Output = RawTensor;
+    fn index(&self, key: &str) -> &RawTensor {
+        self.get(key)
+            .unwrap_or_else(|| panic!("no tensor named '{key}'"))
+    }
+}
+
+impl FromIterator<(String, RawTensor)> for TensorMap {
+    fn from_iter<I: IntoIterator<Item = (String, RawTensor)>>(iter: I) -> Self {
+        let mut m = TensorMap::new();
+        for (k, t) in iter {
+            m.insert(k, t);
+        }
+        m
+    }
+}
+
+impl IntoIterator for TensorMap {
+    type Item = (String, RawTensor);
+    type IntoIter = std::vec::IntoIter<(String, RawTensor)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.entries.into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a TensorMap {
+    type Item = (&'a String, &'a RawTensor);
+    type IntoIter = std::iter::Map<
+        std::slice::Iter<'a, (String, RawTensor)>,
+        fn(&'a (String, RawTensor)) -> (&'a String, &'a RawTensor),
+    >;
+    fn into_iter(self) -> Self::IntoIter {
+        self.entries.iter().map(|(k, t)| (k, t))
+    }
+}
 
 /// Element types found in weight files.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,8 +223,14 @@ pub fn contiguous_strides(shape: &[usize]) -> Vec<usize> {
     s
 }
 
+/// Index and value of the first NaN or infinity in `v`.
+pub fn first_non_finite(v: &[f32]) -> Option<(usize, f32)> {
+    v.iter().position(|x| !x.is_finite()).map(|i| (i, v[i]))
+}
+
 /// Copies a strided view of little-endian `bytes` (element `offset`, element `strides`) into a
-/// contiguous f32 tensor, checking every index stays inside `bytes`.
+/// contiguous f32 tensor, checking every index stays inside `bytes`, the size limits (see
+/// the module docs) and that every value is finite.
 #[allow(clippy::too_many_arguments)]
 pub fn decode_strided(
     bytes: &[u8],
@@ -119,9 +249,23 @@ pub fn decode_strided(
         )));
     }
     let n = numel(shape).ok_or_else(|| bad(format!("shape {shape:?} overflows")))?;
+    crate::limits::check_alloc(
+        &format!("tensor '{key}' of shape {shape:?} (decoded as f32)"),
+        n as u64,
+        4,
+    )
+    .map_err(|source| ImportError::Limit {
+        path: path.into(),
+        source,
+    })?;
     let esz = dtype.size();
     let avail = bytes.len() / esz;
     if n > 0 {
+        if n > avail {
+            return Err(bad(format!(
+                "shape {shape:?} (strides {strides:?}) has {n} elements, but its storage holds only {avail}: a view larger than its storage (zero or overlapping strides) is refused"
+            )));
+        }
         // Largest element index touched.
         let mut last = offset;
         for (d, s) in shape.iter().zip(strides) {
@@ -158,6 +302,14 @@ pub fn decode_strided(
                 idx[k] = 0;
             }
         }
+    }
+    if let Some((index, value)) = first_non_finite(&data) {
+        return Err(ImportError::NonFinite {
+            path: path.into(),
+            key: key.into(),
+            index,
+            value,
+        });
     }
     Ok(RawTensor {
         shape: shape.to_vec(),
@@ -224,5 +376,62 @@ mod tests {
             data: (0..6).map(|v| v as f32).collect(),
         };
         assert_eq!(m.transpose2(), m.permute(&[1, 0]));
+    }
+
+    #[test]
+    fn zero_strides_huge_shapes_and_nan_are_refused() {
+        let bytes: Vec<u8> = (0..6).flat_map(|v| (v as f32).to_le_bytes()).collect();
+        // A broadcast view of 6 values claiming 2³⁰ × 2¹⁰ elements.
+        let err = decode_strided(
+            &bytes,
+            DType::F32,
+            &[1 << 30, 1 << 10],
+            &[0, 0],
+            0,
+            "p.pth",
+            "w",
+            "x",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("max_tensor_bytes") && err.contains("p.pth"),
+            "{err}"
+        );
+        let err = decode_strided(&bytes, DType::F32, &[1000], &[0], 0, "p.pth", "w", "x")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("larger than its storage") && err.contains("'w'"),
+            "{err}"
+        );
+        let mut nan = bytes.clone();
+        nan[8..12].copy_from_slice(&f32::NAN.to_le_bytes());
+        let err = decode_strided(&nan, DType::F32, &[6], &[1], 0, "p.pth", "fc1.weight", "x")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("fc1.weight") && err.contains("NaN") && err.contains("index 2"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn tensor_map_keeps_insertion_order() {
+        let t = |v: f32| RawTensor {
+            shape: vec![1],
+            data: vec![v],
+        };
+        let mut m = TensorMap::new();
+        for (i, k) in ["input", "hidden", "output"].iter().enumerate() {
+            m.insert(k.to_string(), t(i as f32));
+        }
+        assert_eq!(m.keys().collect::<Vec<_>>(), ["input", "hidden", "output"]);
+        assert_eq!(m.insert("hidden".into(), t(9.0)), Some(t(1.0)));
+        assert_eq!(m.keys().collect::<Vec<_>>(), ["input", "hidden", "output"]);
+        assert_eq!(m["hidden"], t(9.0));
+        assert!(m.insert_new("input".into(), t(0.0), "f", "x").is_err());
+        let back: TensorMap = m.clone().into_iter().collect();
+        assert_eq!(back, m);
     }
 }

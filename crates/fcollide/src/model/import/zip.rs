@@ -1,6 +1,12 @@
 //! A minimal, bounds-checked zip reader (stored and deflated members, zip64 sizes) and a
 //! stored-only writer; enough for PyTorch checkpoints and `.npz` files.
+//!
+//! A deflated member is inflated as a stream capped at its declared size, and only after
+//! that size passed `max_inflated_bytes` and `max_inflate_ratio` ([`crate::limits`]): a zip
+//! bomb is refused before anything is allocated for it.
+use super::pickle::short;
 use super::ImportError;
+use crate::fsutil::InflateLimit;
 use std::borrow::Cow;
 use std::io::Read;
 
@@ -117,7 +123,10 @@ impl<'a> ZipArchive<'a> {
             }
             let local = usize::try_from(local).map_err(|_| trunc())?;
             if u32_at(bytes, local) != Some(0x0403_4b50) {
-                return Err(bad(&format!("bad local header for member '{name}'")));
+                return Err(bad(&format!(
+                    "bad local header for member '{}'",
+                    short(&name)
+                )));
             }
             let ln = u16_at(bytes, local + 26).ok_or_else(trunc)? as usize;
             let lx = u16_at(bytes, local + 28).ok_or_else(trunc)? as usize;
@@ -129,7 +138,8 @@ impl<'a> ZipArchive<'a> {
                 .is_none_or(|end| end > bytes.len())
             {
                 return Err(bad(&format!(
-                    "member '{name}' runs past the end of the file"
+                    "member '{}' runs past the end of the file",
+                    short(&name)
                 )));
             }
             entries.push(ZipEntry {
@@ -158,25 +168,34 @@ impl<'a> ZipArchive<'a> {
     /// The (decompressed, CRC-checked) contents of a member.
     pub fn read(&self, e: &ZipEntry) -> Result<Cow<'a, [u8]>, ImportError> {
         let bad = |m: String| ImportError::corrupt(&self.path, self.format, m);
+        let name = short(&e.name);
         let raw = &self.bytes[e.data_start..e.data_start + e.compressed];
         let data: Cow<'a, [u8]> = match e.method {
             0 => {
                 if e.size != e.compressed {
-                    return Err(bad(format!("stored member '{}' has inconsistent sizes", e.name)));
+                    return Err(bad(format!("stored member '{name}' has inconsistent sizes")));
                 }
                 Cow::Borrowed(raw)
             }
             8 => {
+                InflateLimit::<&[u8]>::check_declared(
+                    &format!("member '{name}' (uncompressed size)"),
+                    e.size as u64,
+                    e.compressed as u64,
+                )
+                .map_err(|source| ImportError::Limit {
+                    path: self.path.clone(),
+                    source,
+                })?;
                 // Deflate expands at most ~1032:1; do not trust a damaged size field for the allocation.
                 let mut out = Vec::with_capacity(e.size.min(e.compressed.saturating_mul(1032) + 64));
-                flate2::read::DeflateDecoder::new(raw)
+                InflateLimit::new(flate2::read::DeflateDecoder::new(raw), e.compressed as u64)
                     .take(e.size as u64 + 1)
                     .read_to_end(&mut out)
-                    .map_err(|err| bad(format!("member '{}': deflate error: {err}", e.name)))?;
+                    .map_err(|err| bad(format!("member '{name}': deflate error: {err}")))?;
                 if out.len() != e.size {
                     return Err(bad(format!(
-                        "member '{}' inflates to {} bytes, expected {}",
-                        e.name,
+                        "member '{name}' inflates to {} bytes, expected {}",
                         out.len(),
                         e.size
                     )));
@@ -185,15 +204,14 @@ impl<'a> ZipArchive<'a> {
             }
             m => {
                 return Err(bad(format!(
-                    "member '{}' uses compression method {m}; only stored (0) and deflate (8) are supported",
-                    e.name
+                    "member '{name}' uses compression method {m}; only stored (0) and deflate (8) are supported"
                 )))
             }
         };
         let mut crc = flate2::Crc::new();
         crc.update(&data);
         if crc.sum() != e.crc {
-            return Err(bad(format!("member '{}' fails its CRC check", e.name)));
+            return Err(bad(format!("member '{name}' fails its CRC check")));
         }
         Ok(data)
     }
@@ -202,11 +220,27 @@ impl<'a> ZipArchive<'a> {
 /// Writes a zip archive of stored (uncompressed) members, each aligned to 64 bytes like
 /// PyTorch's writer does.
 pub fn write_stored(members: &[(String, Vec<u8>)]) -> Vec<u8> {
+    write_zip(members, false)
+}
+
+/// Writes a zip archive of members, stored or (`deflate`) deflated, each aligned to 64 bytes.
+pub fn write_zip(members: &[(String, Vec<u8>)], deflate: bool) -> Vec<u8> {
     let mut out = Vec::new();
     let mut central = Vec::new();
-    for (name, data) in members {
+    for (name, plain) in members {
         let mut crc = flate2::Crc::new();
-        crc.update(data);
+        crc.update(plain);
+        let packed;
+        let data: &Vec<u8> = if deflate {
+            use std::io::Write;
+            let mut enc =
+                flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+            enc.write_all(plain).expect("deflate to memory");
+            packed = enc.finish().expect("deflate to memory");
+            &packed
+        } else {
+            plain
+        };
         let offset = out.len() as u32;
         let header_len = 30 + name.len() + 4;
         let pad = (64 - (out.len() + header_len) % 64) % 64;
@@ -214,11 +248,11 @@ pub fn write_stored(members: &[(String, Vec<u8>)]) -> Vec<u8> {
         let mut common = Vec::new();
         common.extend_from_slice(&20u16.to_le_bytes()); // version needed
         common.extend_from_slice(&0u16.to_le_bytes()); // flags
-        common.extend_from_slice(&0u16.to_le_bytes()); // stored
+        common.extend_from_slice(&(if deflate { 8u16 } else { 0 }).to_le_bytes());
         common.extend_from_slice(&0u32.to_le_bytes()); // time, date
         common.extend_from_slice(&crc.sum().to_le_bytes());
         common.extend_from_slice(&(data.len() as u32).to_le_bytes());
-        common.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        common.extend_from_slice(&(plain.len() as u32).to_le_bytes());
         common.extend_from_slice(&(name.len() as u16).to_le_bytes());
         out.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
         out.extend_from_slice(&common);
@@ -249,4 +283,44 @@ pub fn write_stored(members: &[(String, Vec<u8>)]) -> Vec<u8> {
     out.extend_from_slice(&cd_off.to_le_bytes());
     out.extend_from_slice(&0u16.to_le_bytes());
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bombs_are_refused_before_inflating() {
+        let members = vec![
+            ("a.npy".to_string(), vec![7u8; 100]),
+            ("z".to_string(), vec![0u8; 40 << 20]),
+        ];
+        let z = write_zip(&members, true);
+        let zip = ZipArchive::new(&z, "bomb.npz", "npz").unwrap();
+        assert_eq!(&*zip.read(&zip.entries[0]).unwrap(), &[7u8; 100][..]);
+        let err = zip.read(&zip.entries[1]).unwrap_err().to_string();
+        assert!(
+            err.contains("bomb.npz") && err.contains("max_inflate_ratio") && err.contains("'z'"),
+            "{err}"
+        );
+        // Under a lower max_inflated_bytes the declared size alone is refused.
+        let small = crate::limits::Limits {
+            max_inflated_bytes: 1 << 20,
+            ..crate::limits::Limits::DEFAULT
+        };
+        let err = crate::limits::with_limits(small, || zip.read(&zip.entries[1]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("max_inflated_bytes"), "{err}");
+        // A member whose declared size lies low inflates only to that size.
+        let mut lying = z.clone();
+        let cd = lying
+            .windows(4)
+            .rposition(|w| w == [0x50, 0x4b, 0x01, 0x02])
+            .unwrap();
+        lying[cd + 24..cd + 28].copy_from_slice(&1000u32.to_le_bytes());
+        let zip = ZipArchive::new(&lying, "lie.npz", "npz").unwrap();
+        let err = zip.read(&zip.entries[1]).unwrap_err().to_string();
+        assert!(err.contains("expected 1000"), "{err}");
+    }
 }

@@ -2,6 +2,7 @@
 //! embedded digits, an IDX file, a folder of JPEG/PNG images, any in-memory [`Dataset`]).
 use super::{Layout, PatchDbError, PatchDbHeader, ProjectionInfo};
 use crate::data::{self, idx, DataError, Dataset, IdxImages};
+use crate::fsutil::AtomicFile;
 use crate::patches::extract::{window, window_corners};
 use crate::patches::view::project_rows;
 use crate::progress::Progress;
@@ -12,7 +13,6 @@ use rayon::prelude::*;
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Bytes of patches (plus decoded images) handled per parallel chunk of images.
 const CHUNK_BYTES: usize = 64 << 20;
@@ -571,21 +571,8 @@ pub fn build(
     )
     .ok_or_else(|| PatchDbError::Params("the file would be larger than 2⁶⁴ bytes".into()))?;
 
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let dir = match out.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let file_name = out
-        .file_name()
-        .ok_or_else(|| PatchDbError::Params(format!("{}: not a file path", out.display())))?;
-    std::fs::create_dir_all(&dir).map_err(|e| PatchDbError::io(&dir, e))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp{}-{}",
-        file_name.to_string_lossy(),
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
+    let mut file = AtomicFile::create(out).map_err(|e| PatchDbError::io(out, e))?;
+    let tmp = file.temp_path().to_path_buf();
     let job = Job {
         source,
         header: &header,
@@ -597,12 +584,12 @@ pub fn build(
         out,
     };
     progress.start("patch database", n_images as u64);
-    let result = job.write(progress);
+    let result = job.write(file.file(), progress);
     progress.finish();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map(|()| header)
+    result?;
+    // On an error above, dropping `file` removed the temporary file.
+    file.commit().map_err(|e| PatchDbError::io(out, e))?;
+    Ok(header)
 }
 
 /// Everything [`build`] writes, once checked.
@@ -618,10 +605,10 @@ struct Job<'a> {
 }
 
 impl Job<'_> {
-    fn write(&self, progress: &dyn Progress) -> Result<(), PatchDbError> {
+    fn write(&self, file: &mut File, progress: &dyn Progress) -> Result<(), PatchDbError> {
         let io = |e| PatchDbError::io(self.out, e);
         let (tmp, layout, header) = (self.tmp, self.layout, self.header);
-        let mut head = BufWriter::new(File::create(tmp).map_err(io)?);
+        let mut head = BufWriter::new(file);
         let names_len = layout.end - layout.names;
         head.write_all(&header.encode(names_len)).map_err(io)?;
         head.write_all(header.description.as_bytes()).map_err(io)?;
@@ -677,10 +664,7 @@ impl Job<'_> {
         for wr in [rows, sources].into_iter().chain(raw).chain(tail) {
             finish_writer(wr).map_err(io)?;
         }
-        let file = finish_writer(head).map_err(io)?;
-        file.set_len(layout.end).map_err(io)?;
-        file.sync_all().map_err(io)?;
-        drop(file);
-        std::fs::rename(tmp, self.out).map_err(io)
+        let file = head.into_inner().map_err(|e| io(e.into_error()))?;
+        file.set_len(layout.end).map_err(io)
     }
 }

@@ -296,13 +296,14 @@ impl PatchDb {
                 reason: "patch databases are little-endian and mapped in place; this machine is big-endian".into(),
             });
         }
-        let file = std::fs::File::open(path).map_err(|e| PatchDbError::io(path, e))?;
+        let file = crate::fsutil::open_regular(path).map_err(|e| PatchDbError::io(path, e))?;
         let file_len = file
             .metadata()
             .map_err(|e| PatchDbError::io(path, e))?
             .len();
         if file_len < HEADER_LEN as u64 {
-            let bytes = std::fs::read(path).map_err(|e| PatchDbError::io(path, e))?;
+            let bytes = crate::fsutil::read_bounded(file, HEADER_LEN as u64, "max_read_bytes")
+                .map_err(|e| PatchDbError::io(path, e))?;
             let m = bytes.len().min(MAGIC.len());
             if bytes[..m] != MAGIC[..m] || bytes.is_empty() {
                 return Err(bad_magic(path, &bytes));
@@ -651,8 +652,9 @@ impl PatchDb {
         Ok(DciIndex::new(self.vectors(), params)?)
     }
 
-    /// Loads a DCI index saved for this database, checking that it was built over as many
-    /// rows of the same dimension.
+    /// Loads a DCI index saved for this database, checking that it was built over these
+    /// very rows: as many, of the same dimension, with the same fingerprint
+    /// ([`Vectors::fingerprint`], recorded by the index; computing it reads the rows once).
     pub fn load_index(&self, path: impl AsRef<Path>) -> Result<DciIndex, PatchDbError> {
         let path = path.as_ref();
         let index = DciIndex::load(path)?;
@@ -666,6 +668,15 @@ impl PatchDb {
                     self.path.display(),
                     self.len(),
                     self.header.dim
+                ),
+            });
+        }
+        if index.fingerprint() != self.vectors().fingerprint() {
+            return Err(PatchDbError::Incompatible {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "the index was built over other patches than those of {} (same count and dimension, different content): rebuild it with `fcollide patches index`",
+                    self.path.display()
                 ),
             });
         }

@@ -49,6 +49,15 @@ pub enum KnnError {
         reason: String,
     },
 
+    /// An index used with data other than the data it was built over.
+    #[error("the index was built over other data (fingerprint {index}, the data given has {data}): rebuild the index for this data")]
+    OtherData {
+        /// The fingerprint recorded in the index.
+        index: String,
+        /// The fingerprint of the data given.
+        data: String,
+    },
+
     /// An I/O error, with the path involved.
     #[error("I/O error on {}: {source}", path.display())]
     Io {

@@ -255,6 +255,41 @@ impl<'a> Vectors<'a> {
     pub fn as_slice(&self) -> &'a [f32] {
         self.data
     }
+
+    /// A fingerprint of the vectors: the first 16 bytes of the SHA-256 of
+    /// `b"fcollide.vectors\0"`, `n` and `dim` (little-endian `u64`s), then the SHA-256 of
+    /// each block of 2¹⁸ values (little-endian `f32` bytes) in order. The blocks are hashed
+    /// in parallel; the result does not depend on the thread count. A DCI index records it
+    /// to recognise the data it was built over.
+    pub fn fingerprint(&self) -> [u8; 16] {
+        use rayon::prelude::*;
+        use sha2::{Digest, Sha256};
+        const BLOCK: usize = 1 << 18;
+        let blocks: Vec<[u8; 32]> = self
+            .data
+            .par_chunks(BLOCK)
+            .map(|b| {
+                let mut h = Sha256::new();
+                let mut buf = Vec::with_capacity(4 * b.len());
+                for x in b {
+                    buf.extend_from_slice(&x.to_le_bytes());
+                }
+                h.update(&buf);
+                h.finalize().into()
+            })
+            .collect();
+        let mut h = Sha256::new();
+        h.update(b"fcollide.vectors\0");
+        h.update((self.len() as u64).to_le_bytes());
+        h.update((self.dim as u64).to_le_bytes());
+        for b in &blocks {
+            h.update(b);
+        }
+        let full: [u8; 32] = h.finalize().into();
+        let mut out = [0u8; 16];
+        out.copy_from_slice(&full[..16]);
+        out
+    }
 }
 
 /// The neighbours of one query: `ids[i]` is a row of the data, `dists[i]` its

@@ -1,58 +1,28 @@
 //! Saving and loading a [`DciIndex`] (format in the parent module's docs).
 
-use std::fs::File;
+use crate::fsutil::AtomicFile;
 use std::io::{BufReader, BufWriter, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::{
     Budget, DciIndex, DciParams, Directions, KnnError, Level, HEADER_LEN, INDEX_MAGIC, VERSION,
 };
 
 impl DciIndex {
-    /// Saves the index (format in the module docs), atomically: a temporary file in
-    /// the same folder is written, synced and renamed over `path`.
+    /// Saves the index (format in the module docs), atomically
+    /// ([`crate::fsutil::AtomicFile`]: a synced temporary file in the same folder renamed
+    /// over `path`; only a regular file is replaced, a symlink is written through).
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), KnnError> {
         let path = path.as_ref();
         let io = |source| KnnError::Io {
             path: path.to_path_buf(),
             source,
         };
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let name = path
-            .file_name()
-            .ok_or_else(|| KnnError::bad("path", path.display(), "a file path"))?;
-        let tmp = dir.join(format!(
-            ".{}.tmp{}",
-            name.to_string_lossy(),
-            std::process::id()
-        ));
-        let result = (|| -> Result<(), KnnError> {
-            let file = File::create(&tmp).map_err(|source| KnnError::Io {
-                path: tmp.clone(),
-                source,
-            })?;
-            let mut w = BufWriter::with_capacity(1 << 20, file);
-            self.write_to(&mut w).map_err(|source| KnnError::Io {
-                path: tmp.clone(),
-                source,
-            })?;
-            let file = w.into_inner().map_err(|e| KnnError::Io {
-                path: tmp.clone(),
-                source: e.into_error(),
-            })?;
-            file.sync_all().map_err(|source| KnnError::Io {
-                path: tmp.clone(),
-                source,
-            })?;
-            std::fs::rename(&tmp, path).map_err(io)
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        result
+        let mut out = AtomicFile::create(path).map_err(io)?;
+        let mut w = BufWriter::with_capacity(1 << 20, out.file());
+        self.write_to(&mut w).map_err(io)?;
+        w.into_inner().map_err(|e| io(e.into_error()))?;
+        out.commit().map_err(io)
     }
 
     fn write_to(&self, w: &mut impl Write) -> std::io::Result<()> {
@@ -87,6 +57,7 @@ impl DciIndex {
         h[88..92].copy_from_slice(&(self.levels.len() as u32).to_le_bytes());
         h[92..96].copy_from_slice(&(p.field_of_view as u32).to_le_bytes());
         h[96..100].copy_from_slice(&(p.construction_field_of_view as u32).to_le_bytes());
+        h[100..116].copy_from_slice(&self.fingerprint);
         w.write_all(&h)?;
         let mut buf = Vec::with_capacity(1 << 16);
         let mut words =
@@ -131,7 +102,7 @@ impl DciIndex {
             path: path.to_path_buf(),
             reason,
         };
-        let file = File::open(path).map_err(io)?;
+        let file = crate::fsutil::open_regular(path).map_err(io)?;
         let file_len = file.metadata().map_err(io)?.len();
         let mut r = BufReader::with_capacity(1 << 20, file);
         let mut h = [0u8; HEADER_LEN];
@@ -145,12 +116,15 @@ impl DciIndex {
             return Err(corrupt("bad magic (not an fcollide DCI index)".into()));
         }
         let version = u32::from_le_bytes([h[8], h[9], h[10], h[11]]);
-        if version == 1 {
-            return Err(corrupt(
-                "version 1 (a one-level index from before multi-level DCI); this version \
-                 reads version 2: rebuild the index (`fcollide patches index`)"
-                    .into(),
-            ));
+        if version == 1 || version == 2 {
+            let what = if version == 1 {
+                "a one-level index from before multi-level DCI"
+            } else {
+                "an index that does not record which data it was built over"
+            };
+            return Err(corrupt(format!(
+                "version {version} ({what}); this version reads version {VERSION}: rebuild the index (`fcollide patches index`)"
+            )));
         }
         if version != VERSION {
             return Err(corrupt(format!(
@@ -169,7 +143,7 @@ impl DciIndex {
             b.copy_from_slice(&h[o..o + 8]);
             u64::from_le_bytes(b)
         };
-        if h[59..64].iter().chain(&h[100..]).any(|&b| b != 0) {
+        if h[59..64].iter().chain(&h[116..]).any(|&b| b != 0) {
             return Err(corrupt("reserved header bytes are not zero".into()));
         }
         let dim = u32_at(12) as u64;
@@ -358,6 +332,8 @@ impl DciIndex {
                 return Err(corrupt(format!("point id {id} listed twice")));
             }
         }
+        let mut fingerprint = [0u8; 16];
+        fingerprint.copy_from_slice(&h[100..116]);
         let mut index = DciIndex {
             params,
             directions,
@@ -366,6 +342,7 @@ impl DciIndex {
             dup_reps,
             dup_offsets,
             dup_ids,
+            fingerprint,
         };
         index.compute_weights();
         Ok(index)

@@ -87,14 +87,14 @@
 //! a block of 10⁵–10⁶ equal projections sits in every simple index and the walk
 //! through it, in id order from opposite sides, yields no candidates.
 //!
-//! # File format (version 2, all integers and floats little-endian)
+//! # File format (version 3, all integers and floats little-endian)
 //!
 //! Header (128 bytes):
 //!
 //! | offset | size | field |
 //! |---|---|---|
 //! | 0 | 8 | magic [`INDEX_MAGIC`] = `b"FCKNNDCI"` |
-//! | 8 | 4 | version `u32` = 2 |
+//! | 8 | 4 | version `u32` = 3 |
 //! | 12 | 4 | `dim` `u32` |
 //! | 16 | 8 | `n` `u64` |
 //! | 24 | 4 | `L` (`num_composite`) `u32` |
@@ -112,7 +112,8 @@
 //! | 88 | 4 | `λ` (`num_levels`) `u32` |
 //! | 92 | 4 | `F` (`field_of_view`) `u32` |
 //! | 96 | 4 | `F_c` (`construction_field_of_view`) `u32` |
-//! | 100 | 28 | zero |
+//! | 100 | 16 | fingerprint of the data the index was built over ([`Vectors::fingerprint`]) |
+//! | 116 | 12 | zero |
 //!
 //! Body, in 4-byte words (`G_ℓ` = number of groups of level `ℓ`: `ν_{ℓ+1}` below the
 //! top, 1 at the top):
@@ -138,9 +139,12 @@
 //! exactly the ids `0..n` once each, that every node of level `ℓ+1` is a member of its
 //! own group at level `ℓ`, that each row of each group is sorted and holds every
 //! position of its group once, and that the duplicate table is well formed; any
-//! violation is a [`KnnError::CorruptIndex`], never a panic. Files are written to a
-//! temporary file in the same folder, synced, then renamed. Version-1 files (one level,
-//! before the multi-level structure) are refused with a message asking to rebuild.
+//! violation is a [`KnnError::CorruptIndex`], never a panic. Files are written with
+//! [`crate::fsutil::AtomicFile`] (a synced temporary file in the same folder, renamed).
+//! Version-1 files (one level, before the multi-level structure) and version-2 files
+//! (without the data's fingerprint) are refused with a message asking to rebuild. An index
+//! is only used with the data it was built over: [`DciIndex::check_built_over`] compares the
+//! fingerprint (`PatchDb::load_index` does so for a patch database).
 
 mod file;
 #[cfg(test)]
@@ -161,7 +165,7 @@ use super::{squared_distance, KnnError, Neighbours, Vectors};
 
 /// First 8 bytes of a saved index.
 pub const INDEX_MAGIC: [u8; 8] = *b"FCKNNDCI";
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
 const HEADER_LEN: usize = 128;
 /// Most simple indices per composite index (counters are `u8`).
 const MAX_SIMPLE: usize = 255;
@@ -172,6 +176,11 @@ const MAX_LEVELS: usize = 16;
 /// Data points per projection block at build time (fixed: results do not depend on
 /// the thread count).
 const BUILD_BLOCK: usize = 4096;
+
+/// Lower-case hex of `bytes`.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
 
 /// A budget given as an absolute number or as a fraction of what exists.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -647,6 +656,8 @@ pub struct DciIndex {
     dup_offsets: Vec<u32>,
     /// The other members of each group, ascending within a group.
     dup_ids: Vec<u32>,
+    /// [`Vectors::fingerprint`] of the data the index was built over.
+    fingerprint: [u8; 16],
 }
 
 impl DciIndex {
@@ -764,6 +775,7 @@ impl DciIndex {
             dup_reps,
             dup_offsets,
             dup_ids,
+            fingerprint: data.fingerprint(),
         };
         index.compute_weights();
         Ok(index)
@@ -788,6 +800,33 @@ impl DciIndex {
             below = w;
         }
         self.levels[0].weights = Vec::new();
+    }
+
+    /// [`Vectors::fingerprint`] of the data the index was built over.
+    pub fn fingerprint(&self) -> [u8; 16] {
+        self.fingerprint
+    }
+
+    /// Errors unless `data` is the data the index was built over (same number of vectors,
+    /// dimension and [`Vectors::fingerprint`]); hashes all of `data`.
+    pub fn check_built_over(&self, data: &Vectors<'_>) -> Result<(), KnnError> {
+        if data.dim() != self.dim() {
+            return Err(KnnError::dim("index dimension", data.dim(), self.dim()));
+        }
+        if data.len() != self.len() {
+            return Err(KnnError::dim(
+                "index size (number of vectors)",
+                data.len(),
+                self.len(),
+            ));
+        }
+        if data.fingerprint() != self.fingerprint {
+            return Err(KnnError::OtherData {
+                index: hex(&self.fingerprint),
+                data: hex(&data.fingerprint()),
+            });
+        }
+        Ok(())
     }
 
     /// The (checked) parameters.

@@ -526,9 +526,11 @@ fn save_load_round_trip_and_corruption() {
     let mut b = bytes.clone();
     b[8] = 9;
     assert!(corrupt(dir, &b).contains("version"));
-    let mut b = bytes.clone();
-    b[8] = 1;
-    assert!(corrupt(dir, &b).contains("rebuild"));
+    for old in [1, 2] {
+        let mut b = bytes.clone();
+        b[8] = old;
+        assert!(corrupt(dir, &b).contains("rebuild"));
+    }
     let mut b = bytes.clone();
     b[16..24].copy_from_slice(&u64::MAX.to_le_bytes());
     corrupt(dir, &b);
@@ -548,8 +550,18 @@ fn save_load_round_trip_and_corruption() {
     b[92..96].copy_from_slice(&0u32.to_le_bytes());
     assert!(corrupt(dir, &b).contains("field_of_view"));
     let mut b = bytes.clone();
-    b[110] = 1;
+    b[120] = 1;
     assert!(corrupt(dir, &b).contains("reserved"));
+    // The fingerprint names the data: the index checks out against its own data only.
+    assert_eq!(back.fingerprint(), dv.fingerprint());
+    back.check_built_over(&dv).unwrap();
+    let mut other = d.clone();
+    other[7] += 1.0;
+    let ov = Vectors::new(&other, dim).unwrap();
+    assert!(matches!(
+        back.check_built_over(&ov),
+        Err(KnnError::OtherData { .. })
+    ));
     // Level sizes: level 1 larger than level 0.
     let mut b = bytes.clone();
     b[132..136].copy_from_slice(&(nu as u32 + 1).to_le_bytes());
@@ -581,7 +593,7 @@ fn save_load_round_trip_and_corruption() {
         Err(KnnError::Io { .. })
     ));
     assert!(matches!(
-        idx.save(dir.join("no/such/dir/x.dci")),
+        idx.save(dir.join("a.dci").join("x.dci")), // a folder that is a file
         Err(KnnError::Io { .. })
     ));
 }

@@ -1,0 +1,251 @@
+//! Row generation for LPs with many more rows than the dense simplex should hold.
+//!
+//! Deeper collision layers of conv nets bring thousands of region half-spaces (LeNet-5 at
+//! `fc1`: ≈ 11,000 rows over 784 columns); the Chebyshev LP brings `2d` box rows. Few of
+//! them are ever tight: an optimum of an LP over `n` columns is determined by at most `n`
+//! tight rows, and the vertex LPs touch far fewer. So the LP is solved over a *working set*
+//! of rows — the `core` rows always, plus the `pool` rows found violated so far:
+//!
+//! 1. solve `min c·x` over the core rows, the working pool rows and the column box (the
+//!    dense dual simplex of [`super::simplex`]);
+//! 2. evaluate every other pool row at the optimum `x`; if none is violated by more than the
+//!    primal tolerance (relative to the row's norm), `x` is optimal for the whole LP (it is
+//!    feasible for it, and optimal for a relaxation);
+//! 3. else add the most violated rows (at most [`BATCH`] per round) and go to 1.
+//!
+//! Each round's optimum is at least the previous one (the feasible set shrinks), and each
+//! round adds a row cut off at the current optimum, so the loop ends. The working set is kept
+//! between objectives over the same rows (later vertex LPs start with the rows the earlier
+//! ones needed).
+use std::time::Instant;
+
+use super::simplex::{DenseLp, DenseOptions, DenseSolution, SimplexError};
+
+/// The most pool rows added per round.
+pub const BATCH: usize = 128;
+
+/// Rows `rl ≤ a·x ≤ ru`, `a` row-major.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Rows {
+    /// Columns.
+    pub n: usize,
+    /// Coefficients, row-major `[len × n]`.
+    pub a: Vec<f64>,
+    /// Lower bounds (`−∞`: none).
+    pub lo: Vec<f64>,
+    /// Upper bounds (`+∞`: none).
+    pub hi: Vec<f64>,
+}
+
+impl Rows {
+    /// No rows over `n` columns.
+    pub fn new(n: usize) -> Self {
+        Rows {
+            n,
+            ..Rows::default()
+        }
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.lo.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.lo.is_empty()
+    }
+
+    /// Row `i`.
+    pub fn row(&self, i: usize) -> &[f64] {
+        &self.a[i * self.n..(i + 1) * self.n]
+    }
+
+    /// Adds `lo ≤ a·x ≤ hi`.
+    pub fn push(&mut self, a: &[f64], lo: f64, hi: f64) {
+        debug_assert_eq!(a.len(), self.n);
+        self.a.extend_from_slice(a);
+        self.lo.push(lo);
+        self.hi.push(hi);
+    }
+}
+
+/// An LP `min c·x` over `core` and `pool` rows and a box, solved by row generation.
+#[derive(Clone, Debug)]
+pub struct LazyLp {
+    core: Rows,
+    pool: Rows,
+    col_lo: Vec<f64>,
+    col_hi: Vec<f64>,
+    /// Pool rows in the working set, in the order they were added.
+    working: Vec<usize>,
+    in_working: Vec<bool>,
+    norms: Vec<f64>,
+}
+
+/// A solution with the row-generation figures.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LazySolution {
+    /// The last dense solve (its `x`, objective; iterations and seconds summed over rounds).
+    pub solution: DenseSolution,
+    /// Rounds (dense solves).
+    pub rounds: usize,
+    /// Pool rows in the working set at the end.
+    pub working_rows: usize,
+}
+
+impl LazyLp {
+    /// The LP; column bounds must be finite.
+    pub fn new(core: Rows, pool: Rows, col_lo: Vec<f64>, col_hi: Vec<f64>) -> Self {
+        let norms = (0..pool.len())
+            .map(|i| pool.row(i).iter().map(|v| v * v).sum::<f64>().sqrt())
+            .collect();
+        LazyLp {
+            in_working: vec![false; pool.len()],
+            core,
+            pool,
+            col_lo,
+            col_hi,
+            working: Vec::new(),
+            norms,
+        }
+    }
+
+    /// Rows in all.
+    pub fn rows(&self) -> usize {
+        self.core.len() + self.pool.len()
+    }
+
+    /// Rows of the pool.
+    pub fn pool_rows(&self) -> usize {
+        self.pool.len()
+    }
+
+    /// Columns.
+    pub fn cols(&self) -> usize {
+        self.core.n
+    }
+
+    /// The dense LP over the core and working rows.
+    fn dense(&self) -> Result<DenseLp, SimplexError> {
+        let n = self.cols();
+        let m = self.core.len() + self.working.len();
+        let mut a = Vec::with_capacity(m * n);
+        let mut lo = Vec::with_capacity(m);
+        let mut hi = Vec::with_capacity(m);
+        a.extend_from_slice(&self.core.a);
+        lo.extend_from_slice(&self.core.lo);
+        hi.extend_from_slice(&self.core.hi);
+        for &i in &self.working {
+            a.extend_from_slice(self.pool.row(i));
+            lo.push(self.pool.lo[i]);
+            hi.push(self.pool.hi[i]);
+        }
+        DenseLp::new(&a, m, n, &lo, &hi, &self.col_lo, &self.col_hi)
+    }
+
+    /// Pool rows outside the working set violated at `x` by more than `tol·(1 + ‖a‖)`, most
+    /// violated first (violation relative to `‖a‖`).
+    fn violated(&self, x: &[f64], tol: f64) -> Vec<(f64, usize)> {
+        let mut out: Vec<(f64, usize)> = (0..self.pool.len())
+            .filter(|&i| !self.in_working[i])
+            .filter_map(|i| {
+                let ax: f64 = self.pool.row(i).iter().zip(x).map(|(a, b)| a * b).sum();
+                let v = (self.pool.lo[i] - ax).max(ax - self.pool.hi[i]);
+                (v > tol * (1.0 + self.norms[i])).then(|| (v / self.norms[i].max(1e-300), i))
+            })
+            .collect();
+        out.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        out
+    }
+
+    /// Minimizes `cost·x` over all rows (see the module doc).
+    pub fn solve(
+        &mut self,
+        cost: &[f64],
+        opts: &DenseOptions,
+    ) -> Result<LazySolution, SimplexError> {
+        let t0 = Instant::now();
+        let (mut iterations, mut flips, mut refactors, mut rounds) = (0, 0, 0, 0);
+        loop {
+            let mut lp = self.dense()?;
+            let mut s = lp.solve(cost, false, opts)?;
+            rounds += 1;
+            iterations += s.iterations;
+            flips += s.flips;
+            refactors += s.refactors;
+            let viol = self.violated(&s.x, opts.primal_tol);
+            if viol.is_empty() {
+                s.iterations = iterations;
+                s.flips = flips;
+                s.refactors = refactors;
+                s.seconds = t0.elapsed().as_secs_f64();
+                return Ok(LazySolution {
+                    solution: s,
+                    rounds,
+                    working_rows: self.working.len(),
+                });
+            }
+            for &(_, i) in viol.iter().take(BATCH) {
+                self.in_working[i] = true;
+                self.working.push(i);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    /// Row generation reaches the optimum of the full dense LP.
+    #[test]
+    fn matches_the_full_lp() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        for _case in 0..10 {
+            let n = 12;
+            let mut core = Rows::new(n);
+            let mut pool = Rows::new(n);
+            let x0: Vec<f64> = (0..n).map(|_| rng.random_range(0.2..0.8)).collect();
+            let mut all = Rows::new(n);
+            for k in 0..300 {
+                let a: Vec<f64> = (0..n).map(|_| rng.random_range(-1.0..1.0)).collect();
+                let ax: f64 = a.iter().zip(&x0).map(|(p, q)| p * q).sum();
+                let hi = ax + rng.random_range(0.0..0.3);
+                if k < 3 {
+                    core.push(&a, f64::NEG_INFINITY, hi);
+                } else {
+                    pool.push(&a, f64::NEG_INFINITY, hi);
+                }
+                all.push(&a, f64::NEG_INFINITY, hi);
+            }
+            let (lo, hi) = (vec![0.0; n], vec![1.0; n]);
+            let opts = DenseOptions::default();
+            let mut lazy = LazyLp::new(core, pool, lo.clone(), hi.clone());
+            let mut full = DenseLp::new(&all.a, all.len(), n, &all.lo, &all.hi, &lo, &hi).unwrap();
+            for _ in 0..3 {
+                let c: Vec<f64> = (0..n).map(|_| rng.random_range(-1.0..1.0)).collect();
+                let a = lazy.solve(&c, &opts).unwrap();
+                let b = full.solve(&c, false, &opts).unwrap();
+                assert!(
+                    (a.solution.objective - b.objective).abs() < 1e-7,
+                    "{} vs {}",
+                    a.solution.objective,
+                    b.objective
+                );
+                assert!(a.working_rows < 297, "{}", a.working_rows);
+                // Feasible for every row.
+                for i in 0..all.len() {
+                    let ax: f64 = all
+                        .row(i)
+                        .iter()
+                        .zip(&a.solution.x)
+                        .map(|(p, q)| p * q)
+                        .sum();
+                    assert!(ax <= all.hi[i] + 1e-7);
+                }
+            }
+        }
+    }
+}
