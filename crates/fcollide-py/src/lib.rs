@@ -29,7 +29,7 @@ mod _native {
     use super::model::Model;
     #[pymodule_export]
     use super::ops::{
-        dataset_pairwise_l2, exact, find_vertices, judge_vertices, load_vertices, mnist,
+        dataset_pairwise_l2, exact, find_vertices, load_vertices, mnist,
         mnist_model, verify, VertexData,
     };
     #[pymodule_export]

@@ -1,14 +1,12 @@
 //! `fcollide._native.Model`: a network ([`Graph`]) shared with worker threads, its loaders and
 //! its forward passes.
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use fcollide::model::graph::fold::Normalization;
-use fcollide::model::{arch, import, io as model_io, Graph, Network};
+use fcollide::model::{import, io as model_io, Graph, LoadOptions, Network};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 
 use crate::convert::{from_bytes, to_bytes};
 use crate::errors::{parameter, to_py};
@@ -22,39 +20,12 @@ pub struct Model {
     pub source: String,
 }
 
-/// Loads a model file the way the CLI's `--model FILE [--arch A]` does: a `.toml` spec, an
-/// `.onnx` graph, weights of architecture `arch` (safetensors, `.pth`, `.npz`), or a
-/// safetensors file written by fcollide.
-///
-/// TODO(model::load): replace by the library's single entry point
-/// `fcollide::model::load(path, &LoadOptions)` once it lands; this mirrors
-/// `ModelArgs::load` in `crates/fcollide-cli/src/main.rs` until then.
-fn load_file(path: &Path, arch_name: Option<&str>) -> fcollide::Result<Graph> {
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-    if ext.eq_ignore_ascii_case("toml") {
-        return Ok(import::load_model(&import::ModelSpec::from_file(path)?)?);
-    }
-    if ext.eq_ignore_ascii_case("onnx") {
-        return Ok(import::load_onnx(path, None)?);
-    }
-    match arch_name {
-        Some(a) => {
-            let template = arch::by_name(a, &mut ChaCha8Rng::seed_from_u64(0))?;
-            Ok(import::load_weights_auto(path, &template)?)
-        }
-        None => Ok(model_io::load(path, None)?),
-    }
-}
-
-/// Replaces the input normalization by `normalize` (`none`, `mnist`, `imagenet`,
+/// `normalize=` as the library's [`Normalization`] (`none`, `mnist`, `imagenet`,
 /// `mean=…,std=…`).
-fn apply_normalize(g: &mut Graph, normalize: Option<&str>) -> PyResult<()> {
-    if let Some(text) = normalize {
-        let norm = Normalization::parse(text).map_err(|e| parameter(format!("normalize: {e}")))?;
-        g.set_normalization(&norm)
-            .map_err(|e| parameter(format!("normalize: {e}")))?;
-    }
-    Ok(())
+fn parse_normalize(normalize: Option<&str>) -> PyResult<Option<Normalization>> {
+    normalize
+        .map(|text| Normalization::parse(text).map_err(|e| parameter(format!("normalize: {e}"))))
+        .transpose()
 }
 
 impl Model {
@@ -96,7 +67,8 @@ impl Model {
 
 #[pymethods]
 impl Model {
-    /// Loads `path` (see `fcollide.load`).
+    /// Loads `path` with the library's `fcollide::model::load` (see `fcollide.load`):
+    /// `(model, format, normalization source)`.
     #[staticmethod]
     #[pyo3(signature = (path, arch=None, normalize=None))]
     fn load(
@@ -104,16 +76,28 @@ impl Model {
         path: PathBuf,
         arch: Option<String>,
         normalize: Option<String>,
-    ) -> PyResult<Model> {
+    ) -> PyResult<(Model, String, String)> {
+        let options = LoadOptions {
+            arch,
+            normalize: parse_normalize(normalize.as_deref())?,
+        };
         let p = path.clone();
-        let mut g = worker::run(py, None, move |_| load_file(&p, arch.as_deref()))?
-            .map_err(to_py)?;
-        apply_normalize(&mut g, normalize.as_deref())?;
-        Ok(Model::new(g, path.display().to_string()))
+        let loaded =
+            worker::run(py, None, move |_| fcollide::model::load(&p, &options))?.map_err(to_py)?;
+        let source = serde_json::to_value(loaded.normalization_source)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        Ok((
+            Model::new(loaded.graph, path.display().to_string()),
+            loaded.format,
+            source,
+        ))
     }
 
-    /// Reads an ONNX model from bytes; `name` stands for the file in messages; `input_shape`
-    /// overrides the graph's input `[C, H, W]`.
+    /// Reads an ONNX model from its bytes (external data refused); `name` stands for the
+    /// file in messages; `input_shape` overrides the graph's input `[C, H, W]`; `normalize`
+    /// replaces the input normalization.
     #[staticmethod]
     #[pyo3(signature = (data, name, input_shape=None, normalize=None))]
     fn from_onnx(
@@ -123,15 +107,20 @@ impl Model {
         input_shape: Option<[usize; 3]>,
         normalize: Option<String>,
     ) -> PyResult<Model> {
+        let norm = parse_normalize(normalize.as_deref())?;
         let data = data.to_vec();
         let n = name.clone();
-        // TODO(model::load): the library's ONNX entry point from bytes once the new importer
-        // lands (DAG, batch norm, pooling, external data).
-        let mut g = worker::run(py, None, move |_| {
-            import::onnx::read_onnx(&data, &n, input_shape)
+        let g = worker::run(py, None, move |_| -> fcollide::Result<Graph> {
+            let mut g = import::onnx::read_onnx(&data, &n, input_shape)?;
+            import::load::finite(&g, &n)?;
+            if let Some(norm) = &norm {
+                g.set_normalization(norm)
+                    .map_err(|m| fcollide::Error::Msg(format!("{n}: normalization: {m}")))?;
+            }
+            g.check()?;
+            Ok(g)
         })?
         .map_err(to_py)?;
-        apply_normalize(&mut g, normalize.as_deref())?;
         Ok(Model::new(g, name))
     }
 

@@ -1,16 +1,14 @@
-//! The package's computations: vertex search with its certificate and verdict, polytope
-//! verification, exact (LP) polytopes, vertex files and the embedded MNIST data.
+//! The package's computations: vertex search (then verification, certificate and verdict),
+//! polytope verification, exact (LP) rows, vertex files and the embedded MNIST data. Each is
+//! one call of the `fcollide` library on a worker thread ([`crate::worker`]).
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use fcollide::collide::io::{load_vertices as load_vertex_file, save_vertices, VertexFile};
 use fcollide::collide::{find_vertices as search, ValidVertexParams, VertexParams};
-use fcollide::exact::{exact_polytope, ExactParams, LpSolver};
-use fcollide::model::{argmax, Graph, Network};
-use fcollide::polytope::{
-    certify_hull, dataset_pairwise_l2 as pairwise_l2, verdict, verify as verify_polytope,
-    Evidence, HullCertificate, Verdict, Verification,
-};
+use fcollide::exact::{ExactParams, LpSolver};
+use fcollide::model::Graph;
+use fcollide::polytope::{dataset_pairwise_l2 as pairwise_l2, verify as verify_polytope, Verification};
 use fcollide::run::mnist::{get_model, MnistParams};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -23,24 +21,12 @@ use crate::errors::{parameter, to_py};
 use crate::model::Model;
 use crate::worker;
 
-/// A vertex set with its target and starting images (a vertex file's content) and, once
-/// judged, its hull certificate, verification and verdict.
+/// A vertex set with its target and starting images (a vertex file's content) and, after a
+/// search, the verification (with certificate and verdict) made right after it.
 #[pyclass(frozen, module = "fcollide._native", name = "VertexData")]
 pub struct VertexData {
     file: VertexFile,
-    judged: Option<Judgement>,
-}
-
-/// What a vertex set's verdict was decided from.
-#[derive(Clone, serde::Serialize)]
-struct Judgement {
-    certificate: HullCertificate,
     verification: Option<Verification>,
-    target_class: usize,
-    class_agreement: f64,
-    feature_err_max: f64,
-    verdict: Verdict,
-    tolerance: f64,
 }
 
 fn json_err(e: serde_json::Error) -> PyErr {
@@ -85,67 +71,6 @@ fn vertex_params(json: &str) -> PyResult<ValidVertexParams> {
         .map_err(to_py)
 }
 
-/// Certificate, optional verification with `samples` samples and the verdict.
-fn judge(
-    net: &Graph,
-    file: &VertexFile,
-    samples: usize,
-    seed: u64,
-    tol: f64,
-) -> fcollide::Result<Judgement> {
-    let set = &file.set;
-    let certificate = certify_hull(net, &file.target, &set.vertices, &set.layer, tol)?;
-    let device = fcollide::model::default_device();
-    let verification = if samples > 0 {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        Some(verify_polytope(net, &file.target, set, samples, &device, &mut rng)?.0)
-    } else {
-        None
-    };
-    let target_class = match &verification {
-        Some(v) => v.target_class,
-        None => {
-            let model = Network::from_graph(net, &device)?;
-            argmax(&model.predict(&file.target, &device)[0])
-        }
-    };
-    let vertex_hits = set.stats.iter().filter(|s| s.class == target_class).count();
-    let vertex_err = set
-        .stats
-        .iter()
-        .map(|s| s.feature_rel_err)
-        .fold(0.0, f64::max);
-    let (hits, total, feature_err_max) = match &verification {
-        Some(v) => (
-            vertex_hits as f64 + v.success_rate * v.samples as f64,
-            (set.len() + v.samples) as f64,
-            vertex_err
-                .max(v.feature_rel_err_max)
-                .max(v.vertex_feature_rel_err_max),
-        ),
-        None => (vertex_hits as f64, set.len() as f64, vertex_err),
-    };
-    let class_agreement = hits / total.max(1.0);
-    let evidence = Evidence {
-        certified: certificate.certified,
-        feature_err_max,
-        class_agreement,
-    };
-    Ok(Judgement {
-        verdict: verdict(evidence, tol),
-        certificate,
-        verification,
-        target_class,
-        class_agreement,
-        feature_err_max,
-        tolerance: tol,
-    })
-}
-
-fn check_tol(tol: f64) -> PyResult<f64> {
-    fcollide::polytope::verdict::check_tolerance(tol).map_err(|e| parameter(format!("tol: {e}")))
-}
-
 #[pymethods]
 impl VertexData {
     /// `(K, C, H, W)`.
@@ -170,23 +95,20 @@ impl VertexData {
         to_bytes(py, &self.file.init)
     }
 
-    /// Everything else as JSON: `set` (layer, per-vertex `stats`, `n_units`, `n_plus`,
-    /// `engine`, `region_locked`, `loss_history`, `seconds`), `params`, and when judged
-    /// `certificate`, `verification`, `verdict`, `target_class`, `class_agreement`,
-    /// `feature_err_max`, `tolerance`.
+    /// Everything else as JSON: `set` (the library's `VertexSet` without its vertices:
+    /// layer, per-vertex `stats`, `n_units`, `n_plus`, `engine`, `region_locked`,
+    /// `collision_tol`, `loss_history`, `seconds`), `params`, and `verification` (the
+    /// library's `Verification`, `null` for a file read from disk).
     fn meta_json(&self) -> PyResult<String> {
         let mut set = serde_json::to_value(&self.file.set).map_err(json_err)?;
         if let Value::Object(m) = &mut set {
             m.remove("vertices");
         }
-        let mut out = serde_json::json!({ "set": set, "params": self.file.params });
-        if let Some(j) = &self.judged {
-            if let (Value::Object(o), Value::Object(jm)) =
-                (&mut out, serde_json::to_value(j).map_err(json_err)?)
-            {
-                o.extend(jm);
-            }
-        }
+        let out = serde_json::json!({
+            "set": set,
+            "params": self.file.params,
+            "verification": self.verification,
+        });
         serde_json::to_string(&out).map_err(json_err)
     }
 
@@ -201,40 +123,16 @@ impl VertexData {
 #[pyfunction]
 pub fn load_vertices(py: Python<'_>, path: PathBuf) -> PyResult<VertexData> {
     let file = worker::run(py, None, move |_| load_vertex_file(&path))?.map_err(to_py)?;
-    Ok(VertexData { file, judged: None })
-}
-
-/// Judges a vertex set against `model`: hull certificate, `samples` verification samples
-/// (ChaCha8 seeded by `seed`) and the verdict at tolerance `tol`.
-#[pyfunction]
-#[pyo3(signature = (model, data, samples, seed, tol))]
-pub fn judge_vertices(
-    py: Python<'_>,
-    model: &Model,
-    data: &VertexData,
-    samples: usize,
-    seed: u64,
-    tol: f64,
-) -> PyResult<VertexData> {
-    let tol = check_tol(tol)?;
-    let net = model.graph.clone();
-    check_fits(&net, &data.file)?;
-    let file = data.file.clone();
-    let (file, judged) = worker::run(py, None, move |_| {
-        let j = judge(&net, &file, samples, seed, tol)?;
-        Ok::<_, fcollide::Error>((file, j))
-    })?
-    .map_err(to_py)?;
     Ok(VertexData {
         file,
-        judged: Some(judged),
+        verification: None,
     })
 }
 
 fn check_fits(net: &Graph, file: &VertexFile) -> PyResult<()> {
     if file.set.shape != net.input_shape {
         return Err(parameter(format!(
-            "the vertices are {:?} images but the model takes {:?}",
+            "vertices: they are {:?} images but the model takes {:?}",
             file.set.shape, net.input_shape
         )));
     }
@@ -242,9 +140,11 @@ fn check_fits(net: &Graph, file: &VertexFile) -> PyResult<()> {
 }
 
 /// Finds vertices (see `fcollide.find_vertices`): `target` one image, `init` one image or
-/// one per vertex (f32 bytes), `params` JSON over the CLI's defaults; then judges them.
+/// one per vertex (f32 bytes), `params` JSON over the CLI's defaults; then verifies the
+/// polytope with `samples` samples (ChaCha8 seeded by `seed`), which certifies its hull and
+/// gives the verdict.
 #[pyfunction]
-#[pyo3(signature = (model, target, init, params, samples, seed, tol, progress=None))]
+#[pyo3(signature = (model, target, init, params, samples, seed, progress=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn find_vertices(
     py: Python<'_>,
@@ -254,21 +154,22 @@ pub fn find_vertices(
     params: &str,
     samples: usize,
     seed: u64,
-    tol: f64,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<VertexData> {
     let params = vertex_params(params)?;
-    let tol = check_tol(tol)?;
+    let net = model.graph.clone();
+    fcollide::polytope::verify::check_samples(samples, net.input_len()).map_err(to_py)?;
     let target = from_bytes(target, "target")?;
     let init = match init {
         Some(b) => from_bytes(b, "init")?,
         None => target.clone(),
     };
-    let net = model.graph.clone();
-    let (file, judged) = worker::run(py, progress, move |prog| {
+    let (file, verification) = worker::run(py, progress, move |prog| {
         let device = fcollide::model::default_device();
         let set = search(&net, &target, &init, &params, &device, prog)?;
         let k = set.len();
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let (v, _) = verify_polytope(&net, &target, &set, samples, &device, &mut rng)?;
         let file = VertexFile {
             init: if init.len() == net.input_len() {
                 init.repeat(k)
@@ -279,8 +180,7 @@ pub fn find_vertices(
             params: serde_json::to_value(&*params).unwrap_or_default(),
             set,
         };
-        let j = judge(&net, &file, samples, seed, tol)?;
-        Ok::<_, fcollide::Error>((file, j))
+        Ok::<_, fcollide::Error>((file, v))
     })?
     .map_err(|e| match e {
         fcollide::Error::Collide(fcollide::collide::CollideError::Interrupted { .. }) => {
@@ -290,16 +190,30 @@ pub fn find_vertices(
     })?;
     Ok(VertexData {
         file,
-        judged: Some(judged),
+        verification: Some(verification),
     })
 }
 
-/// The Table-2 figures of a vertex set with `n` samples (ChaCha8 seeded by `seed`), as JSON.
+/// The Table-2 figures of a vertex set with `n` samples (ChaCha8 seeded by `seed`), its hull
+/// certificate and verdict at `tol` (default: the set's own `collision_tol`), as JSON (the
+/// library's `Verification`, what `fcollide verify` prints).
 #[pyfunction]
-pub fn verify(py: Python<'_>, model: &Model, data: &VertexData, n: usize, seed: u64) -> PyResult<String> {
+#[pyo3(signature = (model, data, n, seed, tol=None))]
+pub fn verify(
+    py: Python<'_>,
+    model: &Model,
+    data: &VertexData,
+    n: usize,
+    seed: u64,
+    tol: Option<f64>,
+) -> PyResult<String> {
     let net = model.graph.clone();
     check_fits(&net, &data.file)?;
-    let file = data.file.clone();
+    let mut file = data.file.clone();
+    if let Some(t) = tol {
+        file.set.collision_tol = fcollide::polytope::verdict::check_tolerance(t)
+            .map_err(|m| parameter(format!("tol: {m}")))?;
+    }
     let v = worker::run(py, None, move |_| {
         let device = fcollide::model::default_device();
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -309,39 +223,61 @@ pub fn verify(py: Python<'_>, model: &Model, data: &VertexData, n: usize, seed: 
     serde_json::to_string(&v).map_err(json_err)
 }
 
-/// An exact (LP) polytope (see `fcollide.exact`): `(vertices bytes, K, JSON of everything
-/// else)`.
+/// An exact (LP) row, as `fcollide exact` computes it (see `fcollide.exact`): the polytope,
+/// `samples` convex combinations of its f64 vertices (ChaCha8 seeded by `seed`) certified in
+/// f64, the verdict. Returns `(vertices bytes, K, JSON)`, the JSON holding the library's
+/// `ExactRowRecord` (its `detail` is the whole `ExactPolytope` without vertices).
 #[pyfunction]
+#[pyo3(signature = (model, target, params, lp_solver, samples, seed, dataset_l2))]
+#[allow(clippy::too_many_arguments)]
 pub fn exact(
     py: Python<'_>,
     model: &Model,
     target: &[u8],
     params: &str,
     lp_solver: &str,
+    samples: usize,
+    seed: u64,
+    dataset_l2: f64,
 ) -> PyResult<(Py<PyBytes>, usize, String)> {
     let mut p: ExactParams = merge_params(&ExactParams::default(), params, &["units"])?;
     p.lp.solver = match lp_solver {
         "auto" => LpSolver::Auto,
         "dense" => LpSolver::Dense,
-        "highs" => LpSolver::Highs,
+        "highs" if fcollide::exact::HIGHS_AVAILABLE => LpSolver::Highs,
+        "highs" => {
+            return Err(parameter(
+                "lp_solver 'highs': HiGHS is not compiled into this build (use 'auto' or 'dense')",
+            ))
+        }
         o => {
             return Err(parameter(format!(
                 "lp_solver '{o}': expected auto, dense or highs"
             )))
         }
     };
-    let p = p.check().map_err(to_py)?;
-    let target = from_bytes(target, "target")?;
+    // Parameter errors before any work.
+    p.clone().check().map_err(to_py)?;
     let net = model.graph.clone();
-    let poly = worker::run(py, None, move |_| exact_polytope(&net, &target, &p))?.map_err(to_py)?;
-    let flat: Vec<f32> = poly.vertices.concat();
-    let k = poly.vertices.len();
-    let mut meta = serde_json::to_value(&poly).map_err(json_err)?;
-    if let Value::Object(m) = &mut meta {
-        m.remove("vertices");
-        m.remove("vertices_f64");
-    }
-    let meta = serde_json::to_string(&meta).map_err(json_err)?;
+    fcollide::polytope::verify::check_samples(samples, net.input_len()).map_err(to_py)?;
+    let target = from_bytes(target, "target")?;
+    let row = worker::run(py, None, move |_| {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        fcollide::run::exact::exact_row(
+            "exact: LP vertices",
+            &net,
+            &target,
+            p,
+            samples,
+            dataset_l2,
+            None,
+            &mut rng,
+        )
+    })?
+    .map_err(to_py)?;
+    let flat: Vec<f32> = row.vertices.concat();
+    let k = row.vertices.len();
+    let meta = serde_json::to_string(&row.record).map_err(json_err)?;
     Ok((to_bytes(py, &flat), k, meta))
 }
 
