@@ -6,7 +6,8 @@
 //!   `fcollide.Error` and `ValueError`);
 //! - anything else → `fcollide.Error`.
 //!
-//! The message is the error and its causes joined by `: `, each cause once (library errors
+//! An invalid search or exact parameter's message starts with its Python name
+//! (`collision_tol: …`, `k: …`). Otherwise the message is the error and its causes joined by `: `, each cause once (library errors
 //! name their source in their own text), as the CLI prints it. The exception classes are
 //! defined in Python (`fcollide/_errors.py`) so that they can have two bases.
 use fcollide::collide::CollideError;
@@ -66,10 +67,34 @@ fn class<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyType>> {
         .cast_into::<PyType>()?)
 }
 
+/// A parameter's name as the Python API spells it: snake case, and `k` for the number of
+/// vertices (the library names parameters as the CLI's flags).
+fn python_name(param: &str) -> String {
+    match param {
+        "vertices" | "--vertices" => "k".into(),
+        p => p.trim_start_matches("--").replace('-', "_"),
+    }
+}
+
+/// `name: what is wrong` for an invalid search or exact parameter, so that the message
+/// starts with the argument's Python name.
+fn parameter_message(e: &fcollide::Error) -> Option<String> {
+    use fcollide::Error as E;
+    match e {
+        E::Collide(CollideError::Param { param, msg }) => {
+            Some(format!("{}: {msg}", python_name(param)))
+        }
+        E::Exact(ExactError::InvalidParam { name, reason }) => {
+            Some(format!("{}: {reason}", python_name(name)))
+        }
+        _ => None,
+    }
+}
+
 /// The Python exception for a library error.
 pub fn to_py(e: impl Into<fcollide::Error>) -> PyErr {
     let e: fcollide::Error = e.into();
-    let msg = message(&e);
+    let msg = parameter_message(&e).unwrap_or_else(|| message(&e));
     if not_found(&e) {
         return PyFileNotFoundError::new_err(msg);
     }

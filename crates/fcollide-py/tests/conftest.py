@@ -36,6 +36,13 @@ def digits() -> np.ndarray:
     return test.images[:8]
 
 
+@pytest.fixture(scope="session")
+def crops(digits) -> np.ndarray:
+    """The centre 12×12 of those digits (the input of the ``lenet`` fixture),
+    ``[8, 1, 12, 12]``."""
+    return np.ascontiguousarray(digits[:, :, 8:20, 8:20])
+
+
 def cli_binary() -> "pathlib.Path | None":
     """The `fcollide` CLI: ``$FCOLLIDE_BIN`` (CI sets it; then it must exist), else the
     repository's release build or one on ``PATH``."""

@@ -9,17 +9,19 @@ polytopes by linear programming. The computations run in fcollide's Rust library
 Inputs are raw pixels in ``[0, 1]`` (``model.pixel_bounds``) as NumPy ``float32`` arrays or
 CPU torch tensors, ``[C, H, W]`` or ``[N, C, H, W]``; normalization lives inside the model.
 
->>> import fcollide
->>> train, test = fcollide.datasets.mnist(seed=0)
->>> model = fcollide.datasets.mnist_model(seed=0, cache_dir="fcollide-out")
->>> row = fcollide.find_vertices(model, test.images[0], layer="fc1", k=5)
->>> row.vertices.shape, row.verdict
-((5, 1, 28, 28), 'collides')
->>> fcollide.verify(model, row, n=2000).success_rate
-1.0
+Example (the MNIST model of ``fcollide reproduce mnist``, trained in ≈5 s or read from
+the cache folder)::
+
+    import fcollide
+    train, test = fcollide.datasets.mnist(seed=0)
+    model = fcollide.datasets.mnist_model(seed=0, cache_dir="fcollide-out")
+    target = test.images[test.first(7)]
+    row = fcollide.find_vertices(model, target, layer="fc1", k=5)
+    print(row.vertices.shape, row.verdict)      # (5, 1, 28, 28) collides
+    print(fcollide.verify(model, row, n=2000))  # Table 2's figures
 
 Long calls release the GIL and stop on Ctrl-C (``KeyboardInterrupt``); progress is drawn with
-tqdm when it is installed. Library errors raise :class:`Error` (:class:`ParameterError`, also
+tqdm when it is installed, else as plain lines on stderr. Library errors raise :class:`Error` (:class:`ParameterError`, also
 a ``ValueError``, for invalid parameters), missing files ``FileNotFoundError``, bad arrays
 ``ValueError`` naming the argument.
 """
@@ -60,7 +62,8 @@ __all__ = [
 
 PathLike = Union[str, "os.PathLike[str]"]
 
-#: Default tolerance on the relative feature error for a verdict of ``collides``.
+#: Default tolerance on the relative feature error for a verdict of ``collides``
+#: (``collision_tol``).
 DEFAULT_TOL = 1e-3
 
 
@@ -179,15 +182,26 @@ def load(
     code from the file.
 
     ``path`` is a safetensors file written by fcollide, a model spec (``.toml``), an ONNX
-    graph (``.onnx``) or, with ``arch`` (``mlp``, ``lenet5``, ``vgg16``), weights as
-    safetensors, a PyTorch ``.pth``/``.pt`` state dict or ``.npz``.
+    graph (``.onnx``) or, with ``arch`` (``mlp``, ``lenet5``, ``vgg16``, or a torchvision
+    name such as ``resnet18``), weights as safetensors, a PyTorch ``.pth``/``.pt`` state dict
+    or ``.npz``. Every tensor of the file must be used and fit, else :class:`Error` names
+    it. ``model.facts`` records the ``format`` read and where the normalization came from
+    (``normalization_source``).
+
+    Raises ``FileNotFoundError`` for a missing file, :class:`Error` for a file that is not a
+    model fcollide can read (the message names the file and what did not match).
 
     ``normalize`` replaces the model's input normalization: ``"none"``, ``"mnist"``,
     ``"imagenet"``, ``"mean=a,b,c,std=d,e,f"`` or a ``(mean, std)`` pair; ``None`` keeps
     what the file says.
     """
     p = _path(path, "path")
-    return Model(_native.Model.load(p, arch, _arrays.normalize_arg(normalize)))
+    if arch is not None and not isinstance(arch, str):
+        raise ValueError(f"arch: expected a name such as 'mlp' or 'resnet18', got {arch!r}")
+    native, fmt, norm_source = _native.Model.load(p, arch, _arrays.normalize_arg(normalize))
+    model = Model(native)
+    model.facts = {"format": fmt, "normalization_source": norm_source}
+    return model
 
 
 def from_torch(
@@ -238,6 +252,8 @@ class VertexStats:
     """L2 distance from the starting image."""
     region_penalty: float = 0.0
     """The region-lock penalty at the end (0 without a lock)."""
+    region_pullback: float = 1.0
+    """How far the vertex was pulled back toward the target's region centre (1: not)."""
 
     @staticmethod
     def _from(d: Dict[str, Any]) -> "VertexStats":
@@ -254,61 +270,105 @@ class HullCertificate:
     feature error over the hull is at most ``tolerance``."""
 
     same_region: bool
+    """Every vertex lies in the target's linear region."""
     certificate_margin: Optional[float]
+    """Smallest slack of a vertex in that region (negative: a vertex lies outside)."""
     vertices_outside: List[int]
+    """Vertices outside the region."""
     certified_error_bound: float
+    """Bound on the relative feature error of every point of the hull."""
     tolerance: float
     certified: bool
+    """``same_region`` and ``certified_error_bound ≤ tolerance``."""
+    region_reference: str = ""
+
+    @staticmethod
+    def _from(d: Optional[Dict[str, Any]]) -> "Optional[HullCertificate]":
+        if not d:
+            return None
+        names = {f.name for f in fields(HullCertificate)}
+        return HullCertificate(**{k: v for k, v in d.items() if k in names})
 
 
 @dataclass(frozen=True)
 class Verification:
-    """Figures of a polytope verified with random convex combinations of its vertices (the
-    paper's Table 2)."""
+    """A polytope verified with random convex combinations of its vertices: the figures of
+    the paper's Table 2, the f64 hull certificate and the verdict (the library's
+    ``Verification``; what ``fcollide verify`` prints)."""
 
     samples: int
-    success_rate: float
-    """Fraction of samples classified as the target's class (0–1)."""
+    """Number of random convex combinations."""
+    class_agreement: float
+    """Fraction of samples classified as the target's class (0–1): the paper's "success
+    rate", which counts class agreement, not a collision."""
+    vertex_class_agreement: float
+    """Fraction of vertices classified as the target's class."""
     target_class: int
     target_confidence: float
     """Top-class probability of the target."""
     sample_confidence_mean: float
     """Mean top-class probability over the samples."""
     sample_target_prob_mean: float
+    """Mean probability of the target's class over the samples."""
     feature_rel_err_mean: float
-    """Relative feature error at the collision layer over the samples: mean."""
+    """``‖y(s) − y(t)‖ / ‖y(t)‖`` at the collision layer over the samples: mean."""
     feature_rel_err_max: float
+    """… and max."""
     vertex_feature_rel_err_max: float
+    """The same over the vertices: max."""
     vertex_pairwise_l2: float
     """Mean pairwise L2 distance between the vertices."""
     z_satisfied_min: float
+    """Smallest share over vertices of zero-set units kept on their side."""
+    collision_tol: float
+    """Tolerance of the verdict on the relative feature error."""
+    certified: bool
+    """Whether the hull is certified: every point collides to ``certified_error_bound``."""
+    certified_error_bound: Optional[float]
+    certificate_margin: Optional[float]
+    verdict: str
+    """``"collides"``, ``"approximate"`` or ``"failed"``."""
+    certificate: Optional[HullCertificate] = None
     dataset_pairwise_l2: Optional[float] = None
     """The dataset distance given to :func:`verify`, if any."""
     vertex_to_dataset_ratio: Optional[float] = None
     """``vertex_pairwise_l2 / dataset_pairwise_l2`` when a dataset distance was given."""
 
+    @property
+    def success_rate(self) -> float:
+        """The paper's name for :attr:`class_agreement`."""
+        return self.class_agreement
+
     @staticmethod
     def _from(d: Dict[str, Any], dataset_l2: Optional[float] = None) -> "Verification":
         names = {f.name for f in fields(Verification)}
-        v = Verification(**{k: v for k, v in d.items() if k in names})
+        kw = {k: v for k, v in d.items() if k in names}
+        kw["certificate"] = HullCertificate._from(d.get("certificate"))
         if dataset_l2 is not None:
-            ratio = v.vertex_pairwise_l2 / max(dataset_l2, 1e-12)
-            v = Verification(
-                **{**v.__dict__, "dataset_pairwise_l2": dataset_l2, "vertex_to_dataset_ratio": ratio}
-            )
-        return v
+            kw["dataset_pairwise_l2"] = dataset_l2
+            kw["vertex_to_dataset_ratio"] = kw["vertex_pairwise_l2"] / max(dataset_l2, 1e-12)
+        return Verification(**kw)
 
 
 class Vertices:
     """A vertex set: ``K`` inputs that collide with a target at one layer.
 
-    Attributes: ``vertices`` (``[K, C, H, W]`` float32), ``target`` (``[C, H, W]``), ``init``
-    (the starting images, ``[K, C, H, W]``), ``layer``, ``units``, ``stats`` (one
-    :class:`VertexStats` per vertex), ``verdict`` (``"collides"``, ``"approximate"`` or
-    ``"failed"``; ``None`` for a loaded file not judged), ``certificate``
-    (:class:`HullCertificate`), ``verification`` (:class:`Verification` of the samples behind
-    the verdict, ``None`` with ``samples=0``), ``params`` (the search parameters) and ``info``
-    (``n_units``, ``n_plus``, ``engine``, ``region_locked``, ``seconds``, ``loss_history``).
+    Attributes:
+        vertices: ``[K, C, H, W]`` float32, raw pixels.
+        target: ``[C, H, W]``.
+        init: the starting images, ``[K, C, H, W]``.
+        layer: the collision layer.
+        units: the unit of ``Z`` each vertex pushed down.
+        stats: one :class:`VertexStats` per vertex.
+        verification: the :class:`Verification` made right after the search (Table 2's
+            figures, the hull certificate and the verdict); ``None`` for a file read by
+            :func:`load_vertices` (then call :func:`verify`).
+        verdict: ``verification.verdict`` (``"collides"``, ``"approximate"``, ``"failed"``)
+            or ``None``.
+        certified, class_agreement, certificate: the same from ``verification``.
+        params: the search parameters.
+        info: ``n_units``, ``n_plus``, ``engine``, ``region_locked``, ``collision_tol``,
+            ``seconds``, ``loss_history``.
     """
 
     def __init__(self, native: Any) -> None:
@@ -325,18 +385,38 @@ class Vertices:
         self.params: Dict[str, Any] = meta.get("params") or {}
         self.info: Dict[str, Any] = {
             key: s.get(key)
-            for key in ("n_units", "n_plus", "engine", "region_locked", "seconds", "loss_history")
+            for key in (
+                "n_units",
+                "n_plus",
+                "engine",
+                "region_locked",
+                "collision_tol",
+                "seconds",
+                "loss_history",
+            )
         }
-        self.verdict: Optional[str] = meta.get("verdict")
-        cert = meta.get("certificate")
-        self.certificate: Optional[HullCertificate] = HullCertificate(**cert) if cert else None
         ver = meta.get("verification")
         self.verification: Optional[Verification] = Verification._from(ver) if ver else None
-        #: Tolerance of the verdict, and the evidence it was decided from.
-        self.tolerance: Optional[float] = meta.get("tolerance")
-        self.class_agreement: Optional[float] = meta.get("class_agreement")
-        self.feature_err_max: Optional[float] = meta.get("feature_err_max")
-        self.target_class: Optional[int] = meta.get("target_class")
+
+    @property
+    def verdict(self) -> Optional[str]:
+        """``"collides"``, ``"approximate"`` or ``"failed"`` (``None`` when not verified)."""
+        return None if self.verification is None else self.verification.verdict
+
+    @property
+    def certified(self) -> Optional[bool]:
+        """Whether the hull is certified (``None`` when not verified)."""
+        return None if self.verification is None else self.verification.certified
+
+    @property
+    def class_agreement(self) -> Optional[float]:
+        """Share of samples in the target's class (``None`` when not verified)."""
+        return None if self.verification is None else self.verification.class_agreement
+
+    @property
+    def certificate(self) -> Optional[HullCertificate]:
+        """The f64 hull certificate (``None`` when not verified)."""
+        return None if self.verification is None else self.verification.certificate
 
     def __len__(self) -> int:
         return int(self.vertices.shape[0])
@@ -381,6 +461,21 @@ def _nonneg_int(v: Any, name: str) -> int:
     return int(v)
 
 
+def _pos_int(v: Any, name: str) -> int:
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+        raise ValueError(f"{name}: expected an integer ≥ 1, got {v!r}")
+    return int(v)
+
+
+def _tol(v: Any, name: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)):
+        raise ValueError(f"{name}: expected a number in (0, 1), got {v!r}")
+    f = float(v)
+    if not (0.0 < f < 1.0):
+        raise ValueError(f"{name}: expected a relative feature error in (0, 1), got {v!r}")
+    return f
+
+
 def find_vertices(
     model: Model,
     target: Any,
@@ -391,44 +486,49 @@ def find_vertices(
     progress: Any = True,
     *,
     samples: int = 2000,
-    tol: float = DEFAULT_TOL,
     **search_params: Any,
 ) -> Vertices:
     """Finds ``k`` vertices of a polytope that collides with ``target`` at ``layer``, then
-    certifies and judges it.
+    verifies it (``samples`` random convex combinations, the f64 hull certificate and the
+    verdict).
 
-    The search is the CLI's (``fcollide vertices``), with its defaults: all ``k`` vertices
-    optimized as one batch by Adam on ``α·L+ + L−_i`` in the pixel box, locked to the
-    target's linear region when the layer lies behind a nonlinearity. It is deterministic:
-    the same inputs give the same vertices, bit for bit, as the CLI.
+    The search is the library's (``fcollide vertices``), with the CLI's defaults: all ``k``
+    vertices optimized as one batch by Adam on ``α·L+ + L−_i`` in the pixel box, locked to
+    the target's linear region when the layer lies behind a nonlinearity (``region="auto"``).
+    The search is deterministic: the same inputs and parameters give the same vertices, bit
+    for bit, as the CLI on the same machine.
 
     Args:
         model: the network.
-        target: one image, ``[C, H, W]`` or ``[1, C, H, W]``.
+        target: one image, ``[C, H, W]`` or ``[1, C, H, W]``, raw pixels.
         layer: a name from ``model.collision_layers`` (default: the first).
         k: number of vertices.
         init: starting image(s): ``None`` (the target), one image, or ``k`` images.
-        seed: seed of the ``samples`` random convex combinations behind the verdict.
-        progress: draw a tqdm bar (when tqdm is installed), or an object with
-            ``start(label, total)``, ``advance(n, msg)`` and ``finish()``.
-        samples: convex combinations sampled for the verdict (0: decide from the
-            certificate and the vertices alone).
-        tol: tolerance on the relative feature error for the verdict ``collides``.
+        seed: seed of the ChaCha8 generator of the verification samples
+            (``fcollide reproduce mnist --seed S`` verifies row ``r`` with ``S + 100 + r``).
+        progress: ``True`` draws progress (a tqdm bar when tqdm is installed, else plain
+            lines on stderr), ``False`` nothing, or an object with ``start(label, total)``,
+            ``advance(n, msg)`` and ``finish()``.
+        samples: random convex combinations for the verification (≥ 1).
         **search_params: any field of the library's ``VertexParams``: ``alpha``, ``beta``,
             ``penalty`` (``"hinge"``, ``"square"``, ``"abs"``), ``steps``, ``lr``,
             ``lr_final``, ``units`` (one unit of ``Z`` per vertex), ``unit_choice``
             (``"first"``, ``"spread"``), ``alpha_start``, ``box_method`` (``"project"``,
             ``"sigmoid"``), ``engine`` (``"auto"``, ``"affine"``, ``"autodiff"``), ``region``
             (``"auto"``, ``"locked"``, ``"free"``), ``lock_margin``, ``lock_weight``,
-            ``saturation_tol``.
+            ``saturation_tol``, ``collision_tol`` (the verdict's tolerance, default 1e-3).
 
     Returns:
-        :class:`Vertices`, with ``.verdict`` from the hull certificate
-        (:attr:`Vertices.certificate`) and the ``samples`` verification.
+        :class:`Vertices` with ``.verification`` and ``.verdict``.
+
+    Raises:
+        ValueError: a bad array (naming ``target`` or ``init``) or parameter
+            (:class:`ParameterError`, naming it).
+        KeyboardInterrupt: on Ctrl-C (the search stops within a step).
     """
     model = _check_model(model)
     shape, bounds = model.input_shape, model.pixel_bounds
-    k = _nonneg_int(k, "k")
+    k = _pos_int(k, "k")
     t, _ = _arrays.images(target, "target", shape, bounds, count=(1,))
     init_bytes = None
     if init is not None:
@@ -439,43 +539,35 @@ def find_vertices(
             raise ValueError(f"{key}: give it as find_vertices' own argument (layer=, k=)")
     params = {"layer": _layer(model, layer), "vertices": k, **search_params}
     try:
-        params_json = json.dumps(params)
-    except TypeError as e:
+        params_json = json.dumps(params, default=_json_default)
+    except (TypeError, ValueError) as e:
         raise ValueError(f"search parameters: {e}") from None
     native = _native.find_vertices(
         model._native,
         t.tobytes(),
         init_bytes,
         params_json,
-        _nonneg_int(samples, "samples"),
+        _pos_int(samples, "samples"),
         _nonneg_int(seed, "seed"),
-        float(tol),
         _reporter(progress),
     )
     return Vertices(native)
 
 
-def load_vertices(
-    path: PathLike,
-    model: Optional[Model] = None,
-    *,
-    samples: int = 2000,
-    seed: int = 0,
-    tol: float = DEFAULT_TOL,
-) -> Vertices:
+def _json_default(v: Any) -> Any:
+    """NumPy scalars and arrays in search parameters."""
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    raise TypeError(f"{type(v).__name__} is not a number, string or list")
+
+
+def load_vertices(path: PathLike) -> Vertices:
     """Reads a vertex file (``fcollide vertices --out``, ``reproduce``'s
-    ``vertices-row*.safetensors`` or :meth:`Vertices.save`). With ``model``, the set is
-    judged as :func:`find_vertices` judges it (certificate, ``samples`` samples, verdict)."""
-    native = _native.load_vertices(_path(path, "path"))
-    if model is not None:
-        native = _native.judge_vertices(
-            _check_model(model)._native,
-            native,
-            _nonneg_int(samples, "samples"),
-            _nonneg_int(seed, "seed"),
-            float(tol),
-        )
-    return Vertices(native)
+    ``vertices-row*.safetensors`` or :meth:`Vertices.save`); not verified (``.verdict`` is
+    ``None``): pass it to :func:`verify`."""
+    return Vertices(_native.load_vertices(_path(path, "path")))
 
 
 def verify(
@@ -484,15 +576,19 @@ def verify(
     n: int = 2000,
     seed: int = 0,
     *,
+    tol: Optional[float] = None,
     dataset_l2: Optional[float] = None,
 ) -> Verification:
     """Verifies the polytope spanned by ``vertices`` (a :class:`Vertices` or a vertex file)
-    with ``n`` random convex combinations (Dirichlet weights from a ChaCha8 generator seeded by
-    ``seed``): the figures of the paper's Table 2, as ``fcollide verify`` computes them.
+    with ``n`` random convex combinations (Dirichlet weights from a ChaCha8 generator seeded
+    by ``seed``) exactly as ``fcollide verify --samples N --seed S`` does: the figures of the
+    paper's Table 2 (``class_agreement``, confidences, feature errors, vertex distances), the
+    f64 hull certificate (``certified``, ``certified_error_bound``, ``certificate_margin``)
+    and the ``verdict`` at ``tol`` (default: the set's ``collision_tol``).
 
-    ``dataset_l2`` (e.g. from :func:`dataset_pairwise_l2`) adds ``vertex_to_dataset_ratio``.
-    ``fcollide reproduce mnist --seed S`` verifies row 1 with seed ``S + 100`` and row 2 with
-    ``S + 101``.
+    ``dataset_l2`` (e.g. from :func:`dataset_pairwise_l2`) adds
+    ``vertex_to_dataset_ratio``. ``fcollide reproduce mnist --seed S`` verifies row 1 with
+    seed ``S + 100`` and row 2 with ``S + 101``.
     """
     model = _check_model(model)
     if isinstance(vertices, Vertices):
@@ -500,38 +596,58 @@ def verify(
     else:
         native = _native.load_vertices(_path(vertices, "vertices"))
     d = json.loads(
-        _native.verify(model._native, native, _nonneg_int(n, "n"), _nonneg_int(seed, "seed"))
+        _native.verify(
+            model._native,
+            native,
+            _pos_int(n, "n"),
+            _nonneg_int(seed, "seed"),
+            None if tol is None else _tol(tol, "tol"),
+        )
     )
     return Verification._from(d, None if dataset_l2 is None else float(dataset_l2))
 
 
 class ExactPolytope:
-    """An exact colliding polytope (linear programming, f64; see :func:`exact`).
+    """An exact colliding polytope (linear programming in f64; see :func:`exact`).
 
-    ``vertices`` (``[K, C, H, W]`` float32), ``layer``, ``feasible`` (every f64 vertex
-    satisfies the collision system — equalities on ``P``, inequalities on ``Z`` and the region,
-    the pixel box — within ``feas_tol``; the polytope is convex, so then its whole hull
-    collides to that tolerance), ``notes`` (degenerate situations, in words) and
-    ``stats``: everything the library reports (``n_plus``, ``rank``, ``affine_dim``,
-    ``ker_contained``, ``chebyshev``, ``extents``, ``mean_extent``, ``vertex_pairwise_l2``,
-    ``certificate``, ``certificate_f32``, ``vertex_lps``, ``notes``, ``timings``, …).
+    Attributes:
+        vertices: ``[K, C, H, W]`` float32.
+        layer: the collision layer.
+        verdict: ``"collides"`` when the f64 vertices satisfy the collision system (so the
+            whole convex polytope collides), else from the sampled class agreement.
+        certified: whether the f64 vertices satisfy it (violation and activation
+            difference ≤ 1e-6).
+        class_agreement: share of the samples in the target's class.
+        notes: degenerate situations, in words.
+        record: the library's ``ExactRowRecord`` as a dict (``n_plus``, ``rank``,
+            ``affine_dim``, ``ker_contained``, ``units``, ``vertex_class``,
+            ``chebyshev_radius``, ``mean_extent``, ``vertex_pairwise_l2``, …; ``detail``
+            holds the whole ``ExactPolytope`` without vertices: ``vertex_lps``,
+            ``certificate``, ``timings``, …).
     """
 
-    def __init__(self, vertices: np.ndarray, stats: Dict[str, Any]) -> None:
+    def __init__(self, vertices: np.ndarray, record: Dict[str, Any]) -> None:
         self.vertices = vertices
-        self.stats = stats
-        self.layer: str = stats["layer"]
-        self.feasible: bool = bool(stats.get("feasible_within_tol"))
-        self.notes: List[str] = list(stats.get("notes", []))
+        self.record = record
+        self.layer: str = record["layer"]
+        self.verdict: str = record["verdict"]
+        self.certified: bool = bool(record["certified"])
+        self.class_agreement: float = float(record["class_agreement"])
+        self.notes: List[str] = list(record.get("notes", []))
+
+    @property
+    def stats(self) -> Dict[str, Any]:
+        """``record["detail"]``: the library's ``ExactPolytope`` without vertices."""
+        return dict(self.record.get("detail") or {})
 
     def __len__(self) -> int:
         return int(self.vertices.shape[0])
 
     def __repr__(self) -> str:
-        s = self.stats
+        r = self.record
         return (
-            f"<fcollide.ExactPolytope {len(self)} vertices at {self.layer}: N+ {s.get('n_plus')}, "
-            f"affine dimension {s.get('affine_dim')}, feasible {self.feasible}>"
+            f"<fcollide.ExactPolytope {len(self)} vertices at {self.layer}: N+ {r.get('n_plus')}, "
+            f"affine dimension {r.get('affine_dim')}, verdict {self.verdict}>"
         )
 
 
@@ -542,34 +658,52 @@ def exact(
     k: int = 5,
     *,
     units: Optional[Sequence[int]] = None,
+    samples: int = 2000,
     directions: int = 8,
     seed: int = 0,
     chebyshev: bool = True,
     lp_solver: str = "auto",
+    dataset_l2: Optional[float] = None,
 ) -> ExactPolytope:
-    """The exact colliding polytope of ``target`` at ``layer`` (``fcollide exact``): the
-    collision constraints inside the target's linear region, ``k`` vertices by linear
-    programming (one LP per unit of ``Z``, or ``units``), its dimension and size (Chebyshev
-    ball, extents along ``directions`` random directions seeded by ``seed``) and f64
-    certificates of the vertices. ``lp_solver``: ``"auto"``, ``"dense"`` or ``"highs"``.
+    """The exact colliding polytope of ``target`` at ``layer``, as ``fcollide exact``
+    computes it: the collision constraints inside the target's linear region, ``k`` vertices
+    by linear programming (one LP per unit of ``Z``, or ``units``), its dimension and size
+    (Chebyshev ball, extents along ``directions`` random directions), f64 certificates of the
+    vertices and of ``samples`` random convex combinations (ChaCha8 seeded by ``seed``), and
+    the verdict. ``lp_solver``: ``"auto"``, ``"dense"`` or ``"highs"`` (HiGHS builds only).
+    ``dataset_l2`` fills ``record["vertex_to_dataset_ratio"]`` (else ``None``).
 
-    The LP solves cannot stop mid-way: on Ctrl-C the call raises ``KeyboardInterrupt`` at
-    once and the running solve finishes in the background.
+    The LP solves cannot stop mid-way: on Ctrl-C the call raises ``KeyboardInterrupt`` within
+    about two seconds and the running solve finishes in the background.
     """
     model = _check_model(model)
     t, _ = _arrays.images(target, "target", model.input_shape, model.pixel_bounds, count=(1,))
+    if not isinstance(lp_solver, str):
+        raise ValueError(f"lp_solver: expected 'auto', 'dense' or 'highs', got {lp_solver!r}")
     params: Dict[str, Any] = {
         "layer": _layer(model, layer),
-        "vertices": _nonneg_int(k, "k"),
+        "vertices": _pos_int(k, "k"),
         "directions": _nonneg_int(directions, "directions"),
         "seed": _nonneg_int(seed, "seed"),
         "chebyshev": bool(chebyshev),
     }
     if units is not None:
         params["units"] = [_nonneg_int(u, "units") for u in units]
-    b, n, meta = _native.exact(model._native, t.tobytes(), json.dumps(params), str(lp_solver))
+    ds = 0.0 if dataset_l2 is None else float(dataset_l2)
+    b, n, meta = _native.exact(
+        model._native,
+        t.tobytes(),
+        json.dumps(params),
+        lp_solver,
+        _pos_int(samples, "samples"),
+        _nonneg_int(seed, "seed"),
+        ds,
+    )
+    record = json.loads(meta)
+    if dataset_l2 is None:
+        record["vertex_to_dataset_ratio"] = None
     c, h, w = model.input_shape
-    return ExactPolytope(_arrays.from_bytes(b, (n, c, h, w)), json.loads(meta))
+    return ExactPolytope(_arrays.from_bytes(b, (n, c, h, w)), record)
 
 
 def dataset_pairwise_l2(images: Any, pairs: int = 10_000, seed: int = 1) -> float:

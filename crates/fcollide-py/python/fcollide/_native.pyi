@@ -12,7 +12,9 @@ def version() -> str: ...
 
 class Model:
     @staticmethod
-    def load(path: _Path, arch: Optional[str] = None, normalize: Optional[str] = None) -> Model: ...
+    def load(
+        path: _Path, arch: Optional[str] = None, normalize: Optional[str] = None
+    ) -> Tuple[Model, str, str]: ...
     @staticmethod
     def from_onnx(
         data: bytes,
@@ -53,9 +55,6 @@ class VertexData:
     def save(self, path: _Path) -> None: ...
 
 def load_vertices(path: _Path) -> VertexData: ...
-def judge_vertices(
-    model: Model, data: VertexData, samples: int, seed: int, tol: float
-) -> VertexData: ...
 def find_vertices(
     model: Model,
     target: bytes,
@@ -63,11 +62,20 @@ def find_vertices(
     params: str,
     samples: int,
     seed: int,
-    tol: float,
     progress: Optional[Any] = None,
 ) -> VertexData: ...
-def verify(model: Model, data: VertexData, n: int, seed: int) -> str: ...
-def exact(model: Model, target: bytes, params: str, lp_solver: str) -> Tuple[bytes, int, str]: ...
+def verify(
+    model: Model, data: VertexData, n: int, seed: int, tol: Optional[float] = None
+) -> str: ...
+def exact(
+    model: Model,
+    target: bytes,
+    params: str,
+    lp_solver: str,
+    samples: int,
+    seed: int,
+    dataset_l2: float,
+) -> Tuple[bytes, int, str]: ...
 def mnist(
     seed: int,
 ) -> Tuple[bytes, bytes, bytes, bytes, Tuple[int, int, int], Tuple[str, str]]: ...

@@ -1,8 +1,11 @@
-"""Progress bars for long calls: the library reports phases (``start``), steps (``advance``)
-and ends (``finish``); this draws them with tqdm when it is installed."""
+"""Progress of long calls: the library reports phases (``start``), steps (``advance``) and
+ends (``finish``); this draws them with tqdm when it is installed, else as plain lines on
+stderr (at most one per 10 % of a phase)."""
 
 from __future__ import annotations
 
+import sys
+import time
 from typing import Any, Optional
 
 
@@ -29,17 +32,55 @@ class TqdmProgress:
             self._bar = None
 
 
+class PlainProgress:
+    """``label: 30 % (900/3000) msg`` lines on stderr, one per tenth of a phase."""
+
+    def __init__(self, stream: Any = None) -> None:
+        self._stream = stream
+        self._label = ""
+        self._total = 0
+        self._done = 0
+        self._shown = -1
+        self._t0 = 0.0
+
+    def _write(self, text: str) -> None:
+        stream = self._stream or sys.stderr
+        stream.write(text + "\n")
+        stream.flush()
+
+    def start(self, label: str, total: int) -> None:
+        self._label, self._total, self._done, self._shown = label, int(total), 0, -1
+        self._t0 = time.monotonic()
+
+    def advance(self, n: int, msg: str) -> None:
+        self._done += int(n)
+        if self._total <= 0:
+            return
+        tenth = min(10, self._done * 10 // self._total)
+        if tenth > self._shown:
+            self._shown = tenth
+            tail = f" {msg}" if msg else ""
+            self._write(
+                f"{self._label}: {10 * tenth:3d} % ({self._done}/{self._total}){tail}"
+            )
+
+    def finish(self) -> None:
+        if self._label:
+            self._write(f"{self._label}: done in {time.monotonic() - self._t0:.1f} s")
+        self._label = ""
+
+
 def reporter(progress: Any) -> Optional[Any]:
-    """The object the native module reports to: ``None`` for no progress, a tqdm adapter for
-    ``True`` (``None`` when tqdm is not installed), or the caller's own object with ``start``,
-    ``advance`` and ``finish`` methods."""
+    """The object the native module reports to: ``None`` for no progress; for ``True`` a
+    tqdm adapter when tqdm is installed, else :class:`PlainProgress`; or the caller's own
+    object with ``start``, ``advance`` and ``finish`` methods."""
     if progress is None or progress is False:
         return None
     if progress is True:
         try:
             from tqdm.auto import tqdm
         except ImportError:
-            return None
+            return PlainProgress()
         return TqdmProgress(tqdm)
     for m in ("start", "advance", "finish"):
         if not callable(getattr(progress, m, None)):
