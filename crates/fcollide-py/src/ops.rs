@@ -27,6 +27,9 @@ use crate::worker;
 pub struct VertexData {
     file: VertexFile,
     verification: Option<Verification>,
+    /// Seconds spent in the library's calls (search and verification) on the worker thread:
+    /// what the Python call's overhead is measured against.
+    library_seconds: Option<f64>,
 }
 
 fn json_err(e: serde_json::Error) -> PyErr {
@@ -98,7 +101,8 @@ impl VertexData {
     /// Everything else as JSON: `set` (the library's `VertexSet` without its vertices:
     /// layer, per-vertex `stats`, `n_units`, `n_plus`, `engine`, `region_locked`,
     /// `collision_tol`, `loss_history`, `seconds`), `params`, and `verification` (the
-    /// library's `Verification`, `null` for a file read from disk).
+    /// library's `Verification`, `null` for a file read from disk), `library_seconds` (time in
+    /// the library's search and verification, `null` for a file).
     fn meta_json(&self) -> PyResult<String> {
         let mut set = serde_json::to_value(&self.file.set).map_err(json_err)?;
         if let Value::Object(m) = &mut set {
@@ -108,6 +112,7 @@ impl VertexData {
             "set": set,
             "params": self.file.params,
             "verification": self.verification,
+            "library_seconds": self.library_seconds,
         });
         serde_json::to_string(&out).map_err(json_err)
     }
@@ -126,6 +131,7 @@ pub fn load_vertices(py: Python<'_>, path: PathBuf) -> PyResult<VertexData> {
     Ok(VertexData {
         file,
         verification: None,
+        library_seconds: None,
     })
 }
 
@@ -164,12 +170,14 @@ pub fn find_vertices(
         Some(b) => from_bytes(b, "init")?,
         None => target.clone(),
     };
-    let (file, verification) = worker::run(py, progress, move |prog| {
+    let (file, verification, seconds) = worker::run(py, progress, move |prog| {
+        let t0 = std::time::Instant::now();
         let device = fcollide::model::default_device();
         let set = search(&net, &target, &init, &params, &device, prog)?;
         let k = set.len();
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let (v, _) = verify_polytope(&net, &target, &set, samples, &device, &mut rng)?;
+        let seconds = t0.elapsed().as_secs_f64();
         let file = VertexFile {
             init: if init.len() == net.input_len() {
                 init.repeat(k)
@@ -180,7 +188,7 @@ pub fn find_vertices(
             params: serde_json::to_value(&*params).unwrap_or_default(),
             set,
         };
-        Ok::<_, fcollide::Error>((file, v))
+        Ok::<_, fcollide::Error>((file, v, seconds))
     })?
     .map_err(|e| match e {
         fcollide::Error::Collide(fcollide::collide::CollideError::Interrupted { .. }) => {
@@ -191,6 +199,7 @@ pub fn find_vertices(
     Ok(VertexData {
         file,
         verification: Some(verification),
+        library_seconds: Some(seconds),
     })
 }
 

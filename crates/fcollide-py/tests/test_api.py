@@ -308,6 +308,20 @@ def test_tqdm_progress(mlp, digits, capsys):
     assert "vertices (fc1)" in capsys.readouterr().err
 
 
+def test_plain_progress_without_tqdm(mlp, digits, capsys, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+    fcollide.find_vertices(mlp, digits[0], k=2, samples=20, progress=True, **FAST)
+    err = capsys.readouterr().err.splitlines()
+    lines = [line for line in err if line.startswith("vertices (fc1): ")]
+    assert lines[0].startswith("vertices (fc1):  10 % (30/300)")
+    assert any(line.startswith("vertices (fc1): 100 % (300/300)") for line in lines)
+    assert lines[-1].startswith("vertices (fc1): done in")
+    assert len(lines) == 11  # 10 %, 20 %, …, 100 %, done
+
+
 def test_long_calls_release_the_gil(lenet, crops):
     """While a search runs in one thread, Python code keeps running in another (with the
     GIL held throughout, the loop below would not run until the search ends)."""

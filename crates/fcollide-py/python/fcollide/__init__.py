@@ -28,9 +28,10 @@ a ``ValueError``, for invalid parameters), missing files ``FileNotFoundError``, 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -339,15 +340,23 @@ class Verification:
         """The paper's name for :attr:`class_agreement`."""
         return self.class_agreement
 
+    def with_dataset_l2(self, dataset_l2: float) -> "Verification":
+        """A copy with ``dataset_pairwise_l2`` and ``vertex_to_dataset_ratio`` filled in
+        (e.g. from :func:`dataset_pairwise_l2`)."""
+        d = float(dataset_l2)
+        return dataclasses.replace(
+            self,
+            dataset_pairwise_l2=d,
+            vertex_to_dataset_ratio=self.vertex_pairwise_l2 / max(d, 1e-12),
+        )
+
     @staticmethod
     def _from(d: Dict[str, Any], dataset_l2: Optional[float] = None) -> "Verification":
         names = {f.name for f in fields(Verification)}
         kw = {k: v for k, v in d.items() if k in names}
         kw["certificate"] = HullCertificate._from(d.get("certificate"))
-        if dataset_l2 is not None:
-            kw["dataset_pairwise_l2"] = dataset_l2
-            kw["vertex_to_dataset_ratio"] = kw["vertex_pairwise_l2"] / max(dataset_l2, 1e-12)
-        return Verification(**kw)
+        v = Verification(**kw)
+        return v if dataset_l2 is None else v.with_dataset_l2(dataset_l2)
 
 
 class Vertices:
@@ -368,7 +377,8 @@ class Vertices:
         certified, class_agreement, certificate: the same from ``verification``.
         params: the search parameters.
         info: ``n_units``, ``n_plus``, ``engine``, ``region_locked``, ``collision_tol``,
-            ``seconds``, ``loss_history``.
+            ``seconds`` (the search), ``loss_history``, ``library_seconds`` (search and
+            verification inside the library; ``None`` for a file).
     """
 
     def __init__(self, native: Any) -> None:
@@ -395,6 +405,8 @@ class Vertices:
                 "loss_history",
             )
         }
+        #: Seconds spent in the library's search and verification (``None`` for a file).
+        self.info["library_seconds"] = meta.get("library_seconds")
         ver = meta.get("verification")
         self.verification: Optional[Verification] = Verification._from(ver) if ver else None
 

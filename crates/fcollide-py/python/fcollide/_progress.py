@@ -49,13 +49,13 @@ class PlainProgress:
         stream.flush()
 
     def start(self, label: str, total: int) -> None:
-        self._label, self._total, self._done, self._shown = label, int(total), 0, -1
+        self._label, self._total, self._done, self._shown = label, int(total), 0, 0
         self._t0 = time.monotonic()
 
     def advance(self, n: int, msg: str) -> None:
-        self._done += int(n)
-        if self._total <= 0:
+        if n <= 0 or self._total <= 0:
             return
+        self._done += int(n)
         tenth = min(10, self._done * 10 // self._total)
         if tenth > self._shown:
             self._shown = tenth
