@@ -49,7 +49,12 @@ fn not_found(e: &(dyn std::error::Error + 'static)) -> bool {
 
 fn is_parameter(e: &fcollide::Error) -> bool {
     use fcollide::Error as E;
-    let model = |m: &ModelError| matches!(m, ModelError::Param { .. } | ModelError::UnknownLayer { .. });
+    let model = |m: &ModelError| {
+        matches!(
+            m,
+            ModelError::Param { .. } | ModelError::UnknownLayer { .. }
+        )
+    };
     match e {
         E::Model(m) => model(m),
         E::Collide(CollideError::Param { .. } | CollideError::Size { .. }) => true,

@@ -29,8 +29,8 @@ mod _native {
     use super::model::Model;
     #[pymodule_export]
     use super::ops::{
-        dataset_pairwise_l2, exact, find_vertices, load_vertices, mnist,
-        mnist_model, verify, VertexData,
+        dataset_pairwise_l2, exact, find_vertices, load_vertices, mnist, mnist_model, verify,
+        VertexData,
     };
     #[pymodule_export]
     use super::version;

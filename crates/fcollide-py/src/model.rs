@@ -37,12 +37,7 @@ impl Model {
     }
 
     /// Output of node `node` for `n` inputs, on a worker thread: `(values, per example)`.
-    fn run_node(
-        &self,
-        py: Python<'_>,
-        x: &[u8],
-        node: usize,
-    ) -> PyResult<(Py<PyBytes>, usize)> {
+    fn run_node(&self, py: Python<'_>, x: &[u8], node: usize) -> PyResult<(Py<PyBytes>, usize)> {
         let x = from_bytes(x, "x")?;
         let graph = self.graph.clone();
         let out = worker::run(py, None, move |_| -> fcollide::Result<(Vec<f32>, usize)> {

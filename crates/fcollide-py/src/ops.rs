@@ -8,7 +8,9 @@ use fcollide::collide::io::{load_vertices as load_vertex_file, save_vertices, Ve
 use fcollide::collide::{find_vertices as search, ValidVertexParams, VertexParams};
 use fcollide::exact::{ExactParams, LpSolver};
 use fcollide::model::Graph;
-use fcollide::polytope::{dataset_pairwise_l2 as pairwise_l2, verify as verify_polytope, Verification};
+use fcollide::polytope::{
+    dataset_pairwise_l2 as pairwise_l2, verify as verify_polytope, Verification,
+};
 use fcollide::run::mnist::{get_model, MnistParams};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -250,21 +252,20 @@ pub fn exact(
     dataset_l2: f64,
 ) -> PyResult<(Py<PyBytes>, usize, String)> {
     let mut p: ExactParams = merge_params(&ExactParams::default(), params, &["units"])?;
-    p.lp.solver = match lp_solver {
-        "auto" => LpSolver::Auto,
-        "dense" => LpSolver::Dense,
-        "highs" if fcollide::exact::HIGHS_AVAILABLE => LpSolver::Highs,
-        "highs" => {
-            return Err(parameter(
+    p.lp.solver =
+        match lp_solver {
+            "auto" => LpSolver::Auto,
+            "dense" => LpSolver::Dense,
+            "highs" if fcollide::exact::HIGHS_AVAILABLE => LpSolver::Highs,
+            "highs" => return Err(parameter(
                 "lp_solver 'highs': HiGHS is not compiled into this build (use 'auto' or 'dense')",
-            ))
-        }
-        o => {
-            return Err(parameter(format!(
-                "lp_solver '{o}': expected auto, dense or highs"
-            )))
-        }
-    };
+            )),
+            o => {
+                return Err(parameter(format!(
+                    "lp_solver '{o}': expected auto, dense or highs"
+                )))
+            }
+        };
     // Parameter errors before any work.
     p.clone().check().map_err(to_py)?;
     let net = model.graph.clone();
@@ -306,8 +307,8 @@ pub fn mnist(
     (usize, usize, usize),
     (String, String),
 )> {
-    let (train, test) = worker::run(py, None, move |_| fcollide::data::mnist_split(seed))?
-        .map_err(to_py)?;
+    let (train, test) =
+        worker::run(py, None, move |_| fcollide::data::mnist_split(seed))?.map_err(to_py)?;
     let [c, h, w] = train.shape;
     Ok((
         to_bytes(py, &train.images),

@@ -102,7 +102,9 @@ where
         match got {
             Ok(out) => return finished(out),
             Err(RecvTimeoutError::Disconnected) => {
-                return Err(PyRuntimeError::new_err("the fcollide worker thread vanished"))
+                return Err(PyRuntimeError::new_err(
+                    "the fcollide worker thread vanished",
+                ))
             }
             Err(RecvTimeoutError::Timeout) => {
                 if let Err(e) = py.check_signals() {
