@@ -28,6 +28,9 @@ fn parse_normalize(normalize: Option<&str>) -> PyResult<Option<Normalization>> {
         .transpose()
 }
 
+/// `(name, kind, input names, output shape)` of a node.
+type NodeInfo = (String, String, Vec<String>, Vec<usize>);
+
 impl Model {
     pub fn new(graph: Graph, source: String) -> Self {
         Model {
@@ -162,7 +165,7 @@ impl Model {
     }
 
     /// `(name, kind, inputs, output shape)` of every node after the input.
-    fn describe(&self) -> PyResult<Vec<(String, String, Vec<String>, Vec<usize>)>> {
+    fn describe(&self) -> PyResult<Vec<NodeInfo>> {
         let shapes = self.graph.shapes().map_err(to_py)?;
         Ok(self
             .graph
