@@ -75,10 +75,11 @@ def test_vertices_of_a_torch_model_collide_in_torch(mlp_module, digits):
         assert errs.max() <= v.verification.collision_tol
 
 
-def test_unsupported_layer_is_named(digits):
+@pytest.mark.parametrize("exporter", ["auto", "dynamo"])
+def test_unsupported_layer_is_named(digits, exporter):
     net = nn.Sequential(nn.Flatten(), nn.Linear(784, 16), nn.GELU(), nn.Linear(16, 10))
     with pytest.raises(fcollide.Error) as e:
-        fcollide.from_torch(net, digits[0])
+        fcollide.from_torch(net, digits[0], exporter=exporter)
     msg = str(e.value)
     assert "Gelu" in msg and "GELU" in msg
 
