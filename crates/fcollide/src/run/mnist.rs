@@ -133,8 +133,12 @@ fn open_patch_db(p: &MnistParams, channels: usize) -> Result<(Option<PatchDb>, O
     Ok((Some(db), index))
 }
 
-/// Trains or loads the model: `(network, facts for the record)`.
-fn get_model(
+/// Trains or loads the model as `reproduce mnist` does: `p.weights` if given, else the cached
+/// `out/model-{arch}.safetensors` unless `p.retrain`, else the `p.arch` template initialized
+/// and trained with one `ChaCha8Rng` seeded by `p.seed` (and cached). Returns
+/// `(network, facts for the record)`. Public so that other front ends (the Python package)
+/// get the same model bit for bit.
+pub fn get_model(
     p: &MnistParams,
     train_set: &Dataset,
     test_set: &Dataset,
