@@ -35,6 +35,12 @@ pub const USAGE: i32 = 2;
 /// Prints `error: …` on stderr and returns the exit code of `e`.
 pub fn report(e: &anyhow::Error) -> i32 {
     eprintln!("error: {}", message(e));
+    if let Some(l) = e
+        .chain()
+        .find_map(|c| c.downcast_ref::<fcollide::limits::LimitError>())
+    {
+        eprintln!("  (to raise the limit: --limit {}=VALUE)", l.name);
+    }
     if e.chain().any(|c| c.is::<Usage>()) {
         USAGE
     } else {

@@ -100,12 +100,10 @@ pub fn end_phase() {
     let phase = PHASE.lock().unwrap_or_else(|e| e.into_inner()).take();
     match phase {
         Some(Phase::Bar(bar)) => bar.finish(),
-        Some(Phase::Plain(p)) => {
-            if p.started.elapsed() >= PLAIN_END_LINE {
-                eprintln!("{} (done)", p.line());
-            }
+        Some(Phase::Plain(p)) if p.started.elapsed() >= PLAIN_END_LINE => {
+            eprintln!("{} (done)", p.line());
         }
-        None => {}
+        Some(Phase::Plain(_)) | None => {}
     }
 }
 
