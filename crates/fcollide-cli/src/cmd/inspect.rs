@@ -18,7 +18,7 @@ pub fn run(a: &InspectCmd, ctx: &Ctx) -> Result<()> {
         Some(p) => fcollide::data::imagenet::read_labels_file(p).context("--labels")?,
         None => fcollide::data::imagenet::labels_for(outputs),
     };
-    let i = fcollide::model::inspect::inspect(&net, x.as_deref(), &names, &super::device!(ctx))?;
+    let i = fcollide::model::inspect::inspect(&net, x.as_deref(), &names, &ctx.device)?;
     let text = if a.json {
         serde_json::to_string_pretty(&i)? + "\n"
     } else {

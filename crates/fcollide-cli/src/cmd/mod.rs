@@ -15,31 +15,25 @@ use crate::args::reproduce::{Experiment, ReproduceArgs};
 use crate::args::{Cli, Command};
 use crate::progress::Bars;
 use anyhow::Result;
+use fcollide::prelude::Device;
 
 /// What every command shares: the compute device and the progress display.
 pub struct Ctx {
-    /// The compute device's name (`--device`; checked by [`run`], opened by [`Ctx::device`]).
+    /// The compute device's name (`--device`).
     pub device_name: &'static str,
+    /// The compute device.
+    pub device: Device,
     /// Progress on stderr (nothing with `--quiet`).
     pub bars: Bars,
 }
-
-/// Opens `ctx`'s compute device (checked by [`run`]).
-macro_rules! device {
-    ($ctx:expr) => {
-        fcollide::model::device_by_name($ctx.device_name)?
-    };
-}
-pub(crate) use device;
 
 /// Runs the parsed command line (no command: `reproduce mnist` with its defaults).
 pub fn run(cli: Cli) -> Result<()> {
     let ctx = Ctx {
         device_name: cli.device.name(),
+        device: fcollide::model::device_by_name(cli.device.name())?,
         bars: Bars::new(cli.quiet),
     };
-    // A device this build lacks fails here, before any command reads its inputs.
-    fcollide::model::device_by_name(ctx.device_name)?;
     match cli.command {
         None => reproduce::run(Experiment::Mnist, &ReproduceArgs::defaults(), &ctx),
         Some(Command::Reproduce { experiment, run }) => reproduce::run(experiment, &run, &ctx),

@@ -74,7 +74,7 @@ fn images(args: &ReproduceArgs, ctx: &Ctx, patches_run: bool) -> Result<()> {
         &p,
         view,
         &args.out,
-        &super::device!(ctx),
+        &ctx.device,
         &ctx.bars,
     )?;
     outln!(

@@ -30,7 +30,7 @@ pub fn run(a: &SweepCmd, ctx: &Ctx) -> Result<()> {
         a.samples,
         &test.images,
         a.data.seed,
-        (&a.out, &super::device!(ctx)),
+        (&a.out, &ctx.device),
         &ctx.bars,
     )?;
     outln!("{}", fcollide::run::sweep::sweep_table(&rec).to_markdown());

@@ -14,14 +14,8 @@ pub fn run(a: &TrainCmd, ctx: &Ctx) -> Result<()> {
     let mut rng = ChaCha8Rng::seed_from_u64(a.data.seed);
     let net = arch::by_name(&a.arch, &mut rng)?;
     let p = params::train(&a.train)?;
-    let (net, report) = fcollide::model::train::train(
-        &net,
-        (&tr, &te),
-        &p,
-        &super::device!(ctx),
-        &mut rng,
-        &ctx.bars,
-    )?;
+    let (net, report) =
+        fcollide::model::train::train(&net, (&tr, &te), &p, &ctx.device, &mut rng, &ctx.bars)?;
     model_io::save(&net, &a.out)?;
     outln!(
         "test accuracy {:.2} % after {} epochs ({:.1} s); wrote {}",

@@ -23,14 +23,7 @@ pub fn run(a: &VerifyCmd, ctx: &Ctx) -> Result<()> {
         );
     }
     let mut rng = ChaCha8Rng::seed_from_u64(a.seed);
-    let (v, _) = verify(
-        &net,
-        &vf.target,
-        &vf.set,
-        a.samples,
-        &super::device!(ctx),
-        &mut rng,
-    )?;
+    let (v, _) = verify(&net, &vf.target, &vf.set, a.samples, &ctx.device, &mut rng)?;
     eprintln!(
         "{}",
         fcollide::run::record::verdict_line(

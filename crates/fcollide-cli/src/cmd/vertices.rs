@@ -26,15 +26,7 @@ pub fn run(a: &VerticesCmd, ctx: &Ctx) -> Result<()> {
         every: a.checkpoint_every,
         resume: a.resume,
     });
-    let set = find_vertices_checkpointed(
-        &net,
-        &t,
-        &i,
-        &p,
-        &super::device!(ctx),
-        &ctx.bars,
-        ckpt.as_ref(),
-    )?;
+    let set = find_vertices_checkpointed(&net, &t, &i, &p, &ctx.device, &ctx.bars, ckpt.as_ref())?;
     for (k, s) in set.stats.iter().enumerate() {
         outln!(
             "vertex {k}: unit {} class {} ({:.4}) feature error {:.2e} L+ {:.2e} Z ok {:.1} %",
