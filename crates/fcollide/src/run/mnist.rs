@@ -113,7 +113,7 @@ fn open_patch_db(p: &MnistParams, channels: usize) -> Result<(Option<PatchDb>, O
     let Some(path) = &p.patch_db else {
         return match &p.patch_index {
             Some(_) => Err(Error::Msg(
-                "a patch index (--patch-index) needs its patch database (--patch-db)".into(),
+                "a patch index needs the patch database it indexes".into(),
             )),
             None => Ok((None, None)),
         };
@@ -242,7 +242,7 @@ pub fn reproduce_mnist(p: &MnistParams, out: &Path, progress: &dyn Progress) -> 
         Some(i) if i < test_set.len() => i,
         Some(i) => {
             return Err(Error::Msg(format!(
-                "--target-index {i} is out of range: the test split has {} images",
+                "target index {i} is out of range: the test split has {} images",
                 test_set.len()
             )))
         }
@@ -256,7 +256,7 @@ pub fn reproduce_mnist(p: &MnistParams, out: &Path, progress: &dyn Progress) -> 
         Some(i) if i < test_set.len() => i,
         Some(i) => {
             return Err(Error::Msg(format!(
-                "--init-index {i} is out of range: the test split has {} images",
+                "index {i} of row 2's start image is out of range: the test split has {} images",
                 test_set.len()
             )))
         }
