@@ -271,7 +271,7 @@ pub fn exact(
     let net = model.graph.clone();
     fcollide::polytope::verify::check_samples(samples, net.input_len()).map_err(to_py)?;
     let target = from_bytes(target, "target")?;
-    let row = worker::run(py, None, move |_| {
+    let row = worker::run(py, None, move |progress| {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         fcollide::run::exact::exact_row(
             "exact: LP vertices",
@@ -282,6 +282,7 @@ pub fn exact(
             dataset_l2,
             None,
             &mut rng,
+            progress,
         )
     })?
     .map_err(to_py)?;

@@ -9,7 +9,7 @@ use anyhow::Result;
 use fcollide::exact::{ExactParams, LpOptions};
 use fcollide::run::exact::{run_exact, ExactJob};
 
-pub fn run(a: &ExactCmd, _ctx: &Ctx) -> Result<()> {
+pub fn run(a: &ExactCmd, ctx: &Ctx) -> Result<()> {
     if a.lp_solver == LpSolverArg::Highs && !fcollide::exact::HIGHS_AVAILABLE {
         usage_bail!(
             "--lp-solver highs: HiGHS is not compiled into this build; rebuild with \
@@ -45,7 +45,7 @@ pub fn run(a: &ExactCmd, _ctx: &Ctx) -> Result<()> {
         dataset_pairs: 10_000,
         seed: a.data.seed,
     };
-    let rec = run_exact(&net, &job, &a.out)?;
+    let rec = run_exact(&net, &job, &a.out, &ctx.bars)?;
     print_exact(&rec);
     outln!("wrote {}", a.out.display());
     Ok(())

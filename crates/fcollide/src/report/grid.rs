@@ -432,7 +432,8 @@ impl Grid {
         let cells = || self.rows.iter().flat_map(|r| r.cells.iter());
         let cap_w = cells().map(|c| text_width(&c.label, fs)).max().unwrap_or(0);
         let has_caps = cells().any(|c| !c.label.is_empty());
-        let col_w = cell_w.max(cap_w);
+        // Captions wider than the image keep a margin between them.
+        let col_w = if cap_w > cell_w { cap_w + m } else { cell_w };
         let row_h = cell_h + if has_caps { th + 2 * fs } else { 0 };
         let ncols = self
             .rows
@@ -595,15 +596,8 @@ impl Grid {
             if !label.is_empty() {
                 let tick_w = ticks.iter().map(|t| text_width(t, fs)).max().unwrap_or(0);
                 let x = tx + tick_w + self.margin;
-                let y = y0 + (bar_h + text_width(label, fs)) / 2;
-                draw_text_up(
-                    &mut img,
-                    x as i64,
-                    y.min(l.height - 1) as i64,
-                    label,
-                    fs,
-                    TEXT,
-                );
+                let y = y0 + bar_h.saturating_sub(text_width(label, fs)) / 2;
+                draw_text_up(&mut img, x as i64, y as i64, label, fs, TEXT);
             }
         }
         Ok(img)

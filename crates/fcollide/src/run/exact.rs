@@ -2,9 +2,7 @@
 //! deeper layers), their f64 certificates, `N` random convex combinations certified the same
 //! way, the polytope's size (Chebyshev radius, extents, vertex spread), and the colliding
 //! point closest in L1 to another image (the exact version of the paper's row 2).
-use crate::exact::{
-    certify, collision_system, exact_closest, exact_polytope, ExactParams, ExactPolytope,
-};
+use crate::exact::{certify, collision_system, exact_closest, ExactParams, ExactPolytope};
 use crate::model::Graph;
 use crate::polytope::dirichlet_weights;
 use crate::Result;
@@ -23,9 +21,11 @@ pub fn exact_row(
     dataset_l2: f64,
     other: Option<(&str, &[f32])>,
     rng: &mut impl Rng,
+    progress: &dyn crate::progress::Progress,
 ) -> Result<ExactRow> {
     let p = params.check()?;
-    let poly: ExactPolytope = exact_polytope(net, target, &p)?;
+    let poly: ExactPolytope =
+        crate::exact::exact_polytope_with_progress(net, target, &p, progress)?;
     let sys = collision_system(net, target, &p)?;
     let k = poly.vertices_f64.len();
     let d = poly.d;
@@ -166,6 +166,7 @@ pub fn run_exact(
     net: &Graph,
     job: &ExactJob<'_>,
     out: &std::path::Path,
+    progress: &dyn crate::progress::Progress,
 ) -> Result<super::RunRecord> {
     use rand::SeedableRng;
     let t0 = std::time::Instant::now();
@@ -185,13 +186,18 @@ pub fn run_exact(
         ds_l2,
         job.other,
         &mut rng,
+        progress,
     )?;
     let record = super::RunRecord {
         tool: "fcollide".into(),
         version: env!("CARGO_PKG_VERSION").into(),
         experiment: format!("exact polytope ({}, {})", net.arch, job.params.layer),
         seed: job.seed,
-        machine: super::MachineInfo::current("cpu (f64 LPs: dense simplex, HiGHS)"),
+        machine: super::MachineInfo::current(if crate::exact::HIGHS_AVAILABLE {
+            "cpu (f64 LPs: dense simplex, row generation, HiGHS)"
+        } else {
+            "cpu (f64 LPs: dense simplex, row generation)"
+        }),
         params: serde_json::json!({
             "exact": job.params,
             "samples": job.samples,

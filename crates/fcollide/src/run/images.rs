@@ -11,7 +11,7 @@ use crate::model::{argmax, Graph, Network};
 use crate::patches::select::compose_candidates;
 use crate::patches::space::{PatchParams, PatchSpace};
 use crate::patches::view::PatchView;
-use crate::polytope::{l2, verify};
+use crate::polytope::{l2, verify_with_progress};
 use crate::progress::Progress;
 use crate::{Error, Result};
 use burn::tensor::Device;
@@ -145,7 +145,8 @@ pub fn reproduce_images(
             )?,
         };
         let mut srng = ChaCha8Rng::seed_from_u64(p.seed.wrapping_add(100 + r as u64));
-        let (v, samples) = verify(net, target, &set, p.samples, device, &mut srng)?;
+        let (v, samples) =
+            verify_with_progress(net, target, &set, p.samples, device, &mut srng, progress)?;
         let probs = model.predict(&set.vertices, device);
         top5.insert(
             format!("row{}_vertices", r + 1),
@@ -188,7 +189,7 @@ pub fn reproduce_images(
             None => format!("reproduce imagenet ({})", net.arch),
         },
         seed: p.seed,
-        machine: MachineInfo::current(&format!("{device:?}")),
+        machine: MachineInfo::current(&crate::model::device_label(device)),
         params: serde_json::json!({ "vertex": &*vparams, "samples": p.samples,
             "checkpoint_every": p.checkpoint_every, "patches": &p.patches, "top5": top5 }),
         model: serde_json::json!({ "arch": net.arch, "test_accuracy": null,

@@ -16,7 +16,7 @@ use crate::model::{arch, io as model_io, Graph};
 use crate::patches::db::PatchDb;
 use crate::patches::knn::DciIndex;
 use crate::patches::view::PatchView;
-use crate::polytope::{dataset_pairwise_l2, verify};
+use crate::polytope::{dataset_pairwise_l2, verify, verify_with_progress};
 use crate::progress::Progress;
 use crate::{Error, Result};
 use rand::SeedableRng;
@@ -345,7 +345,8 @@ pub fn reproduce_mnist(p: &MnistParams, out: &Path, progress: &dyn Progress) -> 
             _ => find_vertices(&net, &target, &init, vparams, &device, progress)?,
         };
         let mut srng = ChaCha8Rng::seed_from_u64(p.seed.wrapping_add(100 + r as u64));
-        let (v, samples) = verify(&net, &target, &set, p.samples, &device, &mut srng)?;
+        let (v, samples) =
+            verify_with_progress(&net, &target, &set, p.samples, &device, &mut srng, progress)?;
         let file = format!("vertices-row{}.safetensors", r + 1);
         save_vertices(
             &VertexFile {
@@ -398,6 +399,7 @@ pub fn reproduce_mnist(p: &MnistParams, out: &Path, progress: &dyn Progress) -> 
             ds_l2,
             Some((&format!("index:{init_index}"), other)),
             &mut erng,
+            progress,
         )?);
     }
     let record = RunRecord {

@@ -469,7 +469,7 @@ fn what_was_used(record: &RunRecord) -> String {
 /// to compare it with).
 fn add_differ(g: &mut Grid, vertices: &[&[f32]]) -> Result<()> {
     if vertices.len() >= 2 {
-        g.add_difference(vertices, "differ", DiffScale::Max)?;
+        g.add_difference(vertices, "spread", DiffScale::Max)?;
     }
     Ok(())
 }
@@ -483,7 +483,12 @@ fn rows_grid(
     inits: &[Vec<f32>],
     exact: &[ExactRow],
 ) -> Result<Grid> {
-    let mut g = Grid::new(shape)?.with_title("Target and vertices (the paper's Table 1)");
+    let mut g = Grid::new(shape)?
+        .with_title(
+            "Target and vertices (v: vertex · class · probability; spread: where the vertices \
+             differ, pixel values 0-1)",
+        )
+        .with_colorbar("spread: max |difference|");
     for (r, ((set, _), init)) in rows.iter().zip(inits).enumerate() {
         g.start_row(&format!("row {}", r + 1));
         g.add_image(target, "target")?;
@@ -491,7 +496,7 @@ fn rows_grid(
         for (k, s) in set.stats.iter().enumerate() {
             g.add_image(
                 set.vertex(k),
-                &format!("v{} {} {:.2}", k + 1, s.class, s.confidence),
+                &format!("v{} · {} · p {:.2}", k + 1, s.class, s.confidence),
             )?;
         }
         let vs: Vec<&[f32]> = (0..set.len()).map(|k| set.vertex(k)).collect();
@@ -508,7 +513,7 @@ fn rows_grid(
                 .get(k)
                 .copied()
                 .unwrap_or(f64::NAN);
-            g.add_image(v, &format!("x{} {} {:.2}", k + 1, c, p))?;
+            g.add_image(v, &format!("x{} · {} · p {:.2}", k + 1, c, p))?;
         }
         let vs: Vec<&[f32]> = row.vertices.iter().map(|v| v.as_slice()).collect();
         add_differ(&mut g, &vs)?;
@@ -626,8 +631,10 @@ pub fn write_outputs(
 
     let shape: [usize; 3] = serde_json::from_value(record.dataset["shape"].clone())
         .unwrap_or_else(|_| rows.first().map(|r| r.0.shape).unwrap_or([1, 28, 28]));
-    let rows_png = rows_grid(shape, target, rows, inits, exact)?.to_png()?;
-    crate::report::write_atomic(out.join("rows.png"), &rows_png)?;
+    // PNG for the reports, SVG beside it for papers.
+    let rg = rows_grid(shape, target, rows, inits, exact)?;
+    rg.save(out.join("rows.png"))?;
+    let rows_png = rg.to_png()?;
 
     let d: usize = shape.iter().product();
     let mut g = Grid::new(shape)?.with_title("Random points of each polytope");
@@ -643,8 +650,8 @@ pub fn write_outputs(
             g.add_image(s, "")?;
         }
     }
+    g.save(out.join("samples.png"))?;
     let samples_png = g.to_png()?;
-    crate::report::write_atomic(out.join("samples.png"), &samples_png)?;
 
     let t2 = table2(record);
     let tv = vertex_table(record);
