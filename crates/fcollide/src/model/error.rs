@@ -11,6 +11,14 @@ pub enum ModelError {
         why: String,
         valid: String,
     },
+    /// An architecture name (`--arch`, or `arch` in a model spec) that is not built in.
+    #[error(
+        "unknown architecture '{name}' (--arch, or `arch` in a model spec); valid names: {valid}"
+    )]
+    UnknownArch { name: String, valid: String },
+    /// A compute device (`--device`) that is unknown or not in this build.
+    #[error("--device {name}: {msg}")]
+    Device { name: String, msg: String },
     /// A layer whose parameters or input do not fit.
     #[error("layer '{layer}': {msg}")]
     Shape { layer: String, msg: String },
