@@ -197,7 +197,10 @@ impl Pkl {
 
 /// `torch._utils._rebuild_tensor_v2(storage, 0, shape, strides, False, OrderedDict())` over
 /// a float storage `key` of `numel` values, as the value of `name` in an `OrderedDict`.
-fn torch_state_dict(tensors: &[(&str, &str, u64, &[u64], &[u64])]) -> Vec<u8> {
+/// A tensor of a PyTorch state dict: name, storage key, storage values, shape, strides.
+type TorchTensor<'a> = (&'a str, &'a str, u64, &'a [u64], &'a [u64]);
+
+fn torch_state_dict(tensors: &[TorchTensor<'_>]) -> Vec<u8> {
     let mut p = Pkl::default()
         .proto()
         .global("collections", "OrderedDict")

@@ -8,7 +8,7 @@
 //! records the peak of the bytes allocated by the reading thread, and the readers run under
 //! tightened [`fcollide::limits`] (256 MiB for tensors, reads and inflated members).
 //!
-//! Cases per reader: 256 in the normal suite (a few seconds in all); set
+//! Cases per reader: 1,000 in the normal suite (a few seconds in all); set
 //! `FCOLLIDE_FUZZ_CASES=N` for a longer run and `FCOLLIDE_FUZZ_SEED=S` for other cases
 //! (the default seed gives the same cases on every run), e.g.
 //! `FCOLLIDE_FUZZ_CASES=200000 FCOLLIDE_FUZZ_SEED=1 cargo test --release -p fcollide --test it
@@ -207,7 +207,7 @@ fn cases() -> u32 {
     std::env::var("FCOLLIDE_FUZZ_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(256)
+        .unwrap_or(1000)
 }
 
 /// Runs `read` on `cases()` inputs built from `seeds`; fails on a panic (proptest reports
