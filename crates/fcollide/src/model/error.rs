@@ -11,13 +11,11 @@ pub enum ModelError {
         why: String,
         valid: String,
     },
-    /// An architecture name (`--arch`, or `arch` in a model spec) that is not built in.
-    #[error(
-        "unknown architecture '{name}' (--arch, or `arch` in a model spec); valid names: {valid}"
-    )]
+    /// An architecture name that is not built in.
+    #[error("unknown architecture '{name}'; valid names: {valid}")]
     UnknownArch { name: String, valid: String },
-    /// A compute device (`--device`) that is unknown or not in this build.
-    #[error("--device {name}: {msg}")]
+    /// A compute device that is unknown or not in this build.
+    #[error("device '{name}': {msg}")]
     Device { name: String, msg: String },
     /// A layer whose parameters or input do not fit.
     #[error("layer '{layer}': {msg}")]
