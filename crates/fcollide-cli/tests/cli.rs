@@ -84,7 +84,7 @@ fn bad_inputs_give_clear_errors() {
     assert_clean_failure(&o, &["/nonexistent/m.safetensors"]);
     // A device this build does not have.
     let o = fcollide(&["--device", "tpu", "train", "--out", "m.safetensors"]);
-    assert_clean_failure(&o, &["device", "cpu or cuda"]);
+    assert_clean_failure(&o, &["--device", "possible values: cpu, cuda"]);
     // Bad flag values name the flag.
     let o = fcollide(&[
         "reproduce",
@@ -94,7 +94,7 @@ fn bad_inputs_give_clear_errors() {
         "--out",
         d.to_str().unwrap(),
     ]);
-    assert_clean_failure(&o, &["--penalty", "square, abs or hinge"]);
+    assert_clean_failure(&o, &["--penalty", "possible values: square, abs, hinge"]);
     let o = fcollide(&[
         "reproduce",
         "mnist",
@@ -113,6 +113,45 @@ fn bad_inputs_give_clear_errors() {
         "{}",
         stderr(&o)
     );
+}
+
+/// Exit codes: 2 for usage (a bad flag, value or combination of flags, from clap or from
+/// the CLI's own checks), 1 for a run that fails on its inputs.
+#[test]
+fn exit_codes_tell_usage_from_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    for args in [
+        vec!["reproduce", "mnist", "--engine", "magic", "--out", d],
+        vec!["reproduce", "mnist", "--unit-choice", "last", "--out", d],
+        vec!["reproduce", "mnist", "--box", "tanh", "--out", d],
+        vec!["reproduce", "mnist", "--lr=-1", "--out", d],
+        vec!["reproduce", "mnist", "--collision-tol", "2", "--out", d],
+        vec![
+            "patches",
+            "index",
+            "x.fcpd",
+            "--out",
+            "x.dci",
+            "--directions",
+            "up",
+        ],
+        vec![
+            "patches", "index", "x.fcpd", "--out", "x.dci", "--visit", "lots",
+        ],
+        vec!["inspect", "m.safetensors", "--resize", "stretch"],
+        vec!["--limit", "nonsense", "inspect", "m.safetensors"],
+        vec![
+            "vertices", "--model", "m", "--target", "index:0", "--out", "v", "--resume",
+        ],
+    ] {
+        let o = fcollide(&args);
+        assert_clean_failure(&o, &[]);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+    }
+    let o = fcollide(&["patches", "info", &format!("{d}/missing.fcpd")]);
+    assert_clean_failure(&o, &["missing.fcpd"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
 }
 
 #[test]
@@ -1363,5 +1402,75 @@ fn closed_stdout_ends_quietly() {
     // The pipe is closed here, with ~100 KB of output still to come.
     let o = child.wait_with_output().unwrap();
     assert!(o.status.success(), "status {:?}: {}", o.status, stderr(&o));
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+}
+
+/// Issue 13 §3: with stderr not a terminal, progress comes as plain lines (what, how far,
+/// ETA) at most every `FCOLLIDE_PROGRESS_SECS` (10 s by default; 0 here: every step), each
+/// on a line of its own.
+#[test]
+fn progress_without_a_terminal_is_plain_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("digits.fcpd");
+    let o = Command::new(env!("CARGO_BIN_EXE_fcollide"))
+        .args([
+            "patches",
+            "build",
+            "--dataset",
+            "embedded",
+            "--limit-images",
+            "40",
+        ])
+        .args([
+            "--size",
+            "5",
+            "--stride",
+            "2",
+            "--out",
+            db.to_str().unwrap(),
+        ])
+        .env("FCOLLIDE_PROGRESS_SECS", "0")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    let lines: Vec<&str> = err.lines().collect();
+    assert!(!lines.is_empty(), "no progress lines");
+    for l in &lines {
+        assert!(
+            !l.contains('\r') && !l.contains('\u{1b}'),
+            "terminal codes: {l:?}"
+        );
+        assert_eq!(
+            l.matches(" elapsed").count(),
+            1,
+            "not one phase a line: {l:?}"
+        );
+        let (_, rest) = l
+            .split_once(": ")
+            .unwrap_or_else(|| panic!("no label: {l:?}"));
+        let (pos, total) = rest.split(' ').next().unwrap().split_once('/').unwrap();
+        assert!(
+            pos.parse::<u64>().unwrap() <= total.parse::<u64>().unwrap(),
+            "{l}"
+        );
+        assert!(rest.contains(" %)"), "{l}");
+    }
+    // The default interval is 10 s: a run this short prints no progress line at all.
+    let o = fcollide(&[
+        "patches",
+        "build",
+        "--dataset",
+        "embedded",
+        "--limit-images",
+        "40",
+        "--size",
+        "5",
+        "--stride",
+        "2",
+        "--out",
+        db.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).is_empty(), "{}", stderr(&o));
 }

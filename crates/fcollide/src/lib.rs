@@ -12,8 +12,10 @@ mod linalg;
 pub mod model;
 pub mod patches;
 pub mod polytope;
+pub mod prelude;
 pub mod progress;
 pub mod report;
 pub mod run;
+pub mod tolerance;
 
 pub use error::{Error, Result};

@@ -213,7 +213,7 @@ pub fn with_limits<R>(limits: Limits, f: impl FnOnce() -> R) -> R {
 
 /// An input (or a parameter) above a limit.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{what} is {}, above the limit {name} = {} (if this input is genuine, raise it: --limit {name}=…)", show(*.value, .name), show(*.limit, .name))]
+#[error("{what} is {}, above the limit {name} = {} (if this input is genuine, raise the limit {name})", show(*.value, .name), show(*.limit, .name))]
 pub struct LimitError {
     /// What was measured, in words (e.g. "tensor 'fc6.weight' (decoded as f32)").
     pub what: String,

@@ -1,4 +1,5 @@
-//! Dense matrix products on strided `f32` and `f64` views, through `gemm`.
+//! Dense matrix products on strided `f32` and `f64` views, through `gemm`, and the library's
+//! `f32` dot product [`dot`].
 //!
 //! `dst = scale · lhs · rhs` with `lhs` `m × k`, `rhs` `k × n`, `dst` `m × n`; each operand is
 //! `(values, row stride, column stride)`, so a transposed view is only a swap of strides.
@@ -102,6 +103,24 @@ pub(crate) fn gemm_acc_f64(
             gemm::Parallelism::None,
         );
     }
+/// `Σ a_i b_i` over `f32`, with 8 independent accumulators (vectorises without
+/// reassociation), summed as `((a0 + a4) + (a1 + a5)) + ((a2 + a6) + (a3 + a7)) + tail`: the
+/// same order on every machine, so distances and projections are reproducible.
+#[inline]
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for i in 0..8 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    let mut tail = 0.0;
+    for (x, y) in ra.iter().zip(rb) {
+        tail += x * y;
+    }
+    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
 }
 
 #[cfg(test)]
@@ -144,5 +163,14 @@ mod tests {
             (&[1.0, 2.0], 2, 1),
             1.0,
         );
+    }
+
+    #[test]
+    fn dot_sums_every_product_including_the_tail() {
+        let a: Vec<f32> = (0..19).map(|i| i as f32 * 0.5).collect();
+        let b: Vec<f32> = (0..19).map(|i| 1.0 - i as f32 * 0.25).collect();
+        let plain: f64 = a.iter().zip(&b).map(|(x, y)| (x * y) as f64).sum();
+        assert!((super::dot(&a, &b) as f64 - plain).abs() < 1e-4);
+        assert_eq!(super::dot(&[], &[]), 0.0);
     }
 }

@@ -88,7 +88,7 @@ pub struct VertexParams {
 }
 
 fn default_collision_tol() -> f64 {
-    crate::polytope::DEFAULT_COLLISION_TOL
+    crate::tolerance::DEFAULT_COLLISION_TOL
 }
 
 pub(crate) fn default_saturation_tol() -> f32 {
@@ -248,7 +248,7 @@ impl VertexParams {
                 format!("{}: must be in (0, 0.5)", self.saturation_tol),
             );
         }
-        if let Err(m) = crate::polytope::verdict::check_tolerance(self.collision_tol) {
+        if let Err(m) = crate::tolerance::check_tolerance(self.collision_tol) {
             return bad("collision-tol", m);
         }
         Ok(ValidVertexParams(self))

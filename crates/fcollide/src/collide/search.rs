@@ -71,7 +71,7 @@ pub struct VertexSet {
     #[serde(default)]
     pub region_locked: bool,
     /// The tolerance its verdict is held to ([`super::VertexParams::collision_tol`]).
-    #[serde(default = "crate::polytope::verdict::default_tol")]
+    #[serde(default = "crate::tolerance::default_tol")]
     pub collision_tol: f64,
     /// Saturation tolerance `τ` that set the roles of sigmoid and tanh units
     /// ([`super::activation`]); verification uses it again.

@@ -15,4 +15,4 @@ pub use error::ModelError;
 pub use finite::check_finite;
 pub use graph::{CollisionPoint, Graph, GraphBuilder, Node, Op, Shape};
 pub use load::{load, load_graph, LoadOptions, Loaded, NormalizationSource};
-pub use network::{argmax, default_device, device_by_name, Network};
+pub use network::{argmax, default_device, device_by_name, device_label, Network};

@@ -31,6 +31,15 @@ pub fn cuda_device() -> Device {
     Device::cuda(0)
 }
 
+/// How a device is named in run records and reports: `cpu (burn-flex)` or `cuda (burn)`.
+pub fn device_label(device: &Device) -> String {
+    if format!("{device:?}").to_ascii_lowercase().contains("cuda") {
+        "cuda (burn)".into()
+    } else {
+        "cpu (burn-flex)".into()
+    }
+}
+
 /// A device by name: `cpu` (burn-flex) or `cuda` (needs the `cuda` feature).
 pub fn device_by_name(name: &str) -> Result<Device, ModelError> {
     match name {
@@ -532,4 +541,12 @@ pub fn argmax(v: &[f32]) -> usize {
             }
         })
         .0
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_cpu_device_is_labelled_by_its_backend() {
+        assert_eq!(super::device_label(&super::default_device()), "cpu (burn-flex)");
+    }
 }

@@ -258,19 +258,7 @@ pub(crate) fn project_rows(p: &[f32], dim: usize, raw: &[f32]) -> Vec<f32> {
     out
 }
 
-/// `Σ a_i b_i`, with 8 independent accumulators (vectorises without reassociation).
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for i in 0..8 {
-            acc[i] += x[i] * y[i];
-        }
-    }
-    let tail: f32 = ra.iter().zip(rb).map(|(x, y)| x * y).sum();
-    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
-}
+use crate::linalg::dot;
 
 #[cfg(test)]
 mod tests {

@@ -7,13 +7,7 @@
 //! - `failed`: anything else, including non-finite figures.
 use serde::{Deserialize, Serialize};
 
-/// The default tolerance on the relative feature error for a row to collide.
-pub const DEFAULT_COLLISION_TOL: f64 = 1e-3;
-
-/// [`DEFAULT_COLLISION_TOL`] (for serde defaults).
-pub fn default_tol() -> f64 {
-    DEFAULT_COLLISION_TOL
-}
+pub use crate::tolerance::{check_tolerance, default_tol, DEFAULT_COLLISION_TOL};
 
 /// Whether a row's polytope collides with its target.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,17 +62,6 @@ pub fn verdict(evidence: Evidence, tol: f64) -> Verdict {
     }
 }
 
-/// Checks a tolerance given by a user: finite, positive, below 1.
-pub fn check_tolerance(tol: f64) -> Result<f64, String> {
-    if tol.is_finite() && tol > 0.0 && tol < 1.0 {
-        Ok(tol)
-    } else {
-        Err(format!(
-            "{tol} is not a relative feature error in (0, 1) (e.g. {DEFAULT_COLLISION_TOL})"
-        ))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,10 +78,6 @@ mod tests {
         assert_eq!(verdict(e(false, 0.14, 1.0), 1e-3), Verdict::Approximate);
         assert_eq!(verdict(e(false, 0.14, 0.97), 1e-3), Verdict::Failed);
         assert_eq!(verdict(e(true, f64::NAN, 1.0), 1e-3), Verdict::Failed);
-        assert!(check_tolerance(0.0).is_err());
-        assert!(check_tolerance(f64::NAN).is_err());
-        assert!(check_tolerance(2.0).is_err());
-        assert_eq!(check_tolerance(1e-4), Ok(1e-4));
         assert_eq!(Verdict::Approximate.to_string(), "approximate");
     }
 }

@@ -17,7 +17,7 @@ use std::path::Path;
 use image::{ImageEncoder, Rgb, RgbImage};
 
 use super::draw::{fill_rect, heat_color, rect_outline};
-use super::font::{draw_text, text_height, text_width};
+use super::font::{draw_text, draw_text_up, text_height, text_width};
 use super::{write_atomic, ReportError};
 
 const BACKGROUND: [u8; 3] = [255, 255, 255];
@@ -69,6 +69,8 @@ pub struct Grid {
     font_scale: u32,
     title: String,
     rows: Vec<Row>,
+    /// The colour bar's label (units); when set, every heat cell shares one scale.
+    colorbar: Option<String>,
 }
 
 /// Pixel positions computed for one rendering.
@@ -83,7 +85,12 @@ struct Layout {
     cell_w: u32,
     cell_h: u32,
     row_h: u32,
+    /// x of the colour bar's left edge (when there is one).
+    bar_x: u32,
 }
+
+/// Width of the colour bar per text scale unit, in pixels.
+const BAR_W: u32 = 6;
 
 /// Checks a `[C, H, W]` shape is drawable (C ∈ {1, 3}, H, W > 0).
 fn check_shape(shape: [usize; 3]) -> Result<(), ReportError> {
@@ -110,6 +117,18 @@ fn check_range(lo: f32, hi: f32) -> Result<(), ReportError> {
         Err(ReportError::Invalid(format!(
             "bad value range {lo}..{hi}: need finite lo < hi"
         )))
+    }
+}
+
+/// A colour-bar tick: three significant digits, exponent form outside `[0.01, 1000)`.
+fn tick_label(v: f32) -> String {
+    if v == 0.0 {
+        "0".into()
+    } else if (0.01..1000.0).contains(&v.abs()) {
+        let digits = (2 - v.abs().log10().floor() as i32).clamp(0, 4) as usize;
+        format!("{v:.digits$}")
+    } else {
+        format!("{v:.2e}")
     }
 }
 
@@ -232,6 +251,7 @@ impl Grid {
             font_scale: 2,
             title: String::new(),
             rows: Vec::new(),
+            colorbar: None,
         })
     }
 
@@ -265,6 +285,36 @@ impl Grid {
     pub fn with_title(mut self, title: impl Into<String>) -> Self {
         self.title = title.into();
         self
+    }
+
+    /// Draws every heat cell (difference map) on one shared scale, `0` to the largest
+    /// scale of any of them, with a colour bar at the right labelled `label` (say what the
+    /// values are and their unit, e.g. "max |difference|, pixel value 0-1").
+    pub fn with_colorbar(mut self, label: impl Into<String>) -> Self {
+        self.colorbar = Some(label.into());
+        self
+    }
+
+    /// The shared scale of the heat cells (the largest of their `vmax`), when a colour bar
+    /// is drawn.
+    pub fn shared_heat_max(&self) -> Option<f32> {
+        self.colorbar.as_ref()?;
+        self.rows
+            .iter()
+            .flat_map(|r| &r.cells)
+            .filter_map(|c| match c.kind {
+                CellKind::Heat { vmax, .. } => Some(vmax),
+                _ => None,
+            })
+            .reduce(f32::max)
+    }
+
+    /// The colour bar's tick labels, bottom to top: `0`, half and the shared maximum.
+    fn bar_ticks(&self) -> Vec<String> {
+        match self.shared_heat_max() {
+            Some(m) => [0.0, 0.5 * m, m].iter().map(|&v| tick_label(v)).collect(),
+            None => Vec::new(),
+        }
     }
 
     /// The image shape `[C, H, W]`.
@@ -393,8 +443,23 @@ impl Grid {
             .max(1) as u32;
         let nrows = self.rows.len() as u32;
         let grid_w = ncols * col_w + (ncols - 1) * m;
-        let width = (m + label_col + grid_w + m).max(2 * m + text_width(&self.title, fs));
-        let height = m + title_h + nrows * row_h + (nrows - 1) * m + m;
+        let bar_x = m + label_col + grid_w + m;
+        let bar_extra = match &self.colorbar {
+            Some(label) if self.shared_heat_max().is_some() => {
+                let ticks = self.bar_ticks();
+                let tick_w = ticks.iter().map(|t| text_width(t, fs)).max().unwrap_or(0);
+                let label_w = if label.is_empty() { 0 } else { th + m };
+                BAR_W * fs + 2 * fs + tick_w + m + label_w
+            }
+            _ => 0,
+        };
+        let width =
+            (m + label_col + grid_w + m + bar_extra).max(2 * m + text_width(&self.title, fs));
+        let mut height = m + title_h + nrows * row_h + (nrows - 1) * m + m;
+        if let Some(label) = self.colorbar.as_ref().filter(|_| bar_extra > 0) {
+            // The bar's rotated label may be taller than the rows.
+            height = height.max(m + title_h + text_width(label, fs) + m);
+        }
         if width as u64 * height as u64 > 400_000_000 {
             return Err(ReportError::Invalid(format!(
                 "grid too large: {width}×{height} px"
@@ -409,6 +474,7 @@ impl Grid {
             cell_w,
             cell_h,
             row_h,
+            bar_x,
         })
     }
 
@@ -445,6 +511,7 @@ impl Grid {
         }
         let s = self.scale;
         let [_, h, w] = self.shape;
+        let shared = self.shared_heat_max();
         for (r, row) in self.rows.iter().enumerate() {
             let row_y = l.top + r as u32 * (l.row_h + self.margin);
             if !row.label.is_empty() {
@@ -457,9 +524,10 @@ impl Grid {
                     CellKind::Blank => None,
                     CellKind::Image(v) => Some(image_to_rgb(v, self.shape, self.lo, self.hi)?),
                     CellKind::Heat { values, vmax } => {
+                        let vmax = shared.unwrap_or(*vmax);
                         Some(RgbImage::from_fn(w as u32, h as u32, |x, y| {
                             let v = values[y as usize * w + x as usize];
-                            let t = if *vmax > 0.0 { v / vmax } else { 0.0 };
+                            let t = if vmax > 0.0 { v / vmax } else { 0.0 };
                             Rgb(heat_color(t))
                         }))
                     }
@@ -494,7 +562,190 @@ impl Grid {
                 }
             }
         }
+        if let (Some(label), Some(_)) = (&self.colorbar, shared) {
+            let (y0, bar_h) = self.bar_span(&l);
+            let bw = BAR_W * fs;
+            for yy in 0..bar_h {
+                let t = 1.0 - yy as f32 / (bar_h.max(2) - 1) as f32;
+                fill_rect(
+                    &mut img,
+                    l.bar_x as i64,
+                    (y0 + yy) as i64,
+                    bw as i64,
+                    1,
+                    heat_color(t),
+                );
+            }
+            rect_outline(
+                &mut img,
+                l.bar_x as i64 - 1,
+                y0 as i64 - 1,
+                bw as i64 + 2,
+                bar_h as i64 + 2,
+                BORDER,
+            );
+            let ticks = self.bar_ticks();
+            let tx = l.bar_x + bw + 2 * fs;
+            for (i, t) in ticks.iter().enumerate() {
+                let frac = i as f32 / (ticks.len().max(2) - 1) as f32;
+                let yc = y0 as f32 + (1.0 - frac) * (bar_h as f32 - 1.0);
+                let y = (yc - th as f32 / 2.0).clamp(0.0, (l.height - th) as f32);
+                draw_text(&mut img, tx as i64, y as i64, t, fs, TEXT);
+            }
+            if !label.is_empty() {
+                let tick_w = ticks.iter().map(|t| text_width(t, fs)).max().unwrap_or(0);
+                let x = tx + tick_w + self.margin;
+                let y = y0 + (bar_h + text_width(label, fs)) / 2;
+                draw_text_up(
+                    &mut img,
+                    x as i64,
+                    y.min(l.height - 1) as i64,
+                    label,
+                    fs,
+                    TEXT,
+                );
+            }
+        }
         Ok(img)
+    }
+
+    /// Top and height of the colour bar: the rows' full height.
+    fn bar_span(&self, l: &Layout) -> (u32, u32) {
+        let n = self.rows.len().max(1) as u32;
+        (l.top, n * l.row_h + (n - 1) * self.margin)
+    }
+
+    /// The grid as a standalone SVG document of the same layout as [`Grid::render`]: each
+    /// cell an embedded PNG at its own resolution (drawn pixelated), and the title, labels,
+    /// captions and colour bar as vector text and shapes, for papers.
+    pub fn to_svg(&self) -> Result<String, ReportError> {
+        use super::html::{base64_encode, escape_html};
+        use std::fmt::Write as _;
+        let l = self.layout()?;
+        let fs = self.font_scale;
+        let th = text_height(fs);
+        let font = th as f32 * 1.15;
+        let [_, h, w] = self.shape;
+        let shared = self.shared_heat_max();
+        let mut o = String::new();
+        let hex = |c: [u8; 3]| format!("#{:02x}{:02x}{:02x}", c[0], c[1], c[2]);
+        let _ = writeln!(
+            o,
+            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{0}" height="{1}" viewBox="0 0 {0} {1}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="{font:.1}">"#,
+            l.width, l.height
+        );
+        let _ = writeln!(
+            o,
+            r#"<rect width="100%" height="100%" fill="{}"/>"#,
+            hex(BACKGROUND)
+        );
+        let text = |o: &mut String, x: f32, y: u32, anchor: &str, t: &str| {
+            let _ = writeln!(
+                o,
+                r#"<text x="{x:.1}" y="{y}" text-anchor="{anchor}" dominant-baseline="hanging" fill="{}">{}</text>"#,
+                hex(TEXT),
+                escape_html(t)
+            );
+        };
+        if !self.title.is_empty() {
+            text(
+                &mut o,
+                l.width as f32 / 2.0,
+                self.margin,
+                "middle",
+                &self.title,
+            );
+        }
+        for (r, row) in self.rows.iter().enumerate() {
+            let row_y = l.top + r as u32 * (l.row_h + self.margin);
+            if !row.label.is_empty() {
+                let y = row_y + l.cell_h.saturating_sub(th) / 2;
+                text(&mut o, self.margin as f32, y, "start", &row.label);
+            }
+            for (c, cell) in row.cells.iter().enumerate() {
+                let (x0, y0, cw, ch) = self.rect_in(&l, r, c);
+                let small = match &cell.kind {
+                    CellKind::Blank => None,
+                    CellKind::Image(v) => Some(image_to_rgb(v, self.shape, self.lo, self.hi)?),
+                    CellKind::Heat { values, vmax } => {
+                        let vmax = shared.unwrap_or(*vmax);
+                        Some(RgbImage::from_fn(w as u32, h as u32, |x, y| {
+                            let v = values[y as usize * w + x as usize];
+                            Rgb(heat_color(if vmax > 0.0 { v / vmax } else { 0.0 }))
+                        }))
+                    }
+                };
+                if let Some(small) = small {
+                    let _ = writeln!(
+                        o,
+                        r#"<rect x="{}" y="{}" width="{}" height="{}" fill="none" stroke="{}"/>"#,
+                        x0 as f32 - 0.5,
+                        y0 as f32 - 0.5,
+                        cw + 1,
+                        ch + 1,
+                        hex(BORDER)
+                    );
+                    let _ = writeln!(
+                        o,
+                        r#"<image x="{x0}" y="{y0}" width="{cw}" height="{ch}" preserveAspectRatio="none" style="image-rendering:pixelated" href="data:image/png;base64,{}"/>"#,
+                        base64_encode(&encode_png(&small)?)
+                    );
+                }
+                if !cell.label.is_empty() {
+                    let col_x = l.left + c as u32 * (l.col_w + self.margin);
+                    let x = col_x as f32 + l.col_w as f32 / 2.0;
+                    text(&mut o, x, y0 + ch + 2 * fs, "middle", &cell.label);
+                }
+            }
+        }
+        if let (Some(label), Some(_)) = (&self.colorbar, shared) {
+            let (y0, bar_h) = self.bar_span(&l);
+            let bw = BAR_W * fs;
+            let _ = writeln!(
+                o,
+                r#"<defs><linearGradient id="heat" x1="0" y1="1" x2="0" y2="0">"#
+            );
+            for i in 0..=16 {
+                let t = i as f32 / 16.0;
+                let _ = writeln!(
+                    o,
+                    r#"<stop offset="{t:.4}" stop-color="{}"/>"#,
+                    hex(heat_color(t))
+                );
+            }
+            let _ = writeln!(o, "</linearGradient></defs>");
+            let _ = writeln!(
+                o,
+                r#"<rect x="{}" y="{y0}" width="{bw}" height="{bar_h}" fill="url(#heat)" stroke="{}"/>"#,
+                l.bar_x,
+                hex(BORDER)
+            );
+            let ticks = self.bar_ticks();
+            let tx = l.bar_x + bw + 2 * fs;
+            for (i, t) in ticks.iter().enumerate() {
+                let frac = i as f32 / (ticks.len().max(2) - 1) as f32;
+                let yc = y0 as f32 + (1.0 - frac) * (bar_h as f32 - 1.0);
+                let _ = writeln!(
+                    o,
+                    r#"<text x="{tx}" y="{yc:.1}" dominant-baseline="middle" fill="{}">{}</text>"#,
+                    hex(TEXT),
+                    escape_html(t)
+                );
+            }
+            if !label.is_empty() {
+                let tick_w = ticks.iter().map(|t| text_width(t, fs)).max().unwrap_or(0);
+                let x = (tx + tick_w + self.margin) as f32 + th as f32 / 2.0;
+                let y = y0 as f32 + bar_h as f32 / 2.0;
+                let _ = writeln!(
+                    o,
+                    r#"<text x="{x:.1}" y="{y:.1}" text-anchor="middle" dominant-baseline="middle" transform="rotate(-90 {x:.1} {y:.1})" fill="{}">{}</text>"#,
+                    hex(TEXT),
+                    escape_html(label)
+                );
+            }
+        }
+        o.push_str("</svg>\n");
+        Ok(o)
     }
 
     /// Renders and encodes the grid as PNG bytes.
@@ -502,9 +753,18 @@ impl Grid {
         encode_png(&self.render()?)
     }
 
-    /// Renders the grid and writes it as PNG to `path`, atomically.
+    /// Renders the grid and writes it as PNG to `path`, atomically; when `path` ends in
+    /// `.png`, the [`Grid::to_svg`] version goes beside it (`NAME.svg`).
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), ReportError> {
-        save_png(&self.render()?, path)
+        let path = path.as_ref();
+        save_png(&self.render()?, path)?;
+        if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("png"))
+        {
+            write_atomic(path.with_extension("svg"), self.to_svg()?.as_bytes())?;
+        }
+        Ok(())
     }
 }
 
@@ -648,5 +908,86 @@ mod tests {
         let (x, y, w, h) = g.cell_rect(0, 0).unwrap();
         assert!(img.width() >= x + w && img.height() >= y + h);
         assert_eq!(w, 8 * 14);
+    }
+
+    /// Two heat rows with maxima 0.2 and 0.8; the same value must get the same colour in
+    /// both when the grid has a colour bar, and different colours without one.
+    fn two_heat_rows(colorbar: bool) -> (Grid, RgbImage) {
+        let mut g = Grid::new([1, 4, 4]).unwrap().with_scale(4).with_margin(4);
+        if colorbar {
+            g = g.with_colorbar("max |difference|");
+        }
+        for max in [0.2f32, 0.8] {
+            g.start_row("r");
+            let mut v = vec![0.0; 16];
+            v[0] = 0.2;
+            v[1] = max;
+            g.add_heat(&v, max, "").unwrap();
+        }
+        let img = g.render().unwrap();
+        (g, img)
+    }
+
+    #[test]
+    fn a_colorbar_shares_one_scale_and_widens_the_figure() {
+        let (g, img) = two_heat_rows(true);
+        assert_eq!(g.shared_heat_max(), Some(0.8));
+        let (x0, y0, ..) = g.cell_rect(0, 0).unwrap();
+        let (x1, y1, ..) = g.cell_rect(1, 0).unwrap();
+        // Pixel (0, 0) of each heat cell holds the value 0.2.
+        assert_eq!(img.get_pixel(x0, y0), img.get_pixel(x1, y1));
+        assert_eq!(img.get_pixel(x0, y0).0, heat_color(0.25));
+        let (g2, plain) = two_heat_rows(false);
+        assert_eq!(g2.shared_heat_max(), None);
+        let (p0, q0, ..) = g2.cell_rect(0, 0).unwrap();
+        let (p1, q1, ..) = g2.cell_rect(1, 0).unwrap();
+        assert_ne!(plain.get_pixel(p0, q0), plain.get_pixel(p1, q1));
+        assert!(
+            img.width() > plain.width(),
+            "room for the bar and its ticks"
+        );
+        // The bar's top is the brightest colour.
+        let l = g.layout().unwrap();
+        let (top, _) = g.bar_span(&l);
+        assert_eq!(img.get_pixel(l.bar_x + 1, top).0, heat_color(1.0));
+        assert_eq!(g.bar_ticks(), vec!["0", "0.400", "0.800"]);
+    }
+
+    #[test]
+    fn svg_has_every_cell_label_and_the_colorbar() {
+        let (g, img) = two_heat_rows(true);
+        let svg = g.to_svg().unwrap();
+        assert!(svg.starts_with("<svg ") && svg.trim_end().ends_with("</svg>"));
+        assert!(svg.contains(&format!(
+            r#"width="{}" height="{}""#,
+            img.width(),
+            img.height()
+        )));
+        assert_eq!(svg.matches("<image ").count(), 2);
+        assert_eq!(svg.matches(">r</text>").count(), 2);
+        assert!(svg.contains("max |difference|</text>") && svg.contains(">0.800</text>"));
+        assert!(svg.contains(r#"fill="url(#heat)""#));
+        // Text is escaped.
+        let mut g = Grid::new([1, 2, 2]).unwrap().with_title("a < b & c");
+        g.add_image(&[0.0; 4], "").unwrap();
+        assert!(g.to_svg().unwrap().contains("a &lt; b &amp; c"));
+    }
+
+    #[test]
+    fn save_writes_an_svg_beside_a_png() {
+        let dir = tempfile::tempdir().unwrap();
+        let (g, _) = two_heat_rows(true);
+        g.save(dir.path().join("rows.png")).unwrap();
+        assert!(dir.path().join("rows.png").is_file());
+        let svg = std::fs::read_to_string(dir.path().join("rows.svg")).unwrap();
+        assert_eq!(svg, g.to_svg().unwrap());
+    }
+
+    #[test]
+    fn tick_labels_keep_three_significant_digits() {
+        assert_eq!(tick_label(0.0), "0");
+        assert_eq!(tick_label(0.5), "0.500");
+        assert_eq!(tick_label(12.5), "12.5");
+        assert_eq!(tick_label(0.001234), "1.23e-3");
     }
 }

@@ -6,24 +6,9 @@
 //! verbatim.
 use std::path::Path;
 
+pub use super::escape::escape_html;
 use super::table::Table;
 use super::{write_atomic, ReportError};
-
-/// Escapes `&`, `<`, `>`, `"` and `'` for HTML text and attribute values.
-pub fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// Escapes `s` and renders the two inline Markdown marks the reports use: `` `code` `` as
 /// `<code>` and `**bold**` as `<strong>` (an unpaired mark is kept as text).

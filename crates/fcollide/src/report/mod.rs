@@ -33,6 +33,7 @@ use std::path::Path;
 
 mod draw;
 pub mod error;
+pub mod escape;
 pub mod font;
 pub mod grid;
 pub mod html;
@@ -40,8 +41,9 @@ pub mod plot;
 pub mod table;
 
 pub use error::ReportError;
+pub use escape::escape_html;
 pub use grid::{difference_map, encode_png, image_to_rgb, save_png, DiffScale, Grid};
-pub use html::{base64_encode, escape_html, HtmlReport};
+pub use html::{base64_encode, HtmlReport};
 pub use plot::{Plot, Series};
 pub use table::{fmt_num, fmt_pct, fmt_sig, Align, Table};
 

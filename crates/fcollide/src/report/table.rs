@@ -5,7 +5,7 @@
 //! automatically ([`Align::Auto`]); this can be overridden per column.
 use serde::{Deserialize, Serialize};
 
-use super::html::escape_html;
+use super::escape::escape_html;
 
 /// Horizontal alignment of a column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]

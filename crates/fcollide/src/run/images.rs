@@ -83,7 +83,7 @@ pub fn reproduce_images(
         (Some(pp), Some(db)) => Some((pp, db)),
         (Some(_), None) => {
             return Err(Error::Msg(
-                "a patch-space run needs a patch database (--patch-db or --dataset)".into(),
+                "a patch-space run needs a patch database (a database file, or a data set to build one from)".into(),
             ))
         }
         (None, _) => None,

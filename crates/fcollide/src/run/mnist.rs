@@ -113,7 +113,7 @@ fn open_patch_db(p: &MnistParams, channels: usize) -> Result<(Option<PatchDb>, O
     let Some(path) = &p.patch_db else {
         return match &p.patch_index {
             Some(_) => Err(Error::Msg(
-                "a patch index (--patch-index) needs its patch database (--patch-db)".into(),
+                "a patch index needs the patch database it indexes".into(),
             )),
             None => Ok((None, None)),
         };
@@ -133,8 +133,12 @@ fn open_patch_db(p: &MnistParams, channels: usize) -> Result<(Option<PatchDb>, O
     Ok((Some(db), index))
 }
 
-/// Trains or loads the model: `(network, facts for the record)`.
-fn get_model(
+/// Trains or loads the model as `reproduce mnist` does: `p.weights` if given, else the cached
+/// `out/model-{arch}.safetensors` unless `p.retrain`, else the `p.arch` template initialized
+/// and trained with one `ChaCha8Rng` seeded by `p.seed` (and cached). Returns
+/// `(network, facts for the record)`. Public so that other front ends (the Python package)
+/// get the same model bit for bit.
+pub fn get_model(
     p: &MnistParams,
     train_set: &Dataset,
     test_set: &Dataset,
@@ -238,7 +242,7 @@ pub fn reproduce_mnist(p: &MnistParams, out: &Path, progress: &dyn Progress) -> 
         Some(i) if i < test_set.len() => i,
         Some(i) => {
             return Err(Error::Msg(format!(
-                "--target-index {i} is out of range: the test split has {} images",
+                "target index {i} is out of range: the test split has {} images",
                 test_set.len()
             )))
         }
@@ -252,7 +256,7 @@ pub fn reproduce_mnist(p: &MnistParams, out: &Path, progress: &dyn Progress) -> 
         Some(i) if i < test_set.len() => i,
         Some(i) => {
             return Err(Error::Msg(format!(
-                "--init-index {i} is out of range: the test split has {} images",
+                "index {i} of row 2's start image is out of range: the test split has {} images",
                 test_set.len()
             )))
         }

@@ -220,7 +220,7 @@ pub struct RunRecord {
     pub rows: Vec<RowRecord>,
     /// Exact (LP) rows, when asked for.
     #[serde(default)]
-    pub exact_rows: Vec<super::exact::ExactRowRecord>,
+    pub exact_rows: Vec<ExactRowRecord>,
     /// Wall-clock seconds of the whole run.
     pub seconds: f64,
 }
@@ -248,4 +248,99 @@ pub fn verdict_line(
             "FAILED: not a collision (feature error up to {feature_err_max:.1e}, tolerance {tol:.0e})"
         ),
     }
+}
+
+/// The exact counterpart of a row.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ExactRowRecord {
+    /// Row name.
+    pub name: String,
+    /// Collision layer.
+    pub layer: String,
+    /// `N+`, `rank(W+)`, affine dimension `d − rank`.
+    pub n_plus: usize,
+    /// `rank(W+)`.
+    pub rank: usize,
+    /// `d − rank(W+)`.
+    pub affine_dim: usize,
+    /// Whether `ker(W+) ⊆ ker(W−)` numerically (then the set is the whole subspace ∩ box).
+    pub ker_contained: bool,
+    /// Units pushed by the vertex LPs.
+    pub units: Vec<usize>,
+    /// Predicted class of each vertex (f64 forward).
+    pub vertex_class: Vec<usize>,
+    /// Top-class probability of each vertex.
+    pub vertex_confidence: Vec<f64>,
+    /// Fraction of samples (and vertices) classified as the target's class.
+    #[serde(alias = "success_rate")]
+    pub class_agreement: f64,
+    /// Certified: every vertex satisfies the collision system (equalities, `Z` rows and the
+    /// region's rows) to 1e-6, so every point of the hull does (each constraint's violation
+    /// is convex), and the f64 activation deviation at the vertices is ≤ 1e-6.
+    #[serde(default)]
+    pub certified: bool,
+    /// `collides`, `approximate` or `failed`.
+    #[serde(default)]
+    pub verdict: crate::polytope::Verdict,
+    /// Top-class probability of the target.
+    pub target_confidence: f64,
+    /// Mean top-class probability over samples.
+    pub sample_confidence_mean: f64,
+    /// Mean pairwise L2 distance between vertices.
+    pub vertex_pairwise_l2: f64,
+    /// `vertex_pairwise_l2 / dataset_pairwise_l2`.
+    pub vertex_to_dataset_ratio: f64,
+    /// Max |post-ReLU activation − target's| over vertices (f64 forward).
+    pub vertex_collision_dev: f64,
+    /// The same over samples.
+    pub sample_collision_dev: f64,
+    /// Max constraint violation over vertices.
+    pub vertex_max_violation: f64,
+    /// Number of samples.
+    pub samples: usize,
+    /// Radius of the largest ball inside the polytope within its affine subspace.
+    pub chebyshev_radius: Option<f64>,
+    /// Mean width along random directions in the subspace.
+    pub mean_extent: f64,
+    /// Seconds of the first (cold) vertex LP.
+    pub first_lp_s: f64,
+    /// Mean seconds of each later vertex LP.
+    pub warm_lp_mean_s: f64,
+    /// Notes on degenerate cases.
+    pub notes: Vec<String>,
+    /// The closest colliding point to another image, if asked.
+    pub closest: Option<ClosestRecord>,
+    /// Everything the LP module reported (without the vertex images).
+    pub detail: serde_json::Value,
+}
+
+/// The colliding point closest in L1 to another image.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ClosestRecord {
+    /// What the other image was (`index:N`).
+    pub other: String,
+    /// `‖u − x_other‖₁`.
+    pub l1: f64,
+    /// `‖u − x_other‖₂`.
+    pub l2: f64,
+    /// `‖u − x_other‖∞`.
+    pub linf: f64,
+    /// Predicted class of the point.
+    pub class: usize,
+    /// Its top-class probability.
+    pub confidence: f64,
+    /// Max |post-ReLU activation − target's|.
+    pub collision_dev: f64,
+}
+
+/// An exact row with its images: vertices `[K][d]`, samples `[n·d]`, closest point.
+pub struct ExactRow {
+    /// Figures.
+    pub record: ExactRowRecord,
+    /// Vertices as f32 images.
+    pub vertices: Vec<Vec<f32>>,
+    /// Samples, `[n, d]`.
+    pub samples: Vec<f32>,
+    /// The closest point to the other image, if asked.
+    pub closest: Option<Vec<f32>>,
 }

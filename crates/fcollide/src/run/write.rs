@@ -1,8 +1,7 @@
 //! Writes a run's outputs: `results.json`, `report.md`, `report.html`, `rows.png` (the paper's
 //! Table 1: target and vertices per row, with an indicator of where the vertices differ) and
 //! `samples.png` (random polytope samples per row).
-use super::exact::ExactRow;
-use super::record::RunRecord;
+use super::record::{ExactRow, RunRecord};
 use crate::collide::VertexSet;
 use crate::model::io::write_atomic;
 use crate::report::{fmt_num, fmt_pct, DiffScale, Grid, HtmlReport, Table};

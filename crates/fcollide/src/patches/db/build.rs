@@ -523,7 +523,7 @@ pub fn build(
         .filter(|&n| n < u32::MAX as usize)
     else {
         return bad(format!(
-            "{n_images} images × {} patches each is too many: at most {} patches are supported (use --limit-images or a larger stride)",
+            "{n_images} images × {} patches each is too many: at most {} patches are supported (use fewer images or a larger stride)",
             corners.len(),
             u32::MAX - 1
         ));

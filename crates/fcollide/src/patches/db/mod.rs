@@ -638,7 +638,7 @@ impl PatchDb {
             return Err(PatchDbError::Incompatible {
                 path: self.path.clone(),
                 reason: format!(
-                    "the database holds {s}×{s} patches of {c} channel(s), but {size}×{size} patches of {channels} channel(s) are needed (use a patch size of {s}, or build a database with --size {size} from images with {channels} channel(s))",
+                    "the database holds {s}×{s} patches of {c} channel(s), but {size}×{size} patches of {channels} channel(s) are needed (use a patch size of {s}, or build a database of {size}×{size} patches from images with {channels} channel(s))",
                     s = h.size,
                     c = h.channels
                 ),

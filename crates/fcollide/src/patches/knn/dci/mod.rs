@@ -451,23 +451,7 @@ pub fn difference_directions(data: &Vectors<'_>, count: usize, rng: &mut impl Rn
     out
 }
 
-#[inline]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 8];
-    let ca = a.chunks_exact(8);
-    let cb = b.chunks_exact(8);
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for i in 0..8 {
-            acc[i] += x[i] * y[i];
-        }
-    }
-    let mut s = 0.0;
-    for (x, y) in ra.iter().zip(rb) {
-        s += x * y;
-    }
-    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + s
-}
+use crate::linalg::dot;
 
 /// One level of the index: its points grouped by parent, and per group the `L·m`
 /// simple indices over the group (layout in the module docs).

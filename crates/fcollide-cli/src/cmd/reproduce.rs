@@ -1,0 +1,145 @@
+//! `fcollide reproduce mnist|lenet|patches|imagenet`: one of the paper's experiments end to
+//! end into `--out`.
+use super::inputs::load_model;
+use super::Ctx;
+use crate::args::reproduce::{Experiment, ReproduceArgs};
+use crate::error::{usage, usage_bail};
+use crate::output::{print_exact, print_rows};
+use crate::params;
+use anyhow::{Context, Result};
+use fcollide::patches::db::{self, BuildParams, PatchDb, SourceOptions};
+use fcollide::patches::knn::DciIndex;
+use fcollide::run::cache::CacheReport;
+use std::path::PathBuf;
+
+pub fn run(experiment: Experiment, args: &ReproduceArgs, ctx: &Ctx) -> Result<()> {
+    match experiment {
+        Experiment::Imagenet => return images(args, ctx, false),
+        Experiment::Patches if args.target_image.is_some() => return images(args, ctx, true),
+        _ => {}
+    }
+    let p = params::mnist(experiment, args, ctx.device_name)?;
+    let rec = fcollide::run::reproduce_mnist(&p, &args.out, &ctx.bars)?;
+    if let Ok(c) = serde_json::from_value::<CacheReport>(rec.model["cache"].clone()) {
+        outln!("model {}: {}", p.arch, c.line());
+    }
+    outln!(
+        "model {}: test accuracy {:.2} %; dataset pairwise L2 {:.3}",
+        p.arch,
+        100.0 * rec.model["test_accuracy"].as_f64().unwrap_or(f64::NAN),
+        rec.dataset_pairwise_l2
+    );
+    print_rows(&rec, "dataset");
+    print_exact(&rec);
+    outln!("wrote {}", args.out.display());
+    Ok(())
+}
+
+/// `reproduce imagenet`, and `reproduce patches` with an image model (`patches_run`).
+fn images(args: &ReproduceArgs, ctx: &Ctx, patches_run: bool) -> Result<()> {
+    let weights = args.weights.as_ref().ok_or_else(|| {
+        usage("reproduce imagenet needs --weights FILE (safetensors, .pth, .npz, .onnx or a .toml spec)")
+    })?;
+    let p = params::images(args, weights.display().to_string(), patches_run)?;
+    let arch_name = args.arch.clone().unwrap_or_else(|| "vgg16".into());
+    let net = load_model(weights, Some(&arch_name), None)?;
+    let img = |p: &Option<PathBuf>, flag: &str| -> Result<(String, Vec<f32>)> {
+        let Some(p) = p else {
+            usage_bail!("reproduce imagenet needs --{flag} IMAGE");
+        };
+        let v = fcollide::data::image_file::read_image(p, net.input_shape)
+            .with_context(|| format!("--{flag}"))?;
+        Ok((p.display().to_string(), v))
+    };
+    let (tn, t) = img(&args.target_image, "target-image")?;
+    let (on, o) = img(&args.init_image, "init-image")?;
+    let labels: Vec<String> = match &args.labels {
+        Some(p) => fcollide::data::imagenet::read_labels_file(p).context("--labels")?,
+        None => Vec::new(),
+    };
+    let (db, index) = match patches_run {
+        true => open_patch_db(args, net.input_shape, ctx)?,
+        false => (None, None),
+    };
+    let view = match (&db, &index) {
+        (Some(db), Some(ix)) => Some(db.view().with_index(ix)?),
+        (Some(db), None) => Some(db.view()),
+        _ => None,
+    };
+    let rec = fcollide::run::images::reproduce_images(
+        &net,
+        (&tn, &t),
+        (&on, &o),
+        &labels,
+        &p,
+        view,
+        &args.out,
+        &ctx.device,
+        &ctx.bars,
+    )?;
+    outln!(
+        "target: {}",
+        rec.target["top5"]
+            .as_array()
+            .and_then(|a| a.first())
+            .map(|x| x.to_string())
+            .unwrap_or_default()
+    );
+    print_rows(&rec, "the images' distance");
+    outln!("wrote {}", args.out.display());
+    Ok(())
+}
+
+/// The patch database of an image-model patch run: --patch-db, or --dataset built into
+/// OUT/patches.fcpd (reused when it exists), with its optional --patch-index.
+fn open_patch_db(
+    args: &ReproduceArgs,
+    shape: [usize; 3],
+    ctx: &Ctx,
+) -> Result<(Option<PatchDb>, Option<DciIndex>)> {
+    let path = match (&args.patch_db, &args.dataset) {
+        (Some(p), None) => p.clone(),
+        (None, Some(spec)) => {
+            let path = args.out.join("patches.fcpd");
+            if !path.exists() {
+                std::fs::create_dir_all(&args.out)
+                    .with_context(|| format!("--out {}", args.out.display()))?;
+                let source = db::open_dataset(
+                    spec,
+                    &SourceOptions {
+                        side: shape[1].max(shape[2]),
+                        split_seed: args.data.seed,
+                    },
+                )
+                .with_context(|| format!("--dataset {spec}"))?;
+                let params = BuildParams {
+                    size: args.patch_size,
+                    stride: args.patch_stride.unwrap_or((args.patch_size / 2).max(1)),
+                    limit_images: None,
+                    description: None,
+                };
+                db::build(source.as_ref(), &params, None, &path, &ctx.bars)?;
+            }
+            path
+        }
+        (Some(_), Some(_)) => usage_bail!("give either --patch-db or --dataset, not both"),
+        (None, None) => usage_bail!(
+            "reproduce patches with --target-image needs a patch database: --patch-db FILE \
+             (`fcollide patches build`) or --dataset DIR (a folder of images)"
+        ),
+    };
+    let pdb = PatchDb::open(&path)?;
+    pdb.check_compatible(args.patch_size, shape[0])
+        .with_context(|| {
+            format!(
+                "--patch-db {} with --patch-size {}",
+                path.display(),
+                args.patch_size
+            )
+        })?;
+    let index = match &args.patch_index {
+        Some(ix) => Some(pdb.load_index(ix).context("--patch-index")?),
+        None => None,
+    };
+    Ok((Some(pdb), index))
+}

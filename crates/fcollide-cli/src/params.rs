@@ -1,0 +1,229 @@
+//! The one place where flags become checked library parameters. A value the library refuses
+//! comes back as a usage error (exit code 2) that names the flag.
+use crate::args::common::{SearchArgs, TrainArgs};
+use crate::args::patches::IndexCmd;
+use crate::args::reproduce::{Experiment, ReproduceArgs};
+use crate::error::{usage, usage_bail};
+use anyhow::Result;
+use fcollide::collide::{CollideError, ValidVertexParams, VertexParams};
+use fcollide::model::train::{TrainParams, ValidTrainParams};
+use fcollide::model::ModelError;
+use fcollide::patches::knn::DciParams;
+use fcollide::patches::space::PatchParams;
+use fcollide::run::images::ImagesParams;
+use fcollide::run::MnistParams;
+
+/// `reproduce patches`: α starts here and grows to --alpha (see `VertexParams::alpha_start`).
+const PATCH_ALPHA_START: f32 = 1.0;
+
+/// The flag of a library parameter: `lr_final` → `--lr-final`.
+fn flag(param: &str) -> String {
+    format!("--{}", param.replace('_', "-"))
+}
+
+/// Applies `--limit NAME=VALUE` settings to the library's limits.
+pub fn apply_limits(settings: &[String]) -> Result<()> {
+    if settings.is_empty() {
+        return Ok(());
+    }
+    let mut l = fcollide::limits::current();
+    for setting in settings {
+        let applied = match setting.split_once('=') {
+            Some((name, value)) => l.set_by_name(name.trim(), value),
+            None => Err(format!("'{setting}': expected NAME=VALUE")),
+        };
+        if let Err(e) = applied {
+            usage_bail!("--limit {e}");
+        }
+    }
+    fcollide::limits::set(l);
+    Ok(())
+}
+
+/// `--collision-tol`: a tolerance in (0, 1).
+pub fn collision_tol(t: f64) -> Result<f64> {
+    fcollide::polytope::verdict::check_tolerance(t)
+        .map_err(|m| usage(format!("--collision-tol {m}")))?;
+    Ok(t)
+}
+
+/// The vertex search's parameters: the defaults (or `--paper`'s) with every flag given
+/// applied, validated.
+pub fn search(args: &SearchArgs) -> Result<VertexParams> {
+    let mut p = if args.paper {
+        VertexParams::paper()
+    } else {
+        VertexParams::default()
+    };
+    if let Some(l) = &args.layer {
+        p.layer = l.clone();
+    }
+    p.vertices = args.vertices;
+    p.units = args.units.clone();
+    if let Some(c) = args.unit_choice {
+        p.unit_choice = c.into();
+    }
+    if let Some(a) = args.alpha {
+        p.alpha = a;
+    }
+    if args.alpha_start.is_some() {
+        p.alpha_start = args.alpha_start;
+    }
+    if let Some(b) = args.beta {
+        p.beta = b;
+    }
+    if let Some(s) = args.penalty {
+        p.penalty = s.into();
+    }
+    if let Some(s) = args.steps {
+        p.steps = s;
+    }
+    if let Some(l) = args.lr {
+        p.lr = l;
+    }
+    if let Some(l) = args.lr_final {
+        p.lr_final = l;
+    }
+    if let Some(b) = args.r#box {
+        p.box_method = b.into();
+    }
+    if let Some(e) = args.engine {
+        p.engine = e.into();
+    }
+    if let Some(r) = args.region {
+        p.region = r.into();
+    }
+    if let Some(m) = args.lock_margin {
+        p.lock_margin = m;
+    }
+    if let Some(w) = args.lock_weight {
+        p.lock_weight = w;
+    }
+    if let Some(t) = args.collision_tol {
+        p.collision_tol = collision_tol(t)?;
+    }
+    check_search(p.clone())?;
+    Ok(p)
+}
+
+/// [`VertexParams::check`], a refused value as a usage error naming its flag.
+pub fn check_search(p: VertexParams) -> Result<ValidVertexParams> {
+    p.check().map_err(|e| match e {
+        CollideError::Param { param, msg } => {
+            usage(format!("invalid value for {}: {msg}", flag(param)))
+        }
+        e => e.into(),
+    })
+}
+
+/// The training parameters, validated.
+pub fn train(args: &TrainArgs) -> Result<ValidTrainParams> {
+    TrainParams {
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+        lr: args.train_lr,
+    }
+    .check()
+    .map_err(|e| match e {
+        ModelError::Param { param, msg } => {
+            let f = if param == "lr" {
+                "--train-lr".into()
+            } else {
+                flag(param)
+            };
+            usage(format!("invalid value for {f}: {msg}"))
+        }
+        e => e.into(),
+    })
+}
+
+/// The patch-space parameters of `reproduce patches`.
+pub fn patches(args: &ReproduceArgs) -> PatchParams {
+    PatchParams {
+        size: args.patch_size,
+        k: args.patch_k,
+        target_k: args.patch_target_k,
+        diverse: args.patch_diverse,
+        include_own: !args.patch_no_own,
+        grid_stride: args.patch_grid_stride,
+        db_images: args.patch_db_images,
+        tv: args.tv,
+        ..Default::default()
+    }
+}
+
+/// The parameters of `reproduce mnist|lenet|patches` on MNIST-like data.
+pub fn mnist(experiment: Experiment, args: &ReproduceArgs, device: &str) -> Result<MnistParams> {
+    let (arch, extra_layer) = match experiment {
+        Experiment::Lenet => (
+            args.arch.clone().unwrap_or_else(|| "lenet5".into()),
+            Some(args.conv_layer.clone()),
+        ),
+        _ => (args.arch.clone().unwrap_or_else(|| "mlp".into()), None),
+    };
+    let patches_run = experiment == Experiment::Patches;
+    let mut vertex = search(&args.search)?;
+    if patches_run && vertex.alpha_start.is_none() {
+        vertex.alpha_start = Some(PATCH_ALPHA_START);
+    }
+    if args.patch_index.is_some() && args.patch_db.is_none() {
+        usage_bail!("--patch-index needs the patch database it indexes: --patch-db FILE");
+    }
+    Ok(MnistParams {
+        seed: args.data.seed,
+        arch,
+        extra_layer,
+        data_dir: args.data.data.clone(),
+        weights: args.weights.clone(),
+        retrain: args.retrain,
+        train: (*train(&args.train)?).clone(),
+        vertex,
+        target_class: args.target_class,
+        target_index: args.target_index,
+        init_index: args.init_index,
+        samples: args.samples,
+        exact: args.exact,
+        union_spread: args.union_spread.unwrap_or(experiment == Experiment::Lenet),
+        device: device.to_string(),
+        patches: patches_run.then(|| patches(args)),
+        patch_db: args.patch_db.clone(),
+        patch_index: args.patch_index.clone(),
+        ..MnistParams::default()
+    })
+}
+
+/// The parameters of `reproduce imagenet` (and of `reproduce patches` with an image model
+/// when `patches`): the collision layer defaults to fc6.
+pub fn images(args: &ReproduceArgs, weights: String, patches_run: bool) -> Result<ImagesParams> {
+    let mut vertex = search(&args.search)?;
+    if args.search.layer.is_none() {
+        vertex.layer = "fc6".into();
+    }
+    if patches_run && vertex.alpha_start.is_none() {
+        vertex.alpha_start = Some(PATCH_ALPHA_START);
+    }
+    Ok(ImagesParams {
+        vertex,
+        samples: args.samples,
+        seed: args.data.seed,
+        checkpoint_every: args.checkpoint_every,
+        resume: args.resume,
+        patches: patches_run.then(|| patches(args)),
+        weights,
+    })
+}
+
+/// The DCI index parameters of `patches index` (checked against the data when it is built).
+pub fn index(args: &IndexCmd) -> DciParams {
+    DciParams {
+        num_composite: args.composite,
+        num_simple: args.simple,
+        num_levels: args.levels,
+        field_of_view: args.field_of_view,
+        construction_field_of_view: args.construction_field_of_view,
+        retrieve: args.retrieve,
+        visit: args.visit,
+        seed: args.index_seed,
+        directions: args.directions.into(),
+    }
+}
