@@ -103,6 +103,8 @@ pub(crate) fn gemm_acc_f64(
             gemm::Parallelism::None,
         );
     }
+}
+
 /// `Σ a_i b_i` over `f32`, with 8 independent accumulators (vectorises without
 /// reassociation), summed as `((a0 + a4) + (a1 + a5)) + ((a2 + a6) + (a3 + a7)) + tail`: the
 /// same order on every machine, so distances and projections are reproducible.
