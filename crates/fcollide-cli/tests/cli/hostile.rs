@@ -52,10 +52,6 @@ const KNOWN_GAPS: &[(&str, &str)] = &[
         "clap: \"unexpected argument '-1'\" without the flag's name",
     ),
     (
-        "flags/train --out /o.safetensors --train-lr nan",
-        "names the library's 'lr', not --train-lr",
-    ),
-    (
         "flags/reproduce patches --patch-size 1000",
         "names the library's `size`, not --patch-size",
     ),
