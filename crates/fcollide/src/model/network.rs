@@ -547,6 +547,9 @@ pub fn argmax(v: &[f32]) -> usize {
 mod tests {
     #[test]
     fn the_cpu_device_is_labelled_by_its_backend() {
-        assert_eq!(super::device_label(&super::default_device()), "cpu (burn-flex)");
+        assert_eq!(
+            super::device_label(&super::default_device()),
+            "cpu (burn-flex)"
+        );
     }
 }
