@@ -256,9 +256,12 @@ impl ModelSpec {
             path: path.into(),
             msg: shorten_lines(&e.to_string()),
         };
-        let table: toml::Table = toml::from_str(text).map_err(syntax)?;
-        if let Some(msg) = long_string(&table, "") {
-            return Err(spec_err(path, msg));
+        // (A generic table cannot hold integers above i64::MAX, which the typed parse below
+        // reads or explains: only a table that parses is checked here.)
+        if let Ok(table) = toml::from_str::<toml::Table>(text) {
+            if let Some(msg) = long_string(&table, "") {
+                return Err(spec_err(path, msg));
+            }
         }
         let mut spec: ModelSpec = toml::from_str(text).map_err(syntax)?;
         if let Some(b) = base {
