@@ -2,6 +2,9 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+#[path = "cli/hostile.rs"]
+mod hostile;
+
 fn fcollide(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_fcollide"))
         .args(args)

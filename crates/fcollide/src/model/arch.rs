@@ -140,9 +140,8 @@ pub fn by_name(name: &str, rng: &mut impl Rng) -> Result<Graph, ModelError> {
         "mlp-sigmoid" => Ok(mlp_saturating(super::graph::Op::Sigmoid, rng)),
         "lenet5" | "lenet" => Ok(lenet5(rng)),
         "vgg16" => Ok(vgg16(rng)),
-        other => Err(ModelError::UnknownLayer {
-            name: other.into(),
-            why: "no such architecture".into(),
+        other => Err(ModelError::UnknownArch {
+            name: crate::model::import::pickle::short(other),
             valid: format!(
                 "{}, or a torchvision template: {}",
                 ARCHITECTURES.join(", "),

@@ -11,6 +11,12 @@ pub enum ModelError {
         why: String,
         valid: String,
     },
+    /// An architecture name that is not built in.
+    #[error("unknown architecture '{name}'; valid names: {valid}")]
+    UnknownArch { name: String, valid: String },
+    /// A compute device that is unknown or not in this build.
+    #[error("device '{name}': {msg}")]
+    Device { name: String, msg: String },
     /// A layer whose parameters or input do not fit.
     #[error("layer '{layer}': {msg}")]
     Shape { layer: String, msg: String },

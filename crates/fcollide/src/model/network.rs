@@ -47,13 +47,13 @@ pub fn device_by_name(name: &str) -> Result<Device, ModelError> {
         #[cfg(feature = "cuda")]
         "cuda" => Ok(cuda_device()),
         #[cfg(not(feature = "cuda"))]
-        "cuda" => Err(ModelError::Param {
-            param: "device",
+        "cuda" => Err(ModelError::Device {
+            name: name.into(),
             msg: "this build has no CUDA backend: rebuild with `--features cuda`".into(),
         }),
-        other => Err(ModelError::Param {
-            param: "device",
-            msg: format!("'{other}': expected cpu or cuda"),
+        other => Err(ModelError::Device {
+            name: crate::model::import::pickle::short(other),
+            msg: "expected cpu or cuda".into(),
         }),
     }
 }

@@ -122,6 +122,17 @@ fn formats_are_detected_by_magic() {
     }
     let err = detect_format(b"hello world, not weights", "x.bin").unwrap_err();
     assert!(err.to_string().contains("x.bin"), "{err}");
+    // Issue 18: what the file holds is not shown (a spec may point at /etc/shadow).
+    let msg = err.to_string();
+    assert!(
+        msg.contains("text") && !msg.contains("hello") && !msg.contains("68 65"),
+        "{msg}"
+    );
+    let err = detect_format(&[0xde, 0xad, 0xbe, 0xef, 0, 1], "y.bin").unwrap_err();
+    assert!(
+        err.to_string().contains("binary") && !err.to_string().contains("de ad"),
+        "{err}"
+    );
     // A legacy (pre-1.6) torch pickle is explained.
     let err = read_tensors(&[0x80, 0x02, 0x8a, 0x0a], Format::Pth, "old.pth").unwrap_err();
     assert!(err.to_string().contains("legacy"), "{err}");

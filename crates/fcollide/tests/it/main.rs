@@ -4,6 +4,7 @@ mod collide;
 mod conv;
 mod data;
 mod exact;
+mod fuzz;
 mod import;
 mod knn;
 mod ops;

@@ -55,11 +55,35 @@ pub fn detect_format(bytes: &[u8], path: &str) -> Result<Format, ImportError> {
     if onnx::looks_like_onnx(bytes) {
         return Ok(Format::Onnx);
     }
-    let head: Vec<String> = bytes.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    // What the file holds is not shown (a spec may point at a file that is not the user's
+    // to read, such as /etc/shadow): only whether it looks like text.
+    let head = &bytes[..bytes.len().min(512)];
+    let kind = if bytes.is_empty() {
+        "the file is empty"
+    } else if looks_like_text(head) {
+        "the file holds text"
+    } else {
+        "the file holds binary data of another kind"
+    };
     Err(ImportError::UnknownFormat {
         path: path.into(),
-        msg: format!("the file starts with bytes {}", head.join(" ")),
+        msg: kind.to_string(),
     })
+}
+
+/// Whether `head` (the start of a file) is UTF-8 text without control characters; a
+/// character cut at the end of `head` does not count against it.
+fn looks_like_text(head: &[u8]) -> bool {
+    let valid = match std::str::from_utf8(head) {
+        Ok(t) => t,
+        Err(e) if e.error_len().is_none() => {
+            std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or_default()
+        }
+        Err(_) => return false,
+    };
+    valid
+        .chars()
+        .all(|c| !c.is_control() || c.is_ascii_whitespace())
 }
 
 /// Reads every tensor of a weights file in a known format (ONNX: the initializers under

@@ -248,11 +248,22 @@ pub struct ModelSpec {
 impl ModelSpec {
     /// Parses a spec; relative `weights` paths are resolved against `base` (the spec's folder).
     /// `path` names the spec in messages.
+    /// Strings and keys longer than [`MAX_SPEC_STRING`] bytes are refused, and a syntax
+    /// error quotes at most [`MAX_QUOTED_LINE`] characters of the line it is on, so that a
+    /// huge field is never echoed into a message.
     pub fn parse(text: &str, path: &str, base: Option<&Path>) -> Result<ModelSpec, ImportError> {
-        let mut spec: ModelSpec = toml::from_str(text).map_err(|e| ImportError::Spec {
+        let syntax = |e: toml::de::Error| ImportError::Spec {
             path: path.into(),
-            msg: e.to_string(),
-        })?;
+            msg: shorten_lines(&e.to_string()),
+        };
+        // (A generic table cannot hold integers above i64::MAX, which the typed parse below
+        // reads or explains: only a table that parses is checked here.)
+        if let Ok(table) = toml::from_str::<toml::Table>(text) {
+            if let Some(msg) = long_string(&table, "") {
+                return Err(spec_err(path, msg));
+            }
+        }
+        let mut spec: ModelSpec = toml::from_str(text).map_err(syntax)?;
         if let Some(b) = base {
             if spec.weights.is_relative() {
                 spec.weights = b.join(&spec.weights);
@@ -273,6 +284,55 @@ impl ModelSpec {
     fn name(&self) -> String {
         self.source.clone().unwrap_or_else(|| "(model spec)".into())
     }
+}
+
+/// Longest string or key a spec may hold (a name, a path, an operation), in bytes.
+pub const MAX_SPEC_STRING: usize = 4096;
+/// Most characters of a spec line quoted in a syntax error.
+pub const MAX_QUOTED_LINE: usize = 200;
+
+/// `text` with every line cut to [`MAX_QUOTED_LINE`] characters.
+fn shorten_lines(text: &str) -> String {
+    text.lines()
+        .map(|l| match l.char_indices().nth(MAX_QUOTED_LINE) {
+            Some((i, _)) => format!("{}…", &l[..i]),
+            None => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The first string or key of `table` longer than [`MAX_SPEC_STRING`], as a message.
+fn long_string(table: &toml::Table, at: &str) -> Option<String> {
+    fn value(v: &toml::Value, at: &str) -> Option<String> {
+        match v {
+            toml::Value::String(s) if s.len() > MAX_SPEC_STRING => Some(format!(
+                "'{at}' is a string of {} bytes, longer than the {MAX_SPEC_STRING} a spec allows",
+                s.len()
+            )),
+            toml::Value::Array(a) => a
+                .iter()
+                .enumerate()
+                .find_map(|(i, x)| value(x, &format!("{at}[{i}]"))),
+            toml::Value::Table(t) => long_string(t, at),
+            _ => None,
+        }
+    }
+    table.iter().find_map(|(k, v)| {
+        if k.len() > MAX_SPEC_STRING {
+            return Some(format!(
+                "a key of {} bytes ('{}'), longer than the {MAX_SPEC_STRING} a spec allows",
+                k.len(),
+                super::pickle::short(k)
+            ));
+        }
+        let at = if at.is_empty() {
+            k.clone()
+        } else {
+            format!("{at}.{k}")
+        };
+        value(v, &at)
+    })
 }
 
 fn spec_err(path: &str, msg: impl Into<String>) -> ImportError {
@@ -1063,6 +1123,32 @@ mod tests {
 
     fn parse(text: &str) -> ModelSpec {
         ModelSpec::parse(text, "s.toml", None).unwrap()
+    }
+
+    /// Issue 18: a huge field is never echoed into a message.
+    #[test]
+    fn long_fields_are_refused_without_echoing_them() {
+        let long = "x".repeat(1 << 20);
+        for text in [
+            format!("arch = \"{long}\"\nweights = \"w\"\n"),
+            format!("arch = \"mlp\"\nweights = \"w\"\nremap = [[\"{long}\", \"\"]]\n"),
+            format!("arch = \"mlp\"\nweights = \"w\"\n{long} = 1\n"),
+            // A syntax error on a long line.
+            format!("arch = \"mlp\"\nweights = \"w\"\nhidden = [1, {long}\n"),
+        ] {
+            let e = ModelSpec::parse(&text, "s.toml", None)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.starts_with("s.toml:") && e.len() < 1000,
+                "{}",
+                &e[..e.len().min(2000)]
+            );
+        }
+        let e = ModelSpec::parse(&format!("arch = \"{long}\"\nweights = \"w\"\n"), "s", None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("'arch'") && e.contains("1048576 bytes"), "{e}");
     }
 
     #[test]

@@ -205,9 +205,8 @@ pub fn build(name: &str, opts: &ZooOptions) -> Result<Graph, ModelError> {
         "squeezenet1_0" => squeezenet::squeezenet(name, false, nc, input),
         "squeezenet1_1" => squeezenet::squeezenet(name, true, nc, input),
         other => {
-            return Err(ModelError::UnknownLayer {
-                name: other.into(),
-                why: "no such architecture template".into(),
+            return Err(ModelError::UnknownArch {
+                name: crate::model::import::pickle::short(other),
                 valid: NAMES.join(", "),
             })
         }
