@@ -17,6 +17,22 @@ pub fn run(a: &ExactCmd, ctx: &Ctx) -> Result<()> {
              libclang), or use --lp-solver auto/dense"
         );
     }
+    let params = ExactParams {
+        layer: a.layer.clone(),
+        vertices: a.vertices,
+        units: a.units.clone(),
+        directions: a.directions,
+        seed: a.data.seed,
+        lp: LpOptions {
+            solver: a.lp_solver.into(),
+            ..LpOptions::default()
+        },
+        ..ExactParams::default()
+    };
+    // Parameter errors before any loading, naming the flag.
+    if let Err(fcollide::exact::ExactError::InvalidParam { name, reason }) = params.check() {
+        usage_bail!("invalid value for --{}: {reason}", name.replace('_', "-"));
+    }
     let net = a.model.load()?;
     let (_, test) = load_data(&a.data)?;
     let t = read_image(&a.target, &test, &net, "target")?;
@@ -25,18 +41,7 @@ pub fn run(a: &ExactCmd, ctx: &Ctx) -> Result<()> {
         None => None,
     };
     let job = ExactJob {
-        params: ExactParams {
-            layer: a.layer.clone(),
-            vertices: a.vertices,
-            units: a.units.clone(),
-            directions: a.directions,
-            seed: a.data.seed,
-            lp: LpOptions {
-                solver: a.lp_solver.into(),
-                ..LpOptions::default()
-            },
-            ..ExactParams::default()
-        },
+        params,
         target: (&a.target, &t),
         other: a.other.as_deref().zip(o.as_deref()),
         model_source: &a.model.model.display().to_string(),

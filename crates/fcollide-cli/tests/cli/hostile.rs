@@ -56,10 +56,6 @@ const KNOWN_GAPS: &[(&str, &str)] = &[
         "names the library's `size`, not --patch-size",
     ),
     (
-        "flags/exact --model /model.safetensors --target index:0 --directions 100000000",
-        "no range on --directions: runs ~40 s, then aborts allocating 4.8 GB",
-    ),
-    (
         "flags/patches build --dataset embedded --size 29 --out /o.fcpd",
         "does not name --size",
     ),

@@ -91,6 +91,9 @@ pub struct ExactParams {
     pub max_dense_entries: usize,
 }
 
+/// The most random directions [`ExactParams::check`] accepts for the extents.
+pub const MAX_DIRECTIONS: usize = 10_000;
+
 impl Default for ExactParams {
     fn default() -> Self {
         ExactParams {
@@ -158,6 +161,15 @@ impl ExactParams {
         }
         if self.max_dense_entries == 0 {
             return Err(bad("max_dense_entries", "must be > 0".into()));
+        }
+        if self.directions > MAX_DIRECTIONS {
+            return Err(bad(
+                "directions",
+                format!(
+                    "{}: at most {MAX_DIRECTIONS} (two LPs each; the extents would run for days)",
+                    self.directions
+                ),
+            ));
         }
         Ok(ValidExactParams(self.clone()))
     }

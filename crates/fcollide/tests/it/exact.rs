@@ -337,6 +337,11 @@ fn errors() {
     let mut bad = ExactParams::new("");
     bad.vertices = 1;
     assert!(bad.check().is_err());
+    let mut bad = ExactParams::new("fc1");
+    bad.directions = fcollide::exact::MAX_DIRECTIONS + 1;
+    assert!(matches!(bad.check(), Err(ExactError::InvalidParam { .. })));
+    bad.directions = fcollide::exact::MAX_DIRECTIONS;
+    assert!(bad.check().is_ok());
     // Weights that do not fit.
     let broken = net(
         [1, 1, 2],
