@@ -4,6 +4,29 @@
 //! `dst = scale · lhs · rhs` with `lhs` `m × k`, `rhs` `k × n`, `dst` `m × n`; each operand is
 //! `(values, row stride, column stride)`, so a transposed view is only a swap of strides.
 
+/// Panics unless every stride is positive and each operand (`(length, row stride, column
+/// stride)`) holds its last element: the precondition of the unsafe `gemm` calls below.
+fn check_operands(
+    (m, n, k): (usize, usize, usize),
+    (dst, dst_rs, dst_cs): (usize, isize, isize),
+    (lhs, lhs_rs, lhs_cs): (usize, isize, isize),
+    (rhs, rhs_rs, rhs_cs): (usize, isize, isize),
+) {
+    let last = |rows: usize, cols: usize, rs: isize, cs: isize| {
+        (rows.max(1) - 1) as isize * rs + (cols.max(1) - 1) as isize * cs
+    };
+    assert!(
+        dst_rs > 0 && dst_cs > 0 && lhs_rs > 0 && lhs_cs > 0 && rhs_rs > 0 && rhs_cs > 0,
+        "gemm strides must be positive"
+    );
+    assert!(
+        last(m, n, dst_rs, dst_cs) < dst as isize
+            && last(m, k, lhs_rs, lhs_cs) < lhs as isize
+            && last(k, n, rhs_rs, rhs_cs) < rhs as isize,
+        "gemm operands too small"
+    );
+}
+
 /// `dst = scale · lhs · rhs` with `(m, n, k)` sizes; each operand is `(values, row stride,
 /// column stride)` with positive strides. Single-threaded (callers parallelize over blocks).
 ///
@@ -16,18 +39,11 @@ pub(crate) fn gemm_strided(
     (rhs, rhs_rs, rhs_cs): (&[f32], isize, isize),
     scale: f32,
 ) {
-    let last = |rows: usize, cols: usize, rs: isize, cs: isize| {
-        (rows.max(1) - 1) as isize * rs + (cols.max(1) - 1) as isize * cs
-    };
-    assert!(
-        dst_rs > 0 && dst_cs > 0 && lhs_rs > 0 && lhs_cs > 0 && rhs_rs > 0 && rhs_cs > 0,
-        "gemm strides must be positive"
-    );
-    assert!(
-        last(m, n, dst_rs, dst_cs) < dst.len() as isize
-            && last(m, k, lhs_rs, lhs_cs) < lhs.len() as isize
-            && last(k, n, rhs_rs, rhs_cs) < rhs.len() as isize,
-        "gemm operands too small"
+    check_operands(
+        (m, n, k),
+        (dst.len(), dst_rs, dst_cs),
+        (lhs.len(), lhs_rs, lhs_cs),
+        (rhs.len(), rhs_rs, rhs_cs),
     );
     // SAFETY: strides are positive and the asserts bound the last element of every operand.
     unsafe {
@@ -66,18 +82,11 @@ pub(crate) fn gemm_acc_f64(
     (lhs, lhs_rs, lhs_cs): (&[f64], isize, isize),
     (rhs, rhs_rs, rhs_cs): (&[f64], isize, isize),
 ) {
-    let last = |rows: usize, cols: usize, rs: isize, cs: isize| {
-        (rows.max(1) - 1) as isize * rs + (cols.max(1) - 1) as isize * cs
-    };
-    assert!(
-        dst_rs > 0 && dst_cs > 0 && lhs_rs > 0 && lhs_cs > 0 && rhs_rs > 0 && rhs_cs > 0,
-        "gemm strides must be positive"
-    );
-    assert!(
-        last(m, n, dst_rs, dst_cs) < dst.len() as isize
-            && last(m, k, lhs_rs, lhs_cs) < lhs.len() as isize
-            && last(k, n, rhs_rs, rhs_cs) < rhs.len() as isize,
-        "gemm operands too small"
+    check_operands(
+        (m, n, k),
+        (dst.len(), dst_rs, dst_cs),
+        (lhs.len(), lhs_rs, lhs_cs),
+        (rhs.len(), rhs_rs, rhs_cs),
     );
     // SAFETY: strides are positive and the asserts bound the last element of every operand.
     unsafe {

@@ -511,7 +511,6 @@ impl Grid {
             );
         }
         let s = self.scale;
-        let [_, h, w] = self.shape;
         let shared = self.shared_heat_max();
         for (r, row) in self.rows.iter().enumerate() {
             let row_y = l.top + r as u32 * (l.row_h + self.margin);
@@ -521,18 +520,7 @@ impl Grid {
             }
             for (c, cell) in row.cells.iter().enumerate() {
                 let (x0, y0, cw, ch) = self.rect_in(&l, r, c);
-                let small = match &cell.kind {
-                    CellKind::Blank => None,
-                    CellKind::Image(v) => Some(image_to_rgb(v, self.shape, self.lo, self.hi)?),
-                    CellKind::Heat { values, vmax } => {
-                        let vmax = shared.unwrap_or(*vmax);
-                        Some(RgbImage::from_fn(w as u32, h as u32, |x, y| {
-                            let v = values[y as usize * w + x as usize];
-                            let t = if vmax > 0.0 { v / vmax } else { 0.0 };
-                            Rgb(heat_color(t))
-                        }))
-                    }
-                };
+                let small = self.cell_pixels(cell, shared)?;
                 if let Some(small) = small {
                     if self.margin >= 2 {
                         rect_outline(
@@ -585,22 +573,60 @@ impl Grid {
                 bar_h as i64 + 2,
                 BORDER,
             );
-            let ticks = self.bar_ticks();
+            let ticks = self.bar_tick_positions(&l);
             let tx = l.bar_x + bw + 2 * fs;
-            for (i, t) in ticks.iter().enumerate() {
-                let frac = i as f32 / (ticks.len().max(2) - 1) as f32;
-                let yc = y0 as f32 + (1.0 - frac) * (bar_h as f32 - 1.0);
+            for (t, yc) in &ticks {
                 let y = (yc - th as f32 / 2.0).clamp(0.0, (l.height - th) as f32);
                 draw_text(&mut img, tx as i64, y as i64, t, fs, TEXT);
             }
             if !label.is_empty() {
-                let tick_w = ticks.iter().map(|t| text_width(t, fs)).max().unwrap_or(0);
+                let tick_w = ticks
+                    .iter()
+                    .map(|(t, _)| text_width(t, fs))
+                    .max()
+                    .unwrap_or(0);
                 let x = tx + tick_w + self.margin;
                 let y = y0 + bar_h.saturating_sub(text_width(label, fs)) / 2;
                 draw_text_up(&mut img, x as i64, y as i64, label, fs, TEXT);
             }
         }
         Ok(img)
+    }
+
+    /// One cell at its own resolution (no upscaling): the image through the grid's range, or
+    /// the heat map through the colormap (on the `shared` scale when there is one).
+    fn cell_pixels(
+        &self,
+        cell: &Cell,
+        shared: Option<f32>,
+    ) -> Result<Option<RgbImage>, ReportError> {
+        let [_, h, w] = self.shape;
+        Ok(match &cell.kind {
+            CellKind::Blank => None,
+            CellKind::Image(v) => Some(image_to_rgb(v, self.shape, self.lo, self.hi)?),
+            CellKind::Heat { values, vmax } => {
+                let vmax = shared.unwrap_or(*vmax);
+                Some(RgbImage::from_fn(w as u32, h as u32, |x, y| {
+                    let v = values[y as usize * w + x as usize];
+                    Rgb(heat_color(if vmax > 0.0 { v / vmax } else { 0.0 }))
+                }))
+            }
+        })
+    }
+
+    /// The colour bar's tick labels with the y of each one's centre, bottom to top.
+    fn bar_tick_positions(&self, l: &Layout) -> Vec<(String, f32)> {
+        let (y0, bar_h) = self.bar_span(l);
+        let ticks = self.bar_ticks();
+        let n = ticks.len();
+        ticks
+            .into_iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let frac = i as f32 / (n.max(2) - 1) as f32;
+                (t, y0 as f32 + (1.0 - frac) * (bar_h as f32 - 1.0))
+            })
+            .collect()
     }
 
     /// Top and height of the colour bar: the rows' full height.
@@ -619,7 +645,6 @@ impl Grid {
         let fs = self.font_scale;
         let th = text_height(fs);
         let font = th as f32 * 1.15;
-        let [_, h, w] = self.shape;
         let shared = self.shared_heat_max();
         let mut o = String::new();
         let hex = |c: [u8; 3]| format!("#{:02x}{:02x}{:02x}", c[0], c[1], c[2]);
@@ -658,17 +683,7 @@ impl Grid {
             }
             for (c, cell) in row.cells.iter().enumerate() {
                 let (x0, y0, cw, ch) = self.rect_in(&l, r, c);
-                let small = match &cell.kind {
-                    CellKind::Blank => None,
-                    CellKind::Image(v) => Some(image_to_rgb(v, self.shape, self.lo, self.hi)?),
-                    CellKind::Heat { values, vmax } => {
-                        let vmax = shared.unwrap_or(*vmax);
-                        Some(RgbImage::from_fn(w as u32, h as u32, |x, y| {
-                            let v = values[y as usize * w + x as usize];
-                            Rgb(heat_color(if vmax > 0.0 { v / vmax } else { 0.0 }))
-                        }))
-                    }
-                };
+                let small = self.cell_pixels(cell, shared)?;
                 if let Some(small) = small {
                     let _ = writeln!(
                         o,
@@ -714,11 +729,9 @@ impl Grid {
                 l.bar_x,
                 hex(BORDER)
             );
-            let ticks = self.bar_ticks();
+            let ticks = self.bar_tick_positions(&l);
             let tx = l.bar_x + bw + 2 * fs;
-            for (i, t) in ticks.iter().enumerate() {
-                let frac = i as f32 / (ticks.len().max(2) - 1) as f32;
-                let yc = y0 as f32 + (1.0 - frac) * (bar_h as f32 - 1.0);
+            for (t, yc) in &ticks {
                 let _ = writeln!(
                     o,
                     r#"<text x="{tx}" y="{yc:.1}" dominant-baseline="middle" fill="{}">{}</text>"#,
@@ -727,7 +740,11 @@ impl Grid {
                 );
             }
             if !label.is_empty() {
-                let tick_w = ticks.iter().map(|t| text_width(t, fs)).max().unwrap_or(0);
+                let tick_w = ticks
+                    .iter()
+                    .map(|(t, _)| text_width(t, fs))
+                    .max()
+                    .unwrap_or(0);
                 let x = (tx + tick_w + self.margin) as f32 + th as f32 / 2.0;
                 let y = y0 as f32 + bar_h as f32 / 2.0;
                 let _ = writeln!(
