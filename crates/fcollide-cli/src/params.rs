@@ -6,6 +6,10 @@ use crate::args::reproduce::{Experiment, ReproduceArgs};
 use crate::error::{usage, usage_bail};
 use anyhow::Result;
 use fcollide::collide::{CollideError, ValidVertexParams, VertexParams};
+use fcollide::exact::ExactError;
+use fcollide::patches::db::PatchDbError;
+use fcollide::patches::knn::KnnError;
+use fcollide::{BadParam, ParamError};
 use fcollide::model::train::{TrainParams, ValidTrainParams};
 use fcollide::model::ModelError;
 use fcollide::patches::knn::DciParams;
@@ -19,6 +23,75 @@ const PATCH_ALPHA_START: f32 = 1.0;
 /// The flag of a library parameter: `lr_final` → `--lr-final`.
 fn flag(param: &str) -> String {
     format!("--{}", param.replace('_', "-"))
+}
+
+/// How one command spells the library's parameters: `(parameter, flag)`. A parameter not
+/// listed is not a flag of that command (the size of a data set, say), and its error stays
+/// as the library wrote it.
+pub type Flags = &'static [(&'static str, &'static str)];
+
+/// `patches build`: [`fcollide::patches::db::BuildParams`], the projection and the images.
+pub const BUILD_FLAGS: Flags = &[
+    ("size", "--size"),
+    ("stride", "--stride"),
+    ("projection", "--project"),
+    ("side", "--side"),
+    ("limit_images", "--limit-images"),
+];
+
+/// `patches index`: [`DciParams`].
+pub const INDEX_FLAGS: Flags = &[
+    ("num_levels", "--levels"),
+    ("num_composite", "--composite"),
+    ("num_simple", "--simple"),
+    ("field_of_view", "--field-of-view"),
+    ("construction_field_of_view", "--construction-field-of-view"),
+    ("retrieve", "--retrieve"),
+    ("visit", "--visit"),
+];
+
+/// `reproduce patches`: [`PatchParams`], and the database it builds with --dataset.
+pub const REPRODUCE_PATCH_FLAGS: Flags = &[
+    ("size", "--patch-size"),
+    ("k", "--patch-k"),
+    ("target_k", "--patch-target-k"),
+    ("diverse", "--patch-diverse"),
+    ("grid_stride", "--patch-grid-stride"),
+    ("db_images", "--patch-db-images"),
+    ("tv", "--tv"),
+    ("stride", "--patch-stride"),
+];
+
+/// The parameter the library refused somewhere in `e`'s chain, if any.
+fn refused(e: &anyhow::Error) -> Option<BadParam> {
+    e.chain().find_map(|c| {
+        if let Some(x) = c.downcast_ref::<fcollide::Error>() {
+            x.bad_param()
+        } else if let Some(x) = c.downcast_ref::<PatchDbError>() {
+            x.bad_param()
+        } else if let Some(x) = c.downcast_ref::<KnnError>() {
+            x.bad_param()
+        } else if let Some(x) = c.downcast_ref::<CollideError>() {
+            x.bad_param()
+        } else if let Some(x) = c.downcast_ref::<ModelError>() {
+            x.bad_param()
+        } else {
+            c.downcast_ref::<ExactError>().and_then(|x| x.bad_param())
+        }
+    })
+}
+
+/// `e` as a usage error (exit 2) naming the flag, when the library refused one of the
+/// parameters in `flags`; otherwise `e` unchanged.
+pub fn name_flag(e: impl Into<anyhow::Error>, flags: Flags) -> anyhow::Error {
+    let e = e.into();
+    let named = refused(&e).and_then(|b| {
+        flags
+            .iter()
+            .find(|(param, _)| *param == b.param)
+            .map(|(_, f)| usage(format!("invalid value for {f}: {}", b.msg)))
+    });
+    named.unwrap_or(e)
 }
 
 /// Applies `--limit NAME=VALUE` settings to the library's limits.

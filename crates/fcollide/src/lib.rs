@@ -18,4 +18,4 @@ pub mod report;
 pub mod run;
 pub mod tolerance;
 
-pub use error::{Error, Result};
+pub use error::{BadParam, Error, ParamError, Result};

@@ -43,7 +43,7 @@ pub struct VerticesCmd {
     #[arg(long)]
     pub checkpoint: Option<PathBuf>,
     /// Steps between checkpoints (0: only on Ctrl-C).
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 500)]
     pub checkpoint_every: usize,
     /// Resume from --checkpoint if it exists (same settings, target and start).
     #[arg(long, requires = "checkpoint")]
@@ -69,13 +69,13 @@ pub struct ExactCmd {
     #[arg(long, default_value_t = 5, allow_hyphen_values = true, value_parser = count_in(1, MAX_VERTICES))]
     pub vertices: usize,
     /// Units of Z to push, comma-separated (default: the first K of Z).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, allow_negative_numbers = true, value_delimiter = ',')]
     pub units: Option<Vec<usize>>,
     /// Random convex combinations to certify.
     #[arg(long, default_value_t = 2000, allow_hyphen_values = true, value_parser = count_in(1, MAX_SAMPLES))]
     pub samples: usize,
     /// Random directions for extents (two LPs each).
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 8)]
     pub directions: usize,
     /// Solver of the vertex LPs: auto (the dense dual simplex up to 1,024 rows, with row
     /// generation above), dense (always over all rows) or highs (a build with
@@ -148,11 +148,11 @@ pub struct VerifyCmd {
     #[arg(long, default_value_t = 2000, allow_hyphen_values = true, value_parser = count_in(1, MAX_SAMPLES))]
     pub samples: usize,
     /// Seed of the sampling.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0)]
     pub seed: u64,
     /// Largest relative feature error at which the polytope still collides (default:
     /// the tolerance recorded in the vertex file, else 1e-3).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub collision_tol: Option<f64>,
     /// Write the figures as JSON here (stdout when absent).
     #[arg(long)]

@@ -43,7 +43,7 @@ pub struct DataArgs {
     #[arg(long)]
     pub data: Option<PathBuf>,
     /// Seed of the split (embedded data), training and sampling.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0)]
     pub seed: u64,
 }
 
@@ -87,7 +87,7 @@ pub struct SearchArgs {
     #[arg(long, default_value_t = 5, allow_hyphen_values = true, value_parser = count_in(1, MAX_VERTICES))]
     pub vertices: usize,
     /// Units of Z to push down, comma-separated, one per vertex (default: the first K of Z).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, allow_negative_numbers = true, value_delimiter = ',')]
     pub units: Option<Vec<usize>>,
     /// How units are chosen without --units: first (the first K of Z) or spread (evenly
     /// over Z; the default at conv layers).
@@ -130,12 +130,12 @@ pub struct SearchArgs {
     #[arg(long, value_enum)]
     pub region: Option<RegionArg>,
     /// Margin of the region lock on each earlier pre-activation.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub lock_margin: Option<f32>,
     /// Weight of the region-lock penalty.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub lock_weight: Option<f32>,
     /// Largest relative feature error at which a row still collides (its verdict).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub collision_tol: Option<f64>,
 }

@@ -37,19 +37,19 @@ pub struct BuildCmd {
     pub stride: usize,
     /// Search on a Gaussian random projection of the patches to this many dimensions
     /// (the raw patches are stored too).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub project: Option<usize>,
     /// Seed of the projection.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0)]
     pub seed: u64,
     /// Use only the first N images.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub limit_images: Option<usize>,
     /// Folder of images: resize and centre-crop each to this side.
-    #[arg(long, default_value_t = 224)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 224)]
     pub side: usize,
     /// `embedded`: seed of the train/test split (use the --seed of `reproduce patches`).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0)]
     pub split_seed: u64,
     /// Description stored in the file (default: what the images are).
     #[arg(long)]
@@ -67,21 +67,21 @@ pub struct IndexCmd {
     #[arg(long)]
     pub out: PathBuf,
     /// Levels λ (1: the one-level index of the paper's Algorithms 1–2).
-    #[arg(long, default_value_t = DciParams::default().num_levels)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = DciParams::default().num_levels)]
     pub levels: usize,
     /// Field of view F: nodes kept per level at query time (for k ≤ 10; ⌈F·√(k/10)⌉
     /// for more neighbours).
-    #[arg(long, default_value_t = DciParams::default().field_of_view)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = DciParams::default().field_of_view)]
     pub field_of_view: usize,
     /// Field of view of the parent search at construction.
-    #[arg(long, default_value_t = DciParams::default().construction_field_of_view)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = DciParams::default().construction_field_of_view)]
     pub construction_field_of_view: usize,
     /// Composite indices L.
-    #[arg(long, default_value_t = DciParams::default().num_composite)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = DciParams::default().num_composite)]
     pub composite: usize,
     /// Simple indices per composite index m (only used when --retrieve is below a
     /// level's candidate set).
-    #[arg(long, default_value_t = DciParams::default().num_simple)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = DciParams::default().num_simple)]
     pub simple: usize,
     /// Candidates per composite index and level k0: `all` (evaluate each level's
     /// candidate set exactly), a count, or a fraction of the candidate set (`0.25`).
@@ -95,7 +95,7 @@ pub struct IndexCmd {
     #[arg(long, value_enum, default_value = "isotropic")]
     pub directions: DirectionsArg,
     /// Seed of the directions.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0)]
     pub index_seed: u64,
 }
 
@@ -113,10 +113,10 @@ pub struct QueryCmd {
     #[arg(long)]
     pub index: Option<PathBuf>,
     /// Top row of the window (with --col; default: the centre window).
-    #[arg(long, requires = "col")]
+    #[arg(long, allow_negative_numbers = true, requires = "col")]
     pub row: Option<usize>,
     /// Left column of the window.
-    #[arg(long, requires = "row")]
+    #[arg(long, allow_negative_numbers = true, requires = "row")]
     pub col: Option<usize>,
     /// Also draw the window and its nearest patches into this PNG.
     #[arg(long)]

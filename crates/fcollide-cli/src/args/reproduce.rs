@@ -44,13 +44,13 @@ pub struct ReproduceArgs {
     #[arg(long)]
     pub retrain: bool,
     /// Class of the target.
-    #[arg(long, default_value_t = 7)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 7)]
     pub target_class: u8,
     /// Test-split index of the target (overrides --target-class).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub target_index: Option<usize>,
     /// Test-split index of row 2's starting image.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub init_index: Option<usize>,
     /// Polytope samples per row.
     #[arg(long, default_value_t = 2000, allow_hyphen_values = true, value_parser = count_in(1, MAX_SAMPLES))]
@@ -73,7 +73,7 @@ pub struct ReproduceArgs {
     #[arg(long)]
     pub labels: Option<PathBuf>,
     /// `imagenet`: steps between checkpoints (also written on Ctrl-C).
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 500)]
     pub checkpoint_every: usize,
     /// `imagenet`: continue from the checkpoints in --out.
     #[arg(long)]
@@ -95,13 +95,13 @@ pub struct ReproduceArgs {
     /// `patches`: stride of the grid of windows over the start image (0: half the patch
     /// size, windows overlapping by half, each pixel drawing on every window that covers
     /// it; the patch size: windows side by side).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0)]
     pub patch_grid_stride: usize,
     /// `patches`: leave the start's and target's own windows out of the candidates.
     #[arg(long)]
     pub patch_no_own: bool,
     /// `patches`: training images the patch database is cut from (stride 1).
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 2000)]
     pub patch_db_images: usize,
     /// `patches`: weight of the total variation of the coefficients.
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
@@ -121,6 +121,6 @@ pub struct ReproduceArgs {
     pub dataset: Option<String>,
     /// `patches` with --dataset: stride between database patches (default: half the patch
     /// size).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub patch_stride: Option<usize>,
 }

@@ -16,6 +16,10 @@ pub fn run(command: PatchesCommand, ctx: &Ctx) -> Result<()> {
 }
 
 fn build(a: BuildCmd, ctx: &Ctx) -> Result<()> {
+    build_db(a, ctx).map_err(|e| params::name_flag(e, params::BUILD_FLAGS))
+}
+
+fn build_db(a: BuildCmd, ctx: &Ctx) -> Result<()> {
     let source = db::open_dataset(
         &a.dataset,
         &SourceOptions {
@@ -65,7 +69,9 @@ fn info(file: &Path) -> Result<()> {
 fn index(a: &IndexCmd) -> Result<()> {
     let pdb = PatchDb::open(&a.file)?;
     let t0 = std::time::Instant::now();
-    let index = pdb.build_index(params::index(a))?;
+    let index = pdb
+        .build_index(params::index(a))
+        .map_err(|e| params::name_flag(e, params::INDEX_FLAGS))?;
     index.save(&a.out)?;
     let sizes: Vec<String> = index.level_sizes().iter().map(|s| s.to_string()).collect();
     outln!(

@@ -13,6 +13,15 @@ use fcollide::run::cache::CacheReport;
 use std::path::PathBuf;
 
 pub fn run(experiment: Experiment, args: &ReproduceArgs, ctx: &Ctx) -> Result<()> {
+    let result = reproduce(experiment, args, ctx);
+    match experiment {
+        // The patch space's parameters are named by their --patch-* flags.
+        Experiment::Patches => result.map_err(|e| params::name_flag(e, params::REPRODUCE_PATCH_FLAGS)),
+        _ => result,
+    }
+}
+
+fn reproduce(experiment: Experiment, args: &ReproduceArgs, ctx: &Ctx) -> Result<()> {
     match experiment {
         Experiment::Imagenet => return images(args, ctx, false),
         Experiment::Patches if args.target_image.is_some() => return images(args, ctx, true),

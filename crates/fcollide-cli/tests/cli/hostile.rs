@@ -35,43 +35,9 @@ const MAX_STDERR: usize = 4096;
 /// Wall-time limit of a case in [`KNOWN_GAPS`].
 const GAP_SECONDS: u64 = 15;
 
-/// Cases that still miss the bar, each with what is wrong; all in the command-line front
-/// end (flag parsing and the mapping of library parameter names to flags). The test requires
+/// Cases that still miss the bar (none today), each with what is wrong. The test requires
 /// each to still fail, so that a fix must remove it from this list.
-const KNOWN_GAPS: &[(&str, &str)] = &[
-    (
-        "flags/verify--collision-tol=-1",
-        "clap: \"unexpected argument '-1'\" without the flag's name",
-    ),
-    (
-        "flags/vertices--checkpoint-every=-1",
-        "clap: \"unexpected argument '-1'\" without the flag's name",
-    ),
-    (
-        "flags/vertices--seed=-1",
-        "clap: \"unexpected argument '-1'\" without the flag's name",
-    ),
-    (
-        "flags/reproduce patches --patch-size 1000",
-        "names the library's `size`, not --patch-size",
-    ),
-    (
-        "flags/patches build --dataset embedded --size 29 --out /o.fcpd",
-        "does not name --size",
-    ),
-    (
-        "flags/patches build --dataset embedded --project 0 --out /o.fcpd",
-        "does not name --project",
-    ),
-    (
-        "flags/patches index /db1.fcpd --out /o.dci --levels 0",
-        "names the library's `num_levels`, not --levels",
-    ),
-    (
-        "flags/patches index /db1.fcpd --out /o.dci --composite 100000000",
-        "names the library's `num_composite`, not --composite",
-    ),
-];
+const KNOWN_GAPS: &[(&str, &str)] = &[];
 
 /// One run of the binary and what its error must mention.
 struct Case {

@@ -80,7 +80,10 @@ pub fn reproduce_images(
 ) -> Result<RunRecord> {
     let t0 = std::time::Instant::now();
     let patch_db = match (&p.patches, db) {
-        (Some(pp), Some(db)) => Some((pp, db)),
+        (Some(pp), Some(db)) => {
+            pp.check(net.input_shape)?;
+            Some((pp, db))
+        }
         (Some(_), None) => {
             return Err(Error::Msg(
                 "a patch-space run needs a patch database (a database file, or a data set to build one from)".into(),

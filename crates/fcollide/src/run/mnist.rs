@@ -228,6 +228,10 @@ pub fn reproduce_mnist(p: &MnistParams, out: &Path, progress: &dyn Progress) -> 
     })?;
     let vparams = p.vertex.clone().check()?;
     let (train_set, test_set) = load_data(p)?;
+    if let Some(pp) = &p.patches {
+        // Before anything is trained: a patch size the images cannot hold fails now.
+        pp.check(train_set.shape)?;
+    }
     let (mapped, index) = open_patch_db(p, train_set.shape[0])?;
     let device = crate::model::device_by_name(&p.device)?;
     let (net, model_facts) = get_model(p, &train_set, &test_set, out, &device, progress)?;

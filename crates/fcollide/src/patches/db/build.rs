@@ -189,9 +189,10 @@ impl ImageFolder {
     pub fn open(root: impl AsRef<Path>, side: usize) -> Result<Self, PatchDbError> {
         let root = root.as_ref();
         if side == 0 {
-            return Err(PatchDbError::Params(
-                "image side 0 (must be at least 1)".into(),
-            ));
+            return Err(PatchDbError::Params {
+                param: "side",
+                msg: "0: the image side must be at least 1".into(),
+            });
         }
         let mut files = Vec::new();
         list_images(root, Path::new(""), &mut files)?;
@@ -323,9 +324,12 @@ impl Projection {
     /// Draws `P` from `rng`. Errors unless `1 ≤ dim ≤ raw_dim`.
     pub fn gaussian(dim: usize, raw_dim: usize, rng: &mut impl Rng) -> Result<Self, PatchDbError> {
         if dim == 0 || dim > raw_dim {
-            return Err(PatchDbError::Params(format!(
-                "a projection to {dim} dimensions: expected 1..={raw_dim} (the values of a patch)"
-            )));
+            return Err(PatchDbError::Params {
+                param: "projection",
+                msg: format!(
+                    "a projection to {dim} dimensions: expected 1..={raw_dim} (the values of a patch)"
+                ),
+            });
         }
         let sd = 1.0 / (dim as f64).sqrt();
         let matrix = (0..dim * raw_dim)
@@ -499,30 +503,35 @@ pub fn build(
 ) -> Result<PatchDbHeader, PatchDbError> {
     let [c, h, w] = source.shape();
     let (s, t) = (params.size, params.stride);
-    let bad = |m: String| Err(PatchDbError::Params(m));
-    if s == 0 || t == 0 {
-        return bad(format!(
-            "patch size {s}, stride {t}: each must be at least 1"
-        ));
+    let bad = |param: &'static str, msg: String| Err(PatchDbError::Params { param, msg });
+    if s == 0 {
+        return bad("size", "0: the patch side must be at least 1".into());
+    }
+    if t == 0 {
+        return bad("stride", "0: the stride must be at least 1".into());
     }
     if c == 0 || s > h || s > w {
-        return bad(format!("{s}×{s} patches do not fit in {c}×{h}×{w} images"));
+        return bad(
+            "size",
+            format!("{s}×{s} patches do not fit in {c}×{h}×{w} images"),
+        );
     }
     if h > u16::MAX as usize || w > u16::MAX as usize {
-        return bad(format!(
-            "images of {h}×{w}: at most 65535×65535 are supported"
-        ));
+        return bad(
+            "size",
+            format!("images of {h}×{w}: at most 65535×65535 are supported"),
+        );
     }
     let n_images = source.len().min(params.limit_images.unwrap_or(usize::MAX));
     if n_images == 0 {
-        return bad("no images to cut patches from".into());
+        return bad("limit_images", "no images to cut patches from".into());
     }
     let corners = window_corners(h, w, s, t);
     let Some(n) = n_images
         .checked_mul(corners.len())
         .filter(|&n| n < u32::MAX as usize)
     else {
-        return bad(format!(
+        return bad("stride", format!(
             "{n_images} images × {} patches each is too many: at most {} patches are supported (use fewer images or a larger stride)",
             corners.len(),
             u32::MAX - 1
@@ -531,7 +540,7 @@ pub fn build(
     let raw_dim = c * s * s;
     if let Some(p) = projection {
         if p.raw_dim != raw_dim {
-            return bad(format!(
+            return bad("projection", format!(
                 "the projection takes {} values, but a {c}×{s}×{s} patch has {raw_dim}",
                 p.raw_dim
             ));
@@ -569,7 +578,10 @@ pub fn build(
             names_len as u64,
         ),
     )
-    .ok_or_else(|| PatchDbError::Params("the file would be larger than 2⁶⁴ bytes".into()))?;
+    .ok_or_else(|| PatchDbError::Params {
+        param: "size",
+        msg: "the file would be larger than 2⁶⁴ bytes".into(),
+    })?;
 
     let mut file = AtomicFile::create(out).map_err(|e| PatchDbError::io(out, e))?;
     let tmp = file.temp_path().to_path_buf();

@@ -79,8 +79,14 @@ pub enum PatchDbError {
 
     /// Build parameters that cannot work (zero size, patches larger than the images, a
     /// projection to more dimensions than a patch has, too many patches, …).
-    #[error("invalid patch database parameters: {0}")]
-    Params(String),
+    #[error("invalid patch database parameter `{param}`: {msg}")]
+    Params {
+        /// The parameter's name (a field of [`super::BuildParams`], `projection`, or `side`
+        /// of [`super::SourceOptions`]).
+        param: &'static str,
+        /// What is wrong, and what was expected.
+        msg: String,
+    },
 
     /// A database (or its index) that does not fit how it is used: another patch size or
     /// channel count, an index built over another database.

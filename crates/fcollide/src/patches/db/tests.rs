@@ -111,7 +111,7 @@ fn projection_is_seeded_and_keeps_the_raw_pixels() {
         &dir.path().join("x"),
         &Silent,
     );
-    assert!(matches!(e, Err(PatchDbError::Params(_))), "{e:?}");
+    assert!(matches!(e, Err(PatchDbError::Params { .. })), "{e:?}");
 }
 
 /// A projected database (every section present) and its bytes.
@@ -444,7 +444,7 @@ fn bad_parameters_and_cancellation_write_nothing() {
     for p in [params(0, 1), params(3, 0), params(6, 1)] {
         assert!(matches!(
             build(&src, &p, None, &out, &Silent),
-            Err(PatchDbError::Params(_))
+            Err(PatchDbError::Params { .. })
         ));
     }
     let none = BuildParams {
