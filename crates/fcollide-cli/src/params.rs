@@ -7,15 +7,15 @@ use crate::error::{usage, usage_bail};
 use anyhow::Result;
 use fcollide::collide::{CollideError, ValidVertexParams, VertexParams};
 use fcollide::exact::ExactError;
-use fcollide::patches::db::PatchDbError;
-use fcollide::patches::knn::KnnError;
-use fcollide::{BadParam, ParamError};
 use fcollide::model::train::{TrainParams, ValidTrainParams};
 use fcollide::model::ModelError;
+use fcollide::patches::db::PatchDbError;
 use fcollide::patches::knn::DciParams;
+use fcollide::patches::knn::KnnError;
 use fcollide::patches::space::PatchParams;
 use fcollide::run::images::ImagesParams;
 use fcollide::run::MnistParams;
+use fcollide::{BadParam, ParamError};
 
 /// `reproduce patches`: α starts here and grows to --alpha (see `VertexParams::alpha_start`).
 const PATCH_ALPHA_START: f32 = 1.0;

@@ -16,7 +16,9 @@ pub fn run(experiment: Experiment, args: &ReproduceArgs, ctx: &Ctx) -> Result<()
     let result = reproduce(experiment, args, ctx);
     match experiment {
         // The patch space's parameters are named by their --patch-* flags.
-        Experiment::Patches => result.map_err(|e| params::name_flag(e, params::REPRODUCE_PATCH_FLAGS)),
+        Experiment::Patches => {
+            result.map_err(|e| params::name_flag(e, params::REPRODUCE_PATCH_FLAGS))
+        }
         _ => result,
     }
 }

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::ExactError;
 use super::forward::{apply, forward, maxpool_argmax, Piece, Shape};
+use crate::model::graph::region::{interval, piece_at};
 use crate::model::graph::{Graph, Op};
 
 /// `ỹ(u) = A u + c`, `A` row-major `[rows × cols]`.
@@ -360,35 +361,20 @@ fn activation_piece(
             }
         }
     };
-    let (lo, hi, alpha) = match op {
-        Op::Relu => (0.0, f64::INFINITY, 0.0),
-        Op::Clip { min, max } => (f64::from(*min), f64::from(*max), 0.0),
-        Op::LeakyRelu { alpha } => (0.0, f64::INFINITY, f64::from(*alpha)),
-        _ => unreachable!("activation_piece of {}", op.kind()),
-    };
-    let leaky = matches!(op, Op::LeakyRelu { .. });
-    for k in 0..n {
-        let v = x_at[k];
-        if leaky {
-            if v >= 0.0 {
-                push(k, -1.0, 0.0, counts, true);
-            } else {
-                slope[k] = alpha;
-                push(k, 1.0, 0.0, counts, false);
-            }
-        } else if v <= lo {
-            slope[k] = 0.0;
-            offset[k] = lo;
-            push(k, 1.0, lo, counts, false);
-        } else if v >= hi {
-            slope[k] = 0.0;
-            offset[k] = hi;
-            push(k, -1.0, hi, counts, false);
-        } else {
-            push(k, -1.0, lo, counts, true);
-            if hi.is_finite() {
-                push(k, 1.0, hi, counts, true);
-            }
+    if !matches!(op, Op::Relu | Op::Clip { .. } | Op::LeakyRelu { .. }) {
+        unreachable!("activation_piece of {}", op.kind());
+    }
+    for (k, &v) in x_at.iter().enumerate() {
+        // The same piece as the region's own bookkeeping (`region::interval`/`piece_at`), so
+        // the LPs and the region pull-back agree at ties (an entry exactly at a kink).
+        let (lower, upper) = interval(op, v);
+        (slope[k], offset[k]) = piece_at(op, v);
+        let on = slope[k] == 1.0 && offset[k] == 0.0;
+        if lower.is_finite() {
+            push(k, -1.0, lower, counts, on);
+        }
+        if upper.is_finite() {
+            push(k, 1.0, upper, counts, on);
         }
     }
     (slope, offset)
@@ -449,6 +435,26 @@ mod tests {
         // Saturated: u0 + u1 ≥ 1  ⇔  −u0 − u1 ≤ −1.
         assert_eq!(lin.region.row(0), &[-1.0, -1.0]);
         assert_eq!(lin.region.h[0], -1.0);
+    }
+
+    #[test]
+    fn leaky_relu_at_its_kink_takes_the_regions_piece() {
+        // y = leaky(u0 − u1) at u = (0.5, 0.5): the input is exactly 0, a tie. The LP's
+        // linearization must take the piece the region pull-back takes (`region::piece_at`):
+        // the negative one, y = α·(u0 − u1), on u0 − u1 ≤ 0.
+        let alpha = 0.25f32;
+        let mut b = GraphBuilder::new("t", [1, 1, 2]);
+        let f = b.flatten("flat", 0);
+        let s = b.linear("diff", f, 2, 1, vec![1.0, -1.0], None);
+        b.push("leaky", Op::LeakyRelu { alpha }, &[s]);
+        let net = b.finish();
+        let lin = linearize(&net, &[0.5, 0.5], 3, usize::MAX).unwrap();
+        let op = Op::LeakyRelu { alpha };
+        assert_eq!(piece_at(&op, 0.0), (f64::from(alpha), 0.0));
+        assert_eq!(interval(&op, 0.0), (f64::NEG_INFINITY, 0.0));
+        assert_eq!(lin.map.a, vec![f64::from(alpha), -f64::from(alpha)]);
+        assert_eq!(lin.region.row(0), &[1.0, -1.0]);
+        assert_eq!(lin.region.h[0], 0.0);
     }
 
     #[test]

@@ -377,6 +377,17 @@ pub fn exact_polytope_with_progress(
     params: &ValidExactParams,
     progress: &dyn crate::progress::Progress,
 ) -> Result<ExactPolytope, ExactError> {
+    exact_polytope_and_system(net, target, params, progress).map(|(poly, _)| poly)
+}
+
+/// [`exact_polytope_with_progress`], also returning the constraint system it was built on
+/// (for callers that certify more points against it without linearizing again).
+pub fn exact_polytope_and_system(
+    net: &Graph,
+    target: &[f32],
+    params: &ValidExactParams,
+    progress: &dyn crate::progress::Progress,
+) -> Result<(ExactPolytope, CollisionSystem), ExactError> {
     // One phase: a label, a total, and the work.
     fn phase<T>(
         progress: &dyn crate::progress::Progress,
@@ -504,7 +515,7 @@ pub fn exact_polytope_with_progress(
             certificate.max_violation, params.feas_tol
         ));
     }
-    Ok(ExactPolytope {
+    let poly = ExactPolytope {
         params: (**params).clone(),
         layer: sys.layer.clone(),
         layer_index: sys.layer_index,
@@ -554,5 +565,6 @@ pub fn exact_polytope_with_progress(
             certify_s,
             total_s: t_all.elapsed().as_secs_f64(),
         },
-    })
+    };
+    Ok((poly, sys))
 }

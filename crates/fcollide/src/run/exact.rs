@@ -2,7 +2,7 @@
 //! deeper layers), their f64 certificates, `N` random convex combinations certified the same
 //! way, the polytope's size (Chebyshev radius, extents, vertex spread), and the colliding
 //! point closest in L1 to another image (the exact version of the paper's row 2).
-use crate::exact::{certify, collision_system, exact_closest, ExactParams, ExactPolytope};
+use crate::exact::{certify, exact_closest, ExactParams, ExactPolytope};
 use crate::model::Graph;
 use crate::polytope::dirichlet_weights;
 use crate::Result;
@@ -24,9 +24,8 @@ pub fn exact_row(
     progress: &dyn crate::progress::Progress,
 ) -> Result<ExactRow> {
     let p = params.check()?;
-    let poly: ExactPolytope =
-        crate::exact::exact_polytope_with_progress(net, target, &p, progress)?;
-    let sys = collision_system(net, target, &p)?;
+    let (poly, sys): (ExactPolytope, _) =
+        crate::exact::exact_polytope_and_system(net, target, &p, progress)?;
     let k = poly.vertices_f64.len();
     let d = poly.d;
     let mut pts: Vec<Vec<f64>> = Vec::with_capacity(samples);

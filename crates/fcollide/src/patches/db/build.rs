@@ -540,10 +540,13 @@ pub fn build(
     let raw_dim = c * s * s;
     if let Some(p) = projection {
         if p.raw_dim != raw_dim {
-            return bad("projection", format!(
-                "the projection takes {} values, but a {c}×{s}×{s} patch has {raw_dim}",
-                p.raw_dim
-            ));
+            return bad(
+                "projection",
+                format!(
+                    "the projection takes {} values, but a {c}×{s}×{s} patch has {raw_dim}",
+                    p.raw_dim
+                ),
+            );
         }
     }
     let dim = projection.map_or(raw_dim, |p| p.dim);
