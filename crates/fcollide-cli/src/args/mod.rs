@@ -51,7 +51,7 @@ pub enum Command {
     /// Exact colliding polytope by linear programming: certified vertices, dimension, size.
     Exact(Box<ExactCmd>),
     /// Collisions at several layers from one target: success, feature error and vertex
-    /// spread per layer (Markdown table and a plot of spread vs depth).
+    /// spread per layer (Markdown table, and a log-scale plot of spread and feature error vs depth as PNG and SVG).
     Sweep(Box<SweepCmd>),
     /// Patch databases (§4): build one from a data set, show, index and query it.
     Patches {

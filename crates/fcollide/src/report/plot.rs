@@ -15,7 +15,8 @@ use image::{Rgb, RgbImage};
 use super::draw::{fill_rect, line, marker, rect_outline, Clip, Marker};
 use super::font::{draw_text, draw_text_up, text_height, text_width};
 use super::grid::{encode_png, save_png};
-use super::ReportError;
+
+use super::{write_atomic, ReportError};
 
 const PALETTE: [[u8; 3]; 10] = [
     [31, 119, 180],
@@ -381,6 +382,22 @@ impl Plot {
 
     /// Draws the chart.
     pub fn render(&self) -> Result<RgbImage, ReportError> {
+        let mut img = RgbImage::from_pixel(self.width, self.height, Rgb(BACKGROUND));
+        self.paint(&mut img)?;
+        Ok(img)
+    }
+
+    /// The chart as a standalone SVG document with the same layout as [`Plot::render`]:
+    /// lines, markers and grid as vector shapes, text as SVG text stretched to the bitmap
+    /// font's widths, for papers.
+    pub fn to_svg(&self) -> Result<String, ReportError> {
+        let mut svg = SvgCanvas::new(self.width, self.height);
+        self.paint(&mut svg)?;
+        Ok(svg.finish())
+    }
+
+    /// Lays the chart out and draws it on `c` (the PNG and the SVG share this one layout).
+    fn paint(&self, c: &mut impl Canvas) -> Result<(), ReportError> {
         let (w, h) = (self.width as i64, self.height as i64);
         if !(160..=8192).contains(&w) || !(120..=8192).contains(&h) {
             return Err(ReportError::Invalid(format!(
@@ -388,7 +405,6 @@ impl Plot {
             )));
         }
         let th = text_height(FS) as i64;
-        let mut img = RgbImage::from_pixel(self.width, self.height, Rgb(BACKGROUND));
 
         // Legend entries laid out in rows under the title.
         let colors: Vec<[u8; 3]> = self
@@ -443,23 +459,22 @@ impl Plot {
         // Grid lines.
         for (v, _) in &y_axis.ticks {
             let y = to_pix(py(y_axis.frac(*v)));
-            fill_rect(&mut img, x0, y, x1 - x0, 1, GRID);
+            c.fill_rect(x0, y, x1 - x0, 1, GRID);
         }
         if self.categories.is_empty() {
             for (v, _) in &x_axis.ticks {
                 let x = to_pix(px(x_axis.frac(*v)));
-                fill_rect(&mut img, x, y0, 1, y1 - y0, GRID);
+                c.fill_rect(x, y0, 1, y1 - y0, GRID);
             }
         }
-        rect_outline(&mut img, x0 - 1, y0 - 1, x1 - x0 + 2, y1 - y0 + 2, AXIS);
+        c.rect_outline(x0 - 1, y0 - 1, x1 - x0 + 2, y1 - y0 + 2, AXIS);
 
         // Y ticks and labels.
         for (v, label) in &y_axis.ticks {
             let y = to_pix(py(y_axis.frac(*v)));
-            fill_rect(&mut img, x0 - 1 - TICK, y, TICK, 1, AXIS);
+            c.fill_rect(x0 - 1 - TICK, y, TICK, 1, AXIS);
             let tw = text_width(label, FS) as i64;
-            draw_text(
-                &mut img,
+            c.text(
                 x0 - 1 - TICK - 6 - tw,
                 y - 7 * FS as i64 / 2,
                 label,
@@ -495,10 +510,10 @@ impl Plot {
         };
         for (i, (v, label)) in x_axis.ticks.iter().enumerate() {
             let x = to_pix(px(x_axis.frac(*v)));
-            fill_rect(&mut img, x, y1 + 1, 1, TICK, AXIS);
+            c.fill_rect(x, y1 + 1, 1, TICK, AXIS);
             if i % stride == 0 {
                 let tw = text_width(label, xfs) as i64;
-                draw_text(&mut img, x - tw / 2, y1 + 1 + TICK + 6, label, xfs, TEXT);
+                c.text(x - tw / 2, y1 + 1 + TICK + 6, label, xfs, TEXT);
             }
         }
 
@@ -515,25 +530,18 @@ impl Plot {
                 .collect();
             for pair in pts.windows(2) {
                 if let [Some(a), Some(b)] = pair {
-                    line(&mut img, inner, *a, *b, 2, colors[si]);
+                    c.line(inner, *a, *b, 2, colors[si]);
                 }
             }
             for p in pts.iter().flatten() {
-                marker(
-                    &mut img,
-                    inner,
-                    *p,
-                    4,
-                    MARKERS[si % MARKERS.len()],
-                    colors[si],
-                );
+                c.marker(inner, *p, 4, MARKERS[si % MARKERS.len()], colors[si]);
             }
         }
 
         // Title, legend, axis labels.
         if !self.title.is_empty() {
             let tw = text_width(&self.title, FS) as i64;
-            draw_text(&mut img, (w - tw) / 2, MARGIN, &self.title, FS, TEXT);
+            c.text((w - tw) / 2, MARGIN, &self.title, FS, TEXT);
         }
         let legend_w = |row: i64| {
             legend
@@ -543,47 +551,37 @@ impl Plot {
                 .max()
                 .unwrap_or(0)
         };
-        let full = Clip::of(&img);
+        let full = Clip {
+            x0: 0,
+            y0: 0,
+            x1: w,
+            y1: h,
+        };
         for &(lx, row, si) in &legend {
             let x = (w - legend_w(row)) / 2 + lx;
             let y = MARGIN + title_h + row * row_h;
             let cy = y + 7 * FS as i64 / 2;
-            line(
-                &mut img,
-                full,
-                (x, cy),
-                (x + sample_w - 1, cy),
-                2,
-                colors[si],
-            );
-            marker(
-                &mut img,
+            c.line(full, (x, cy), (x + sample_w - 1, cy), 2, colors[si]);
+            c.marker(
                 full,
                 (x + sample_w / 2, cy),
                 4,
                 MARKERS[si % MARKERS.len()],
                 colors[si],
             );
-            draw_text(
-                &mut img,
-                x + sample_w + 6,
-                y,
-                &self.series[si].name,
-                FS,
-                TEXT,
-            );
+            c.text(x + sample_w + 6, y, &self.series[si].name, FS, TEXT);
         }
         if !self.x_label.is_empty() {
             let tw = text_width(&self.x_label, FS) as i64;
             let y = h - MARGIN - th;
-            draw_text(&mut img, (x0 + x1 - tw) / 2, y, &self.x_label, FS, TEXT);
+            c.text((x0 + x1 - tw) / 2, y, &self.x_label, FS, TEXT);
         }
         if !self.y_label.is_empty() {
             let tw = text_width(&self.y_label, FS) as i64;
             let y = ((y0 + y1 - tw) / 2).max(0);
-            draw_text_up(&mut img, MARGIN, y, &self.y_label, FS, TEXT);
+            c.text_up(MARGIN, y, &self.y_label, FS, TEXT);
         }
-        Ok(img)
+        Ok(())
     }
 
     /// Renders and encodes the chart as PNG bytes.
@@ -591,9 +589,197 @@ impl Plot {
         encode_png(&self.render()?)
     }
 
-    /// Renders the chart and writes it as PNG to `path`, atomically.
+    /// Renders the chart and writes it as PNG to `path`, atomically; when `path` ends in
+    /// `.png`, the [`Plot::to_svg`] version goes beside it (`NAME.svg`).
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), ReportError> {
-        save_png(&self.render()?, path)
+        let path = path.as_ref();
+        save_png(&self.render()?, path)?;
+        if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("png"))
+        {
+            write_atomic(path.with_extension("svg"), self.to_svg()?.as_bytes())?;
+        }
+        Ok(())
+    }
+}
+
+/// What the chart is drawn on: a raster image or an SVG document. Coordinates in pixels,
+/// text at the bitmap font's scale `fs` with its top-left corner at `(x, y)`.
+trait Canvas {
+    fn fill_rect(&mut self, x: i64, y: i64, w: i64, h: i64, color: [u8; 3]);
+    fn rect_outline(&mut self, x: i64, y: i64, w: i64, h: i64, color: [u8; 3]);
+    fn line(&mut self, clip: Clip, a: (i64, i64), b: (i64, i64), width: i64, color: [u8; 3]);
+    fn marker(&mut self, clip: Clip, p: (i64, i64), r: i64, shape: Marker, color: [u8; 3]);
+    fn text(&mut self, x: i64, y: i64, text: &str, fs: u32, color: [u8; 3]);
+    /// Text reading bottom to top, its first glyph at the bottom-left `(x, y + width)`.
+    fn text_up(&mut self, x: i64, y: i64, text: &str, fs: u32, color: [u8; 3]);
+}
+
+impl Canvas for RgbImage {
+    fn fill_rect(&mut self, x: i64, y: i64, w: i64, h: i64, color: [u8; 3]) {
+        fill_rect(self, x, y, w, h, color);
+    }
+    fn rect_outline(&mut self, x: i64, y: i64, w: i64, h: i64, color: [u8; 3]) {
+        rect_outline(self, x, y, w, h, color);
+    }
+    fn line(&mut self, clip: Clip, a: (i64, i64), b: (i64, i64), width: i64, color: [u8; 3]) {
+        line(self, clip, a, b, width, color);
+    }
+    fn marker(&mut self, clip: Clip, p: (i64, i64), r: i64, shape: Marker, color: [u8; 3]) {
+        marker(self, clip, p, r, shape, color);
+    }
+    fn text(&mut self, x: i64, y: i64, text: &str, fs: u32, color: [u8; 3]) {
+        draw_text(self, x, y, text, fs, color);
+    }
+    fn text_up(&mut self, x: i64, y: i64, text: &str, fs: u32, color: [u8; 3]) {
+        draw_text_up(self, x, y, text, fs, color);
+    }
+}
+
+/// An SVG document being drawn: one element per call, clip boxes as `<clipPath>`s.
+struct SvgCanvas {
+    out: String,
+    clips: Vec<Clip>,
+}
+
+fn hex(c: [u8; 3]) -> String {
+    format!("#{:02x}{:02x}{:02x}", c[0], c[1], c[2])
+}
+
+impl SvgCanvas {
+    fn new(width: u32, height: u32) -> Self {
+        let out = format!(
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" \
+             viewBox=\"0 0 {width} {height}\" font-family=\"DejaVu Sans Mono, Menlo, Consolas, monospace\">\n\
+             <rect width=\"100%\" height=\"100%\" fill=\"{}\"/>\n",
+            hex(BACKGROUND)
+        );
+        SvgCanvas {
+            out,
+            clips: Vec::new(),
+        }
+    }
+
+    /// The id of the clip path of `clip`, defined on first use.
+    fn clip_id(&mut self, clip: Clip) -> usize {
+        if let Some(i) = self.clips.iter().position(|c| *c == clip) {
+            return i;
+        }
+        let i = self.clips.len();
+        self.clips.push(clip);
+        self.out.push_str(&format!(
+            "<clipPath id=\"c{i}\"><rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\"/></clipPath>\n",
+            clip.x0,
+            clip.y0,
+            clip.x1 - clip.x0,
+            clip.y1 - clip.y0
+        ));
+        i
+    }
+
+    /// A text element whose advance is stretched to the bitmap font's width, so that the
+    /// layout computed with [`text_width`] holds.
+    fn text_element(&mut self, x: i64, y: i64, text: &str, fs: u32, color: [u8; 3], rotate: bool) {
+        let width = text_width(text, fs);
+        if width == 0 {
+            return;
+        }
+        let size = text_height(fs) as f64 * 1.3;
+        let (attrs, tx, ty) = if rotate {
+            // Baseline along the left edge, reading upwards from (x, y + width).
+            let (bx, by) = (x as f64 + size * 0.8, (y + width as i64) as f64);
+            (
+                format!(" transform=\"rotate(-90 {bx:.1} {by:.1})\""),
+                bx,
+                by,
+            )
+        } else {
+            (String::new(), x as f64, y as f64 + size * 0.8)
+        };
+        self.out.push_str(&format!(
+            "<text x=\"{tx:.1}\" y=\"{ty:.1}\" font-size=\"{size:.1}\" textLength=\"{width}\" \
+             lengthAdjust=\"spacingAndGlyphs\" fill=\"{}\"{attrs}>{}</text>\n",
+            hex(color),
+            super::html::escape_html(text)
+        ));
+    }
+
+    fn finish(mut self) -> String {
+        self.out.push_str("</svg>\n");
+        self.out
+    }
+}
+
+impl Canvas for SvgCanvas {
+    fn fill_rect(&mut self, x: i64, y: i64, w: i64, h: i64, color: [u8; 3]) {
+        if w > 0 && h > 0 {
+            self.out.push_str(&format!(
+                "<rect x=\"{x}\" y=\"{y}\" width=\"{w}\" height=\"{h}\" fill=\"{}\"/>\n",
+                hex(color)
+            ));
+        }
+    }
+    fn rect_outline(&mut self, x: i64, y: i64, w: i64, h: i64, color: [u8; 3]) {
+        self.out.push_str(&format!(
+            "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"{}\"/>\n",
+            x as f64 + 0.5,
+            y as f64 + 0.5,
+            (w - 1).max(0),
+            (h - 1).max(0),
+            hex(color)
+        ));
+    }
+    fn line(&mut self, clip: Clip, a: (i64, i64), b: (i64, i64), width: i64, color: [u8; 3]) {
+        let id = self.clip_id(clip);
+        self.out.push_str(&format!(
+            "<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"{}\" stroke-width=\"{width}\" \
+             stroke-linecap=\"round\" clip-path=\"url(#c{id})\"/>\n",
+            a.0,
+            a.1,
+            b.0,
+            b.1,
+            hex(color)
+        ));
+    }
+    fn marker(&mut self, clip: Clip, p: (i64, i64), r: i64, shape: Marker, color: [u8; 3]) {
+        let id = self.clip_id(clip);
+        let (x, y, r) = (p.0 as f64, p.1 as f64, r as f64);
+        let fill = hex(color);
+        let el = match shape {
+            Marker::Circle => format!("<circle cx=\"{x}\" cy=\"{y}\" r=\"{r}\""),
+            Marker::Square => format!(
+                "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\"",
+                x - r + 0.5,
+                y - r + 0.5,
+                2.0 * r - 1.0,
+                2.0 * r - 1.0
+            ),
+            Marker::Diamond => format!(
+                "<polygon points=\"{x},{} {},{y} {x},{} {},{y}\"",
+                y - r,
+                x + r,
+                y + r,
+                x - r
+            ),
+            Marker::Triangle => format!(
+                "<polygon points=\"{x},{} {},{} {},{}\"",
+                y - r,
+                x + r,
+                y + r,
+                x - r,
+                y + r
+            ),
+        };
+        self.out.push_str(&format!(
+            "{el} fill=\"{fill}\" clip-path=\"url(#c{id})\"/>\n"
+        ));
+    }
+    fn text(&mut self, x: i64, y: i64, text: &str, fs: u32, color: [u8; 3]) {
+        self.text_element(x, y, text, fs, color, false);
+    }
+    fn text_up(&mut self, x: i64, y: i64, text: &str, fs: u32, color: [u8; 3]) {
+        self.text_element(x, y, text, fs, color, true);
     }
 }
 
@@ -620,6 +806,36 @@ mod tests {
         let small = depth_plot().with_size(320, 240);
         let img = image::load_from_memory(&small.to_png().unwrap()).unwrap();
         assert_eq!((img.width(), img.height()), (320, 240));
+    }
+
+    #[test]
+    fn svg_has_the_same_chart_beside_the_png() {
+        let plot = depth_plot().with_log_y(true);
+        let svg = plot.to_svg().unwrap();
+        assert!(svg.starts_with("<svg ") && svg.trim_end().ends_with("</svg>"));
+        assert!(svg.contains(r#"width="640" height="400""#));
+        for text in [
+            ">Collision volume vs depth</text>",
+            ">MNIST</text>",
+            ">CIFAR-10</text>",
+            ">layer</text>",
+            ">vertex / dataset spread</text>",
+            ">conv2</text>",
+        ] {
+            assert!(svg.contains(text), "{text} missing");
+        }
+        // MNIST: a NaN breaks its line (2 segments of 4 points + 1 alone), CIFAR-10 has 4
+        // segments; plus one legend line each.
+        assert_eq!(svg.matches("<line ").count(), 2 + 4 + 2);
+        assert_eq!(svg.matches("<circle ").count(), 4 + 1);
+        assert!(svg.contains(r#"transform="rotate(-90"#));
+        // Text is escaped.
+        let odd = Plot::new("a < b & c").with_series("s", &[1.0, 2.0]);
+        assert!(odd.to_svg().unwrap().contains(">a &lt; b &amp; c</text>"));
+        let dir = tempfile::tempdir().unwrap();
+        plot.save(dir.path().join("sweep.png")).unwrap();
+        let on_disk = std::fs::read_to_string(dir.path().join("sweep.svg")).unwrap();
+        assert_eq!(on_disk, svg);
     }
 
     #[test]

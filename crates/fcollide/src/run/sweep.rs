@@ -135,7 +135,7 @@ pub fn sweep(
     let md = format!(
         "# Layer sweep ({})\n\n{}\n\nVertices from the target, K = {}, {} samples per layer, seed {}. \
          Spread: mean pairwise vertex L2 / mean L2 between random dataset images ({}).\n\n\
-         ![spread vs depth](sweep.png)\n",
+         ![spread and feature error vs depth](sweep.png) (vector version: `sweep.svg`)\n",
         record.arch,
         table.to_markdown(),
         params.vertices,
@@ -145,35 +145,42 @@ pub fn sweep(
     );
     crate::report::write_atomic(out.join("sweep.md"), md.as_bytes())?;
     let names: Vec<String> = record.rows.iter().map(|r| r.layer.clone()).collect();
-    Plot::new(format!("Collision volume vs depth ({})", record.arch))
-        .with_categories(names)
-        .with_x_label("collision layer")
-        .with_y_label("value")
-        .with_series(
-            "vertex spread / dataset",
-            &record
-                .rows
-                .iter()
-                .map(|r| r.vertex_to_dataset_ratio)
-                .collect::<Vec<_>>(),
-        )
-        .with_series(
-            "sample feature error (mean)",
-            &record
-                .rows
-                .iter()
-                .map(|r| r.feature_rel_err_mean)
-                .collect::<Vec<_>>(),
-        )
-        .with_series(
-            "success rate",
-            &record
-                .rows
-                .iter()
-                .map(|r| r.class_agreement)
-                .collect::<Vec<_>>(),
-        )
-        .save(out.join("sweep.png"))?;
+    // One log axis: spreads, errors and shares differ by orders of magnitude (a zero, such
+    // as no spread where |P| ≥ d, is left out of the line).
+    Plot::new(format!(
+        "Spread and feature error by layer ({})",
+        record.arch
+    ))
+    .with_size(720, 440)
+    .with_log_y(true)
+    .with_categories(names)
+    .with_x_label("collision layer")
+    .with_y_label("ratio (log scale)")
+    .with_series(
+        "vertex spread / dataset spread",
+        &record
+            .rows
+            .iter()
+            .map(|r| r.vertex_to_dataset_ratio)
+            .collect::<Vec<_>>(),
+    )
+    .with_series(
+        "samples' relative feature error (mean)",
+        &record
+            .rows
+            .iter()
+            .map(|r| r.feature_rel_err_mean)
+            .collect::<Vec<_>>(),
+    )
+    .with_series(
+        "samples in the target's class (share)",
+        &record
+            .rows
+            .iter()
+            .map(|r| r.class_agreement)
+            .collect::<Vec<_>>(),
+    )
+    .save(out.join("sweep.png"))?;
     Ok(record)
 }
 
