@@ -172,6 +172,9 @@ pub fn search(args: &SearchArgs) -> Result<VertexParams> {
     if let Some(w) = args.lock_weight {
         p.lock_weight = w;
     }
+    if let Some(t) = args.saturation_tol {
+        p.saturation_tol = t;
+    }
     if let Some(t) = args.collision_tol {
         p.collision_tol = collision_tol(t)?;
     }

@@ -127,6 +127,7 @@ fn exit_codes_tell_usage_from_failure() {
         vec!["reproduce", "mnist", "--box", "tanh", "--out", d],
         vec!["reproduce", "mnist", "--lr=-1", "--out", d],
         vec!["reproduce", "mnist", "--collision-tol", "2", "--out", d],
+        vec!["reproduce", "mnist", "--saturation-tol", "0.7", "--out", d],
         vec![
             "patches",
             "index",

@@ -138,4 +138,8 @@ pub struct SearchArgs {
     /// Largest relative feature error at which a row still collides (its verdict).
     #[arg(long, allow_negative_numbers = true)]
     pub collision_tol: Option<f64>,
+    /// Sigmoid and tanh collision layers: a unit counts as saturated (in Z) when its
+    /// activation is within this distance of the flat end, in (0, 0.5) [default: 1e-3].
+    #[arg(long, allow_negative_numbers = true)]
+    pub saturation_tol: Option<f32>,
 }
