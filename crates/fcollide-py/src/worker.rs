@@ -3,10 +3,10 @@
 //! The calling thread (normally Python's main thread, the only one that runs signal handlers)
 //! wakes every [`POLL`] to run `PyErr_CheckSignals`. When it raises (Ctrl-C:
 //! `KeyboardInterrupt`), the worker is asked to stop through [`PyProgress::cancelled`] — the
-//! library's vertex search polls it every step and returns at once — and the error is raised
-//! in Python after the worker stopped, or after [`GRACE`] if it is inside a computation that
-//! cannot stop mid-way (training, an LP solve): that one finishes in the background and its
-//! result is dropped.
+//! library polls it: the vertex search every step, training every minibatch, the exact engine
+//! between LP solves — and the error is raised in Python after the worker stopped, or after
+//! [`GRACE`] if it is inside a computation that cannot stop mid-way (one LP solve, one f64
+//! forward of a large model): that one finishes in the background and its result is dropped.
 //!
 //! Progress reaches Python through an optional object with `start(label, total)`,
 //! `advance(n, msg)` and `finish()` (the package passes a `tqdm` adapter), called with the GIL

@@ -72,6 +72,13 @@ pub enum ExactError {
         /// What was found.
         got: String,
     },
+    /// The caller asked to stop ([`crate::progress::Progress::cancelled`]), checked between
+    /// LP solves; nothing was kept.
+    #[error("exact polytope cancelled during {phase}; nothing was kept")]
+    Cancelled {
+        /// The phase that was running.
+        phase: &'static str,
+    },
     /// A dense affine map would be too large to hold.
     #[error("dense affine map at layer `{layer}` would have {rows}×{cols} = {} entries, over the limit {limit}", rows * cols)]
     TooLarge {

@@ -435,6 +435,12 @@ pub fn exact_polytope_and_system(
     let mut verts = Vec::with_capacity(units.len());
     progress.start("exact: vertex LPs", units.len() as u64);
     for &u in &units {
+        if progress.cancelled() {
+            progress.finish();
+            return Err(ExactError::Cancelled {
+                phase: "the vertex LPs",
+            });
+        }
         let v = vlp.push_unit(&sys, u);
         progress.advance(1, "");
         verts.push(v.inspect_err(|_| progress.finish())?);
@@ -449,6 +455,11 @@ pub fn exact_polytope_and_system(
     };
     let warm_lp_max_s = warm.iter().copied().fold(0.0, f64::max);
 
+    if progress.cancelled() {
+        return Err(ExactError::Cancelled {
+            phase: "the Chebyshev LP",
+        });
+    }
     let t0 = Instant::now();
     let cheb = if params.chebyshev {
         Some(phase(progress, "exact: Chebyshev LP", || {
@@ -462,7 +473,14 @@ pub fn exact_polytope_and_system(
     let t0 = Instant::now();
     let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
     let ext = phase(progress, "exact: random-direction extents", || {
-        extents(&mut vlp, &sys, &sub.null_basis, params.directions, &mut rng)
+        extents(
+            &mut vlp,
+            &sys,
+            &sub.null_basis,
+            params.directions,
+            &mut rng,
+            progress,
+        )
     })?;
     let extents_s = t0.elapsed().as_secs_f64();
     let mean_extent = if ext.is_empty() {

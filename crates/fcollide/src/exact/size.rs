@@ -234,9 +234,15 @@ pub fn extents(
     null_basis: &[Vec<f64>],
     k: usize,
     rng: &mut impl Rng,
+    progress: &dyn crate::progress::Progress,
 ) -> Result<Vec<Extent>, ExactError> {
     let mut out = Vec::with_capacity(k);
     for _ in 0..k {
+        if progress.cancelled() {
+            return Err(ExactError::Cancelled {
+                phase: "the random-direction extents",
+            });
+        }
         let Some(v) = random_direction(null_basis, rng) else {
             break;
         };

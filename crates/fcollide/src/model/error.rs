@@ -33,6 +33,10 @@ pub enum ModelError {
     /// A data set that cannot be used with this network.
     #[error("{name}: {msg}")]
     Data { name: String, msg: String },
+    /// Training stopped because the caller asked to ([`crate::progress::Progress::cancelled`]);
+    /// nothing was kept.
+    #[error("training cancelled at step {step}; nothing was kept")]
+    Cancelled { step: usize },
     /// Training whose loss became NaN or infinite.
     #[error("training diverged at step {step}: {msg}")]
     Diverged { step: usize, msg: String },

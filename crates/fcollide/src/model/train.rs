@@ -179,6 +179,10 @@ pub fn train(
         order.shuffle(rng);
         let mut sum = 0.0f64;
         for chunk in order.chunks(params.batch_size) {
+            if progress.cancelled() {
+                progress.finish();
+                return Err(ModelError::Cancelled { step });
+            }
             xs.clear();
             onehot.clear();
             for &i in chunk {
@@ -229,6 +233,44 @@ mod tests {
     use crate::model::arch;
     use crate::progress::Silent;
     use rand::SeedableRng;
+
+    /// Asks to stop after `after` minibatches.
+    struct StopAfter {
+        after: u64,
+        done: std::sync::atomic::AtomicU64,
+    }
+
+    impl Progress for StopAfter {
+        fn start(&self, _: &str, _: u64) {}
+        fn advance(&self, n: u64, _: &str) {
+            self.done.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        }
+        fn finish(&self) {}
+        fn cancelled(&self) -> bool {
+            self.done.load(std::sync::atomic::Ordering::Relaxed) >= self.after
+        }
+    }
+
+    #[test]
+    fn training_stops_when_cancelled() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2);
+        let net = arch::mlp(&mut rng);
+        let device = crate::model::default_device();
+        let set = Dataset::new(vec![0.5; 40 * 784], vec![1; 40], [1, 28, 28], "t").unwrap();
+        let params = TrainParams {
+            epochs: 50,
+            batch_size: 4,
+            ..Default::default()
+        }
+        .check()
+        .unwrap();
+        let stop = StopAfter {
+            after: 3,
+            done: Default::default(),
+        };
+        let err = train(&net, (&set, &set), &params, &device, &mut rng, &stop).unwrap_err();
+        assert!(matches!(err, ModelError::Cancelled { step: 3 }), "{err}");
+    }
 
     #[test]
     fn bad_labels_empty_splits_and_absurd_params_are_errors() {

@@ -66,6 +66,28 @@ fn params(layer: &str, f: impl FnOnce(&mut ExactParams)) -> fcollide::exact::Val
     p.check().expect("valid params")
 }
 
+/// A caller that has asked to stop (Ctrl-C in Python): the exact engine returns between LP
+/// solves with an error instead of running to the end.
+#[test]
+fn a_cancelled_exact_polytope_stops() {
+    struct Stop;
+    impl fcollide::progress::Progress for Stop {
+        fn start(&self, _: &str, _: u64) {}
+        fn advance(&self, _: u64, _: &str) {}
+        fn finish(&self) {}
+        fn cancelled(&self) -> bool {
+            true
+        }
+    }
+    let n = toy2((0.0, 1.0));
+    let p = params("fc1", |p| p.units = Some(vec![1, 2]));
+    let e = fcollide::exact::exact_polytope_with_progress(&n, &[0.5, 0.5], &p, &Stop).unwrap_err();
+    assert!(
+        matches!(e, fcollide::exact::ExactError::Cancelled { .. }),
+        "{e}"
+    );
+}
+
 #[test]
 fn toy2_polytope_by_hand() {
     let n = toy2((0.0, 1.0));
