@@ -52,6 +52,23 @@ def test_from_torch_mlp_matches_torch(mlp_module, digits):
     assert rel(m.forward(torch.from_numpy(digits)), want) <= 1e-5
 
 
+@pytest.mark.parametrize("exporter", ["torchscript", "dynamo"])
+def test_from_torch_large_models_go_through_external_data(
+    cnn_module, digits, monkeypatch, exporter
+):
+    # Models over 2 GiB cannot be exported into memory; the folder path with external data
+    # is taken above EXTERNAL_DATA_BYTES, forced here for a small module.
+    from fcollide import _torch
+
+    monkeypatch.setattr(_torch, "EXTERNAL_DATA_BYTES", 0)
+    m = fcollide.from_torch(cnn_module, digits[0], normalize="mnist", exporter=exporter)
+    x = torch.from_numpy(digits)
+    with torch.no_grad():
+        want = cnn_module((x - 0.1307) / 0.3081).numpy()
+    assert rel(m.forward(digits), want) <= 1e-5
+    assert m.normalization.startswith("mnist") or "mean" in m.normalization
+
+
 def test_from_torch_cnn_with_normalization(cnn_module, digits):
     m = fcollide.from_torch(cnn_module, digits[0], normalize="mnist")
     assert m.normalization.startswith("mnist")

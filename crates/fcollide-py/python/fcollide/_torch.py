@@ -9,6 +9,10 @@ When the importer refuses an operator, the error names the ONNX operator and nod
 module adds the torch module the node came from: the TorchScript exporter names nodes by
 module path (``/features/features.3/Softplus``), the dynamo exporter records the path and the
 module classes in each node's metadata.
+
+A module whose weights exceed :data:`EXTERNAL_DATA_BYTES` (protobuf messages cannot exceed
+2 GiB) is exported into a temporary folder with its weights as ONNX external data, and loaded
+from there with ``fcollide.load``'s reader, which checks every external tensor's bounds.
 """
 
 from __future__ import annotations
@@ -26,6 +30,39 @@ from . import Error, Model, _arrays, _native
 
 #: Largest ``max |Δ logit| / max |logit|`` accepted between torch and fcollide.
 MATCH_TOL = 1e-4
+
+#: Modules with more bytes of parameters and buffers than this are exported with their
+#: weights as external data in a temporary folder instead of into memory.
+EXTERNAL_DATA_BYTES = 1 << 30
+
+
+def _weight_bytes(module: Any) -> int:
+    tensors = list(module.parameters()) + list(module.buffers())
+    return sum(int(t.numel()) * int(t.element_size()) for t in tensors)
+
+
+def _export_to_folder(module: Any, x: Any, exporter: str, folder: str) -> str:
+    """Exports ``module`` to ``folder/model.onnx`` with external data; returns the path."""
+    import torch
+
+    path = os.path.join(folder, "model.onnx")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if exporter == "dynamo":
+            program = torch.onnx.export(module, (x,), dynamo=True, verbose=False)
+            program.save(path, external_data=True)
+        else:
+            torch.onnx.export(
+                module,
+                (x,),
+                path,
+                dynamo=False,
+                external_data=True,
+                input_names=["input"],
+                output_names=["logits"],
+                do_constant_folding=True,
+            )
+    return path
 
 
 def _torchscript_export(module: Any, x: Any) -> bytes:
@@ -141,6 +178,18 @@ def from_torch(module: Any, example_input: Any, normalize: Any, exporter: str) -
     try:
         x1 = torch.from_numpy(batch[:1].copy())
         origin: Dict[str, Tuple[str, str]] = {}
+        if _weight_bytes(net) > EXTERNAL_DATA_BYTES:
+            with tempfile.TemporaryDirectory(prefix="fcollide-onnx-") as tmp:
+                path = _export_to_folder(
+                    net, x1, "dynamo" if exporter == "dynamo" else "torchscript", tmp
+                )
+                try:
+                    native, _, _ = _native.Model.load(path, None, None)
+                except Error as e:
+                    raise _explain(e, net, origin, wrapped=net is not module) from None
+                model = Model(native)
+            _check_match(model, net, torch.from_numpy(batch.copy()))
+            return model
         if exporter == "dynamo":
             data, origin = _dynamo_export(net, x1)
         elif exporter == "torchscript":
