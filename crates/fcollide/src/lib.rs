@@ -2,6 +2,7 @@
 //! (Li, Zhang & Malik, "Approximate Feature Collisions in Neural Nets", NeurIPS 2019).
 //!
 //! Data flows `data` → `model` → `collide` → `polytope` → `exact` → `patches` → `report`.
+pub mod bytes;
 pub mod collide;
 pub mod data;
 pub mod error;

@@ -181,10 +181,7 @@ pub fn load(path: &Path) -> Result<Loaded, CollideError> {
     }
     let meta: CheckpointMeta = serde_json::from_str(json).map_err(|e| err(path, e.to_string()))?;
     let read = |n: &str, b: &[u8]| -> Result<Vec<f32>, CollideError> {
-        let v: Vec<f32> = b
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
+        let v: Vec<f32> = crate::bytes::le_f32s(b);
         if let Some(i) = v.iter().position(|x| !x.is_finite()) {
             return Err(err(
                 path,

@@ -105,11 +105,7 @@ pub fn load_vertices(path: &Path) -> Result<VertexFile, CollideError> {
                 ),
             ));
         }
-        let v: Vec<f32> = t
-            .data()
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
+        let v: Vec<f32> = crate::bytes::le_f32s(t.data());
         if let Some(i) = v.iter().position(|x| !x.is_finite()) {
             return Err(err(
                 path,

@@ -28,6 +28,7 @@ use flate2::read::MultiGzDecoder;
 use flate2::{Compression, GzBuilder};
 
 use super::DataError;
+use crate::bytes::be_u32;
 
 /// Magic number of an IDX3 file of unsigned bytes (images).
 pub const IDX3_U8_MAGIC: u32 = 0x0000_0803;
@@ -299,7 +300,7 @@ fn parse_reader<R: Read>(
     if header.len() < 4 {
         return Err(truncated_header());
     }
-    let magic = be_u32(&header[0..4]);
+    let magic = be_u32(&header, 0).ok_or_else(&truncated_header)?;
     if magic != kind.magic {
         return Err(DataError::BadMagic {
             name: name.into(),
@@ -313,7 +314,8 @@ fn parse_reader<R: Read>(
     }
     let dims: Vec<usize> = header[4..]
         .chunks_exact(4)
-        .map(|c| be_u32(c) as usize)
+        .filter_map(|c| be_u32(c, 0))
+        .map(|v| v as usize)
         .collect();
     let dims_text = dims_string(&dims);
     if dims[1..].contains(&0) {
@@ -359,10 +361,6 @@ fn parse_reader<R: Read>(
         });
     }
     Ok((dims, payload))
-}
-
-fn be_u32(b: &[u8]) -> u32 {
-    u32::from_be_bytes([b[0], b[1], b[2], b[3]])
 }
 
 #[cfg(test)]

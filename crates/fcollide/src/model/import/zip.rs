@@ -6,6 +6,7 @@
 //! bomb is refused before anything is allocated for it.
 use super::pickle::short;
 use super::ImportError;
+use crate::bytes::{le_u16 as u16_at, le_u32 as u32_at, le_u64 as u64_at};
 use crate::fsutil::InflateLimit;
 use std::borrow::Cow;
 use std::io::Read;
@@ -29,24 +30,6 @@ pub struct ZipArchive<'a> {
     format: &'static str,
     /// The members in central-directory order.
     pub entries: Vec<ZipEntry>,
-}
-
-fn u16_at(b: &[u8], o: usize) -> Option<u16> {
-    b.get(o..o.checked_add(2)?)
-        .map(|s| u16::from_le_bytes([s[0], s[1]]))
-}
-
-fn u32_at(b: &[u8], o: usize) -> Option<u32> {
-    b.get(o..o.checked_add(4)?)
-        .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
-}
-
-fn u64_at(b: &[u8], o: usize) -> Option<u64> {
-    b.get(o..o.checked_add(8)?).map(|s| {
-        let mut a = [0u8; 8];
-        a.copy_from_slice(s);
-        u64::from_le_bytes(a)
-    })
 }
 
 impl<'a> ZipArchive<'a> {

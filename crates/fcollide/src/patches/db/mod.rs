@@ -275,14 +275,15 @@ fn as_sources(bytes: &[u8]) -> Option<&[PatchSource]> {
     (head.is_empty() && tail.is_empty()).then_some(mid)
 }
 
+/// A `u32` inside a section whose length was checked when the file was opened (0 past its end,
+/// which the checks rule out).
 fn u32_at(h: &[u8], o: usize) -> u32 {
-    u32::from_le_bytes([h[o], h[o + 1], h[o + 2], h[o + 3]])
+    crate::bytes::le_u32(h, o).unwrap_or(0)
 }
 
+/// A `u64` inside a section whose length was checked when the file was opened.
 fn u64_at(h: &[u8], o: usize) -> u64 {
-    let mut b = [0u8; 8];
-    b.copy_from_slice(&h[o..o + 8]);
-    u64::from_le_bytes(b)
+    crate::bytes::le_u64(h, o).unwrap_or(0)
 }
 
 impl PatchDb {

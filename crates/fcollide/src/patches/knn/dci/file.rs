@@ -1,5 +1,6 @@
 //! Saving and loading a [`DciIndex`] (format in the parent module's docs).
 
+use crate::bytes::{le_u32, le_u64};
 use crate::fsutil::AtomicFile;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
@@ -115,7 +116,7 @@ impl DciIndex {
         if h[0..8] != INDEX_MAGIC {
             return Err(corrupt("bad magic (not an fcollide DCI index)".into()));
         }
-        let version = u32::from_le_bytes([h[8], h[9], h[10], h[11]]);
+        let version = le_u32(&h, 8).unwrap_or(0);
         if version == 1 || version == 2 {
             let what = if version == 1 {
                 "a one-level index from before multi-level DCI"
@@ -137,12 +138,9 @@ impl DciIndex {
             )));
         }
         r.read_exact(&mut h[12..]).map_err(io)?;
-        let u32_at = |o: usize| u32::from_le_bytes([h[o], h[o + 1], h[o + 2], h[o + 3]]);
-        let u64_at = |o: usize| {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(&h[o..o + 8]);
-            u64::from_le_bytes(b)
-        };
+        // Offsets inside the fixed-size header: always present.
+        let u32_at = |o: usize| le_u32(&h, o).unwrap_or(0);
+        let u64_at = |o: usize| le_u64(&h, o).unwrap_or(0);
         if h[59..64].iter().chain(&h[116..]).any(|&b| b != 0) {
             return Err(corrupt("reserved header bytes are not zero".into()));
         }
