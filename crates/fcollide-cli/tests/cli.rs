@@ -1116,6 +1116,42 @@ fn image_model_patch_composition_from_an_image_folder() {
     // resize and crop; stride 2 = half the patch size: 7×7 windows each).
     let db = fcollide::patches::db::PatchDb::open(out.join("patches.fcpd")).unwrap();
     assert_eq!(db.len(), 6 * 7 * 7);
+    assert!(
+        stdout(&o).contains("patches: building") && stdout(&o).contains("(none yet)"),
+        "{}",
+        stdout(&o)
+    );
+    drop(db);
+    // The same run again reuses it; another stride or another set of images rebuilds it
+    // and says why.
+    let o = fcollide(&full.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("patches: reusing"), "{}", stdout(&o));
+    let mut stride1 = full.clone();
+    stride1.extend(["--patch-stride".to_string(), "1".to_string()]);
+    let o = fcollide(&stride1.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("patches: building")
+            && stdout(&o).contains("stride 2 in the file, 1 now"),
+        "{}",
+        stdout(&o)
+    );
+    let db = fcollide::patches::db::PatchDb::open(out.join("patches.fcpd")).unwrap();
+    assert_eq!(db.len(), 6 * 13 * 13);
+    drop(db);
+    image::RgbImage::from_fn(20, 18, |x, y| image::Rgb([(x * 9) as u8, (y * 3) as u8, 7]))
+        .save(imgs.join("i6.png"))
+        .unwrap();
+    let o = fcollide(&stride1.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("number of images 6 in the file, 7 now"),
+        "{}",
+        stdout(&o)
+    );
+    let db = fcollide::patches::db::PatchDb::open(out.join("patches.fcpd")).unwrap();
+    assert_eq!(db.len(), 7 * 13 * 13);
     // Vertices are convex combinations of real pixels, so they stay in [0, 1].
     let v = fcollide::collide::io::load_vertices(&out.join("vertices-row2.safetensors")).unwrap();
     assert!(v.set.vertices.iter().all(|&x| (0.0..=1.0).contains(&x)));
