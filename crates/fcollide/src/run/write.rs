@@ -400,7 +400,7 @@ fn exact_summary(exact: &[ExactRow]) -> String {
         out.push_str(&format!(
             "- **{}** at `{}`: input dimension {}, |P| = N+ = {}, |Z| = {}, rank W+ = {}, so the \
              colliding inputs span an affine subspace of dimension {} (d − rank W+). \
-             ker W+ ⊆ ker W− {} (largest residual {} against tolerance {}).",
+             ker W+ ⊆ ker W− {} (largest residual {:.2e} against tolerance {}).",
             r.name,
             r.layer,
             d.d,
@@ -413,7 +413,7 @@ fn exact_summary(exact: &[ExactRow]) -> String {
             } else {
                 "does not hold: Z's inequalities cut the subspace"
             },
-            format!("{:.2e}", a.ker_max_residual),
+            a.ker_max_residual,
             tol(a.tol_ker),
         ));
         if n_region > 0 {
