@@ -32,9 +32,24 @@ pub const FAILURE: i32 = 1;
 /// Exit code of a usage error.
 pub const USAGE: i32 = 2;
 
+/// How library messages name a parameter, and the flag that sets it here. The library
+/// speaks of its parameters (`the \`arch\` parameter`); the command line names its flags.
+const PARAM_FLAGS: [(&str, &str); 3] = [
+    ("the `arch` parameter", "--arch"),
+    ("the `resume` parameter", "--resume"),
+    ("the LP `solver` parameter", "--lp-solver"),
+];
+
+/// A library message with its parameter names replaced by the flags that set them.
+fn with_flags(msg: &str) -> String {
+    PARAM_FLAGS
+        .iter()
+        .fold(msg.to_string(), |m, (param, flag)| m.replace(param, flag))
+}
+
 /// Prints `error: …` on stderr and returns the exit code of `e`.
 pub fn report(e: &anyhow::Error) -> i32 {
-    eprintln!("error: {}", message(e));
+    eprintln!("error: {}", with_flags(&message(e)));
     if let Some(l) = e
         .chain()
         .find_map(|c| c.downcast_ref::<fcollide::limits::LimitError>())
@@ -62,4 +77,33 @@ fn message(e: &anyhow::Error) -> String {
         }
     }
     msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn library_parameter_names_become_flags() {
+        let interrupted = fcollide::collide::CollideError::Interrupted {
+            step: 3,
+            path: "c.safetensors".into(),
+        }
+        .to_string();
+        assert!(!interrupted.contains("--"), "{interrupted}");
+        let shown = with_flags(&interrupted);
+        assert!(
+            shown.contains("with the same settings and --resume)"),
+            "{shown}"
+        );
+        assert_eq!(
+            with_flags("x: name it with the `arch` parameter (a, b)"),
+            "x: name it with --arch (a, b)"
+        );
+        assert_eq!(
+            with_flags("or set the LP `solver` parameter to auto or dense"),
+            "or set --lp-solver to auto or dense"
+        );
+        assert_eq!(with_flags("nothing to map"), "nothing to map");
+    }
 }

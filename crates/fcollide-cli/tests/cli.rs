@@ -749,8 +749,13 @@ fn patch_composition_rows_run() {
     assert!(v.set.vertices.iter().all(|&x| (0.0..=1.0).contains(&x)));
     assert!(out.join("rows.png").exists());
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    // Patches of the digits are not the paper's ImageNet patches: no Table 6 columns, and
+    // the report says what differs.
     assert!(
-        md.contains("**Table 6: patch-composition polytope verification**")
+        md.contains("**Patch-composition polytope verification**")
+            && !md.contains("paper, Table 6")
+            && md.contains("Not compared with the paper's Table 6")
+            && md.contains("patches of `mnist-embedded` images")
             && md.contains("4 candidates per window")
             && md.contains("total-variation weight 0.01"),
         "{md}"
@@ -1045,10 +1050,14 @@ fn image_model_reproduction_from_image_files() {
     assert!(first.starts_with("class "), "{first}");
     assert_eq!(r["rows"][0]["class_agreement"], 1.0, "{}", r["rows"][0]);
     assert!(out.join("rows.png").exists());
-    // The report compares with the paper's ImageNet table and names the images and weights.
+    // A model other than VGG-16 is not compared with the paper's ImageNet table: the report
+    // says so, and names the images and weights.
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(!md.contains("paper, Table 4"), "{md}");
     for needle in [
-        "**Table 4: polytope verification (image model)**",
+        "**Polytope verification**",
+        "Not compared with the paper's Table 4",
+        "architecture `custom`",
         "a.png",
         "vggtiny_npz.toml",
         "the L2 distance between the target and the other image",
@@ -1117,6 +1126,42 @@ fn image_model_patch_composition_from_an_image_folder() {
     // resize and crop; stride 2 = half the patch size: 7×7 windows each).
     let db = fcollide::patches::db::PatchDb::open(out.join("patches.fcpd")).unwrap();
     assert_eq!(db.len(), 6 * 7 * 7);
+    assert!(
+        stdout(&o).contains("patches: building") && stdout(&o).contains("(none yet)"),
+        "{}",
+        stdout(&o)
+    );
+    drop(db);
+    // The same run again reuses it; another stride or another set of images rebuilds it
+    // and says why.
+    let o = fcollide(&full.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("patches: reusing"), "{}", stdout(&o));
+    let mut stride1 = full.clone();
+    stride1.extend(["--patch-stride".to_string(), "1".to_string()]);
+    let o = fcollide(&stride1.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("patches: building")
+            && stdout(&o).contains("stride 2 in the file, 1 now"),
+        "{}",
+        stdout(&o)
+    );
+    let db = fcollide::patches::db::PatchDb::open(out.join("patches.fcpd")).unwrap();
+    assert_eq!(db.len(), 6 * 13 * 13);
+    drop(db);
+    image::RgbImage::from_fn(20, 18, |x, y| image::Rgb([(x * 9) as u8, (y * 3) as u8, 7]))
+        .save(imgs.join("i6.png"))
+        .unwrap();
+    let o = fcollide(&stride1.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("number of images 6 in the file, 7 now"),
+        "{}",
+        stdout(&o)
+    );
+    let db = fcollide::patches::db::PatchDb::open(out.join("patches.fcpd")).unwrap();
+    assert_eq!(db.len(), 7 * 13 * 13);
     // Vertices are convex combinations of real pixels, so they stay in [0, 1].
     let v = fcollide::collide::io::load_vertices(&out.join("vertices-row2.safetensors")).unwrap();
     assert!(v.set.vertices.iter().all(|&x| (0.0..=1.0).contains(&x)));

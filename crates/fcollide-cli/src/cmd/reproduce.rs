@@ -9,7 +9,6 @@ use crate::params;
 use anyhow::{Context, Result};
 use fcollide::patches::db::{self, BuildParams, PatchDb, SourceOptions};
 use fcollide::patches::knn::DciIndex;
-use fcollide::run::cache::CacheReport;
 use std::path::PathBuf;
 
 pub fn run(experiment: Experiment, args: &ReproduceArgs, ctx: &Ctx) -> Result<()> {
@@ -31,13 +30,13 @@ fn reproduce(experiment: Experiment, args: &ReproduceArgs, ctx: &Ctx) -> Result<
     }
     let p = params::mnist(experiment, args, ctx.device_name)?;
     let rec = fcollide::run::reproduce_mnist(&p, &args.out, &ctx.bars)?;
-    if let Ok(c) = serde_json::from_value::<CacheReport>(rec.model["cache"].clone()) {
+    if let Some(c) = &rec.model.cache {
         outln!("model {}: {}", p.arch, c.line());
     }
     outln!(
         "model {}: test accuracy {:.2} %; dataset pairwise L2 {:.3}",
         p.arch,
-        100.0 * rec.model["test_accuracy"].as_f64().unwrap_or(f64::NAN),
+        100.0 * rec.model.test_accuracy.unwrap_or(f64::NAN),
         rec.dataset_pairwise_l2
     );
     print_rows(&rec, "dataset");
@@ -90,10 +89,11 @@ fn images(args: &ReproduceArgs, ctx: &Ctx, patches_run: bool) -> Result<()> {
     )?;
     outln!(
         "target: {}",
-        rec.target["top5"]
-            .as_array()
+        rec.target
+            .top5
+            .as_ref()
             .and_then(|a| a.first())
-            .map(|x| x.to_string())
+            .map(|x| serde_json::to_string(x).unwrap_or_default())
             .unwrap_or_default()
     );
     print_rows(&rec, "the images' distance");
@@ -102,7 +102,8 @@ fn images(args: &ReproduceArgs, ctx: &Ctx, patches_run: bool) -> Result<()> {
 }
 
 /// The patch database of an image-model patch run: --patch-db, or --dataset built into
-/// OUT/patches.fcpd (reused when it exists), with its optional --patch-index.
+/// OUT/patches.fcpd (reused when its header says it was built from the same images with the
+/// same patch size and stride, else built again), with its optional --patch-index.
 fn open_patch_db(
     args: &ReproduceArgs,
     shape: [usize; 3],
@@ -112,24 +113,41 @@ fn open_patch_db(
         (Some(p), None) => p.clone(),
         (None, Some(spec)) => {
             let path = args.out.join("patches.fcpd");
-            if !path.exists() {
-                std::fs::create_dir_all(&args.out)
-                    .with_context(|| format!("--out {}", args.out.display()))?;
-                let source = db::open_dataset(
-                    spec,
-                    &SourceOptions {
-                        side: shape[1].max(shape[2]),
-                        split_seed: args.data.seed,
-                    },
-                )
-                .with_context(|| format!("--dataset {spec}"))?;
-                let params = BuildParams {
-                    size: args.patch_size,
-                    stride: args.patch_stride.unwrap_or((args.patch_size / 2).max(1)),
-                    limit_images: None,
-                    description: None,
-                };
-                db::build(source.as_ref(), &params, None, &path, &ctx.bars)?;
+            let source = db::open_dataset(
+                spec,
+                &SourceOptions {
+                    side: shape[1].max(shape[2]),
+                    split_seed: args.data.seed,
+                },
+            )
+            .with_context(|| format!("--dataset {spec}"))?;
+            let params = BuildParams {
+                size: args.patch_size,
+                stride: args.patch_stride.unwrap_or((args.patch_size / 2).max(1)),
+                limit_images: None,
+                description: None,
+            };
+            // Reuse OUT/patches.fcpd only when it was built from these images with these
+            // settings; otherwise build it again, and say which.
+            let stale = match path.exists() {
+                false => Some("none yet".to_string()),
+                true => match PatchDb::open(&path) {
+                    Ok(old) => db::built_from(&old, source.as_ref(), &params, None),
+                    Err(e) => Some(format!("it cannot be read ({e})")),
+                },
+            };
+            match stale {
+                None => outln!(
+                    "patches: reusing {} (built from the same images with the same patch size \
+                     and stride)",
+                    path.display()
+                ),
+                Some(why) => {
+                    outln!("patches: building {} ({why})", path.display());
+                    std::fs::create_dir_all(&args.out)
+                        .with_context(|| format!("--out {}", args.out.display()))?;
+                    db::build(source.as_ref(), &params, None, &path, &ctx.bars)?;
+                }
             }
             path
         }

@@ -11,7 +11,7 @@ pub enum CollideError {
     #[error(transparent)]
     Model(#[from] crate::model::ModelError),
     /// The run was interrupted; its state is in the checkpoint.
-    #[error("interrupted at step {step}; state saved to {path} (resume with the same settings and --resume)")]
+    #[error("interrupted at step {step}; state saved to {path} (resume with the same settings and the `resume` parameter)")]
     Interrupted { step: usize, path: String },
     /// A checkpoint that does not belong to this run or cannot be read.
     #[error("checkpoint {path}: {msg}")]

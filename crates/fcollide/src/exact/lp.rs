@@ -114,7 +114,7 @@ pub(crate) fn highs_missing(what: &str) -> ExactError {
     ExactError::Solver {
         what: what.to_string(),
         status: "HiGHS is not compiled into this build: rebuild with `--features highs` \
-                 (needs cmake and a C++ compiler), or use --lp-solver auto/dense"
+                 (needs cmake and a C++ compiler), or set the LP `solver` parameter to auto or dense"
             .into(),
     }
 }

@@ -213,7 +213,7 @@ pub fn from_safetensors(
         (None, None) => {
             return Err(weights_err(
                 path,
-                "the file does not say its architecture (no fcollide.spec metadata): name one with --arch",
+                "the file does not say its architecture (no fcollide.spec metadata): name one (the `arch` parameter)",
             ))
         }
     };

@@ -187,7 +187,7 @@ fn refine_unknown(path: &Path, e: super::ModelError) -> Error {
     match import::detect_format(&map, &shown) {
         Ok(Format::Safetensors) => e.into(),
         Ok(f) => Error::Msg(format!(
-            "{shown}: a {} weights file records no architecture: name it with --arch ({})",
+            "{shown}: a {} weights file records no architecture: name it with the `arch` parameter ({})",
             match f {
                 Format::Pth => "PyTorch",
                 Format::Npz => "NumPy .npz",

@@ -8,6 +8,7 @@ pub mod inspect;
 pub mod io;
 pub mod load;
 pub mod network;
+pub mod torchvision;
 pub mod train;
 pub mod zoo;
 

@@ -24,7 +24,7 @@ pub fn exact_row(
     progress: &dyn crate::progress::Progress,
 ) -> Result<ExactRow> {
     let p = params.check()?;
-    let (poly, sys): (ExactPolytope, _) =
+    let (mut poly, sys): (ExactPolytope, _) =
         crate::exact::exact_polytope_and_system(net, target, &p, progress)?;
     let k = poly.vertices_f64.len();
     let d = poly.d;
@@ -75,19 +75,6 @@ pub fn exact_row(
         }
         None => None,
     };
-    let mut detail = serde_json::to_value(&poly).unwrap_or_default();
-    if let Some(o) = detail.as_object_mut() {
-        o.remove("vertices");
-        o.remove("vertices_f64");
-        if let Some(c) = o.get_mut("chebyshev").and_then(|c| c.as_object_mut()) {
-            c.remove("centre");
-        }
-        for key in ["certificate", "certificate_f32"] {
-            if let Some(c) = o.get_mut(key).and_then(|c| c.as_object_mut()) {
-                c.remove("points");
-            }
-        }
-    }
     let certified =
         poly.certificate.max_violation <= 1e-6 && poly.certificate.max_activation_diff <= 1e-6;
     let verdict = crate::polytope::verdict(
@@ -98,6 +85,7 @@ pub fn exact_row(
         },
         crate::polytope::DEFAULT_COLLISION_TOL,
     );
+    let vertices = std::mem::take(&mut poly.vertices);
     let record = ExactRowRecord {
         name: name.to_string(),
         layer: poly.layer.clone(),
@@ -130,14 +118,27 @@ pub fn exact_row(
         warm_lp_mean_s: poly.timings.warm_lp_mean_s,
         notes: poly.notes.clone(),
         closest: closest.as_ref().map(|c| c.0.clone()),
-        detail,
+        detail: without_images(poly),
     };
     Ok(ExactRow {
         record,
-        vertices: poly.vertices.clone(),
+        vertices,
         samples: pts.iter().flatten().map(|&x| x as f32).collect(),
         closest: closest.map(|c| c.1),
     })
+}
+
+/// The polytope's figures without its images (vertices, the Chebyshev centre, per-point
+/// certificates), for the record.
+fn without_images(mut poly: ExactPolytope) -> ExactPolytope {
+    poly.vertices.clear();
+    poly.vertices_f64.clear();
+    if let Some(c) = poly.chebyshev.as_mut() {
+        c.centre.clear();
+    }
+    poly.certificate.points.clear();
+    poly.certificate_f32.points.clear();
+    poly
 }
 
 /// What `fcollide exact` needs besides the network.
@@ -197,28 +198,32 @@ pub fn run_exact(
         } else {
             "cpu (f64 LPs: dense simplex, row generation)"
         }),
-        params: serde_json::json!({
-            "exact": job.params,
-            "samples": job.samples,
-            "vertex": { "layer": job.params.layer, "vertices": job.params.vertices },
+        params: super::params::RunParams::Exact(super::params::ExactRunParams {
+            exact: job.params.clone(),
+            samples: job.samples,
         }),
-        model: serde_json::json!({
-            "arch": net.arch,
-            "source": job.model_source,
-            "layers": net.nodes.iter().skip(1).map(|l| l.name.clone()).collect::<Vec<_>>(),
-        }),
-        dataset: serde_json::json!({
-            "name": job.dataset.0,
-            "test": job.dataset.1.len() / d.max(1),
-            "shape": net.input_shape,
-        }),
+        model: super::record::ModelFacts {
+            arch: net.arch.clone(),
+            source: job.model_source.to_string(),
+            layers: net.nodes.iter().skip(1).map(|l| l.name.clone()).collect(),
+            input_shape: Some(net.input_shape),
+            ..Default::default()
+        },
+        dataset: super::record::DatasetFacts {
+            name: job.dataset.0.to_string(),
+            train: None,
+            test: job.dataset.1.len() / d.max(1),
+            shape: net.input_shape,
+            patch_db: None,
+        },
         dataset_pairwise_l2: ds_l2,
         dataset_pairs: job.dataset_pairs,
-        target: serde_json::json!({
-            "image": job.target.0,
-            "class": row.record.detail["certificate"]["target_class"],
-            "confidence": row.record.target_confidence,
-        }),
+        target: super::record::TargetFacts {
+            image: Some(job.target.0.to_string()),
+            class: row.record.detail.certificate.target_class,
+            confidence: Some(row.record.target_confidence),
+            ..Default::default()
+        },
         rows: Vec::new(),
         exact_rows: vec![row.record.clone()],
         seconds: t0.elapsed().as_secs_f64(),

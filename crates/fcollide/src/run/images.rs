@@ -4,12 +4,16 @@
 //! the same outputs as `reproduce mnist`. The "dataset" distance is the L2 distance between
 //! the given images (the paper: 37,538 on the 0–255 scale between ImageNet images, i.e.
 //! 147.2 on our 0–1 scale).
-use super::record::{MachineInfo, RowRecord, RunRecord};
+pub use super::params::ImagesParams;
+use super::params::RunParams;
+use super::record::{
+    DatasetFacts, MachineInfo, ModelFacts, RowRecord, RunRecord, TargetFacts, TopK, GIVEN_IMAGES,
+};
 use crate::collide::io::{save_vertices, VertexFile};
-use crate::collide::{find_vertices_checkpointed, find_vertices_in, Checkpointing, VertexParams};
+use crate::collide::{find_vertices_checkpointed, find_vertices_in, Checkpointing};
 use crate::model::{argmax, Graph, Network};
 use crate::patches::select::compose_candidates;
-use crate::patches::space::{PatchParams, PatchSpace};
+use crate::patches::space::PatchSpace;
 use crate::patches::view::PatchView;
 use crate::polytope::{l2, verify_with_progress};
 use crate::progress::Progress;
@@ -17,33 +21,10 @@ use crate::{Error, Result};
 use burn::tensor::Device;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-/// Parameters of an image-model reproduction.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct ImagesParams {
-    /// Vertex search.
-    pub vertex: VertexParams,
-    /// Samples per row.
-    pub samples: usize,
-    /// Seed of sampling.
-    pub seed: u64,
-    /// Steps between checkpoints (0: only on Ctrl-C).
-    pub checkpoint_every: usize,
-    /// Continue from checkpoints in the output folder.
-    pub resume: bool,
-    /// Search over compositions of database patches (§4) instead of pixels; the database
-    /// is passed to [`reproduce_images`].
-    #[serde(default)]
-    pub patches: Option<PatchParams>,
-    /// Where the model came from (the weights file or spec), for the record.
-    #[serde(default)]
-    pub weights: String,
-}
-
 /// The `k` most probable classes as `(class, name, probability)`.
-pub fn top_k(probs: &[f32], k: usize, labels: &[String]) -> Vec<(usize, String, f32)> {
+pub fn top_k(probs: &[f32], k: usize, labels: &[String]) -> TopK {
     let mut idx: Vec<usize> = (0..probs.len()).collect();
     idx.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]));
     idx.into_iter()
@@ -101,7 +82,6 @@ pub fn reproduce_images(
     let mut rows = Vec::new();
     let mut sets = Vec::new();
     let mut inits = Vec::new();
-    let mut top5 = serde_json::Map::new();
     let tp = model.predict(target, device).remove(0);
     let embedded;
     let labels = if labels.is_empty() {
@@ -110,10 +90,6 @@ pub fn reproduce_images(
     } else {
         labels
     };
-    top5.insert(
-        "target".into(),
-        serde_json::to_value(top_k(&tp, 5, labels)).unwrap_or_default(),
-    );
     for (r, (name, init_name, init)) in [
         ("row 1: from the target", target_name, target),
         ("row 2: from another image", other_name, other),
@@ -151,16 +127,6 @@ pub fn reproduce_images(
         let (v, samples) =
             verify_with_progress(net, target, &set, p.samples, device, &mut srng, progress)?;
         let probs = model.predict(&set.vertices, device);
-        top5.insert(
-            format!("row{}_vertices", r + 1),
-            serde_json::to_value(
-                probs
-                    .iter()
-                    .map(|pv| top_k(pv, 5, labels))
-                    .collect::<Vec<_>>(),
-            )
-            .unwrap_or_default(),
-        );
         let file = format!("vertices-row{}.safetensors", r + 1);
         save_vertices(
             &VertexFile {
@@ -172,13 +138,9 @@ pub fn reproduce_images(
             &out.join(&file),
         )?;
         let ip = model.predict(init, device).remove(0);
-        rows.push(RowRecord::new(
-            (name, init_name, argmax(&ip)),
-            &set,
-            v,
-            ds_l2,
-            file,
-        ));
+        let mut row = RowRecord::new((name, init_name, argmax(&ip)), &set, v, ds_l2, file);
+        row.vertex_top5 = probs.iter().map(|pv| top_k(pv, 5, labels)).collect();
+        rows.push(row);
         sets.push((set, samples));
         inits.push(init.to_vec());
         // Finished rows need no checkpoint any more.
@@ -193,16 +155,37 @@ pub fn reproduce_images(
         },
         seed: p.seed,
         machine: MachineInfo::current(&crate::model::device_label(device)),
-        params: serde_json::json!({ "vertex": &*vparams, "samples": p.samples,
-            "checkpoint_every": p.checkpoint_every, "patches": &p.patches, "top5": top5 }),
-        model: serde_json::json!({ "arch": net.arch, "test_accuracy": null,
-            "source": if p.weights.is_empty() { "user weights" } else { p.weights.as_str() },
-            "input_shape": net.input_shape }),
-        dataset: serde_json::json!({ "name": "given images", "test": 2, "shape": net.input_shape }),
+        params: RunParams::Images(ImagesParams {
+            vertex: (*vparams).clone(),
+            ..p.clone()
+        }),
+        model: ModelFacts {
+            arch: net.arch.clone(),
+            layers: net.nodes.iter().skip(1).map(|l| l.name.clone()).collect(),
+            source: if p.weights.is_empty() {
+                "user weights".into()
+            } else {
+                p.weights.clone()
+            },
+            input_shape: Some(net.input_shape),
+            ..Default::default()
+        },
+        dataset: DatasetFacts {
+            name: GIVEN_IMAGES.into(),
+            train: None,
+            test: 2,
+            shape: net.input_shape,
+            patch_db: None,
+        },
         dataset_pairwise_l2: ds_l2,
         dataset_pairs: 1,
-        target: serde_json::json!({ "image": target_name, "class": argmax(&tp),
-            "top5": top_k(&tp, 5, labels) }),
+        target: TargetFacts {
+            image: Some(target_name.to_string()),
+            class: argmax(&tp),
+            confidence: tp.get(argmax(&tp)).map(|&p| p as f64),
+            top5: Some(top_k(&tp, 5, labels)),
+            ..Default::default()
+        },
         rows,
         exact_rows: Vec::new(),
         seconds: t0.elapsed().as_secs_f64(),

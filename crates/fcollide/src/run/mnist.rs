@@ -7,11 +7,15 @@
 //! `results.json`, `report.md`, `report.html`, `rows.png`, `samples.png` and one vertex file
 //! per row.
 use super::cache::{self, CacheReport, DataFingerprint, TrainKey};
-use super::record::{MachineInfo, RowRecord, RunRecord};
+pub use super::params::MnistParams;
+use super::params::RunParams;
+use super::record::{
+    DatasetFacts, MachineInfo, ModelFacts, PatchDbFacts, RowRecord, RunRecord, TargetFacts,
+};
 use crate::collide::io::{save_vertices, VertexFile};
 use crate::collide::{find_vertices, VertexParams};
 use crate::data::{self, Dataset};
-use crate::model::train::{train, TrainParams, TrainReport};
+use crate::model::train::{train, TrainReport};
 use crate::model::{arch, io as model_io, Graph};
 use crate::patches::db::PatchDb;
 use crate::patches::knn::DciIndex;
@@ -21,84 +25,7 @@ use crate::progress::Progress;
 use crate::{Error, Result};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
-
-/// Parameters of `reproduce mnist`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct MnistParams {
-    /// Seed of the split, training, target choice, sampling and distances.
-    pub seed: u64,
-    /// Architecture (`mlp` or `lenet5`).
-    pub arch: String,
-    /// A folder of MNIST-layout IDX files instead of the embedded digits.
-    pub data_dir: Option<PathBuf>,
-    /// Weights to use instead of training (safetensors).
-    pub weights: Option<PathBuf>,
-    /// Train again even if the output folder has a cached model trained with the same data,
-    /// seed, architecture and training parameters (one trained otherwise is never reused).
-    pub retrain: bool,
-    /// Training parameters.
-    pub train: TrainParams,
-    /// Vertex search parameters.
-    pub vertex: VertexParams,
-    /// Class of the target (the paper: 7).
-    pub target_class: u8,
-    /// Test-split index of the target (overrides `target_class`).
-    pub target_index: Option<usize>,
-    /// Test-split index of row 2's starting image (default: the first test example of
-    /// another class after the target).
-    pub init_index: Option<usize>,
-    /// A third row from the target at this layer (e.g. a conv layer), units spread over Z.
-    pub extra_layer: Option<String>,
-    /// Polytope samples per row.
-    pub samples: usize,
-    /// Compute device: `cpu` or `cuda`.
-    pub device: String,
-    /// Search over compositions of dataset patches (§4) instead of pixels.
-    pub patches: Option<crate::patches::space::PatchParams>,
-    /// With `patches`: a prebuilt patch database file (`fcollide patches build`) instead of
-    /// the patches of the first `db_images` training images cut in memory. Its patch size and
-    /// channels must match `patches.size` and the data.
-    pub patch_db: Option<PathBuf>,
-    /// With `patch_db`: a DCI index over it (`fcollide patches index`) instead of exact k-NN.
-    pub patch_index: Option<PathBuf>,
-    /// Random dataset pairs for the dataset distance.
-    pub dataset_pairs: usize,
-    /// Also compute exact (LP) rows: vertices, certificates and the closest colliding
-    /// point to row 2's start.
-    pub exact: bool,
-    /// For every region-locked row, also run the free (union-of-regions) search from the
-    /// same start and report its spread and verdict beside the locked one.
-    #[serde(default)]
-    pub union_spread: bool,
-}
-
-impl Default for MnistParams {
-    fn default() -> Self {
-        Self {
-            seed: 0,
-            arch: "mlp".into(),
-            data_dir: None,
-            weights: None,
-            retrain: false,
-            train: TrainParams::default(),
-            vertex: VertexParams::default(),
-            target_class: 7,
-            target_index: None,
-            init_index: None,
-            extra_layer: None,
-            samples: 2000,
-            device: "cpu".into(),
-            patches: None,
-            patch_db: None,
-            patch_index: None,
-            dataset_pairs: 10_000,
-            exact: false,
-            union_spread: false,
-        }
-    }
-}
+use std::path::Path;
 
 fn load_data(p: &MnistParams) -> Result<(Dataset, Dataset)> {
     Ok(match &p.data_dir {
@@ -145,7 +72,7 @@ pub fn get_model(
     out: &Path,
     device: &burn::tensor::Device,
     progress: &dyn Progress,
-) -> Result<(Graph, serde_json::Value)> {
+) -> Result<(Graph, ModelFacts)> {
     let mut rng = ChaCha8Rng::seed_from_u64(p.seed);
     let template = arch::by_name(&p.arch, &mut rng)?;
     let cache_path = out.join(format!("model-{}.safetensors", p.arch));
@@ -208,15 +135,25 @@ pub fn get_model(
         Some(r) => r.test_accuracy,
         None => crate::model::train::accuracy(&net, test_set, device)?,
     };
-    let facts = serde_json::json!({
-        "arch": net.arch,
-        "layers": net.nodes.iter().skip(1).map(|l| l.name.clone()).collect::<Vec<_>>(),
-        "source": source,
-        "test_accuracy": acc,
-        "train": report,
-        "cache": cache_report,
-    });
+    let facts = ModelFacts {
+        arch: net.arch.clone(),
+        layers: net.nodes.iter().skip(1).map(|l| l.name.clone()).collect(),
+        source,
+        test_accuracy: Some(acc),
+        train: report,
+        cache: cache_report,
+        input_shape: Some(net.input_shape),
+    };
     Ok((net, facts))
+}
+
+/// The data's name without the split: `mnist-embedded/train` → `mnist-embedded`, a `--data`
+/// folder `/data/fashion/train` → `/data/fashion`.
+fn dataset_name(split_name: &str) -> &str {
+    split_name
+        .strip_suffix("/train")
+        .or_else(|| split_name.strip_suffix("/test"))
+        .unwrap_or(split_name)
 }
 
 /// Runs the experiment into `out` and returns its record.
@@ -409,9 +346,10 @@ pub fn reproduce_mnist(p: &MnistParams, out: &Path, progress: &dyn Progress) -> 
     let record = RunRecord {
         tool: "fcollide".into(),
         version: env!("CARGO_PKG_VERSION").into(),
-        experiment: match &p.patches {
-            Some(_) => format!("reproduce patches ({})", net.arch),
-            None => format!("reproduce mnist ({})", net.arch),
+        experiment: match (&p.patches, net.arch.as_str()) {
+            (Some(_), _) => format!("reproduce patches ({})", net.arch),
+            (None, "lenet5") => format!("reproduce lenet ({})", net.arch),
+            (None, _) => format!("reproduce mnist ({})", net.arch),
         },
         seed: p.seed,
         machine: MachineInfo::current(if p.device == "cuda" {
@@ -419,31 +357,27 @@ pub fn reproduce_mnist(p: &MnistParams, out: &Path, progress: &dyn Progress) -> 
         } else {
             "cpu (burn-flex)"
         }),
-        params: serde_json::to_value(p).unwrap_or_default(),
+        params: RunParams::Mnist(p.clone()),
         model: model_facts,
-        dataset: {
-            let mut d = serde_json::json!({
-                "name": train_set.name.split('/').next().unwrap_or(&train_set.name),
-                "train": train_set.len(),
-                "test": test_set.len(),
-                "shape": train_set.shape,
-            });
-            if let Some(m) = &mapped {
-                d["patch_db"] = serde_json::json!({
-                    "path": m.path(),
-                    "header": m.header(),
-                    "index": p.patch_index,
-                });
-            }
-            d
+        dataset: DatasetFacts {
+            name: dataset_name(&train_set.name).to_string(),
+            train: Some(train_set.len()),
+            test: test_set.len(),
+            shape: train_set.shape,
+            patch_db: mapped.as_ref().map(|m| PatchDbFacts {
+                path: m.path().to_path_buf(),
+                header: m.header().clone(),
+                index: p.patch_index.clone(),
+            }),
         },
         dataset_pairwise_l2: ds_l2,
         dataset_pairs: p.dataset_pairs,
-        target: serde_json::json!({
-            "split": "test",
-            "index": target_index,
-            "class": target_label,
-        }),
+        target: TargetFacts {
+            split: Some("test".into()),
+            index: Some(target_index),
+            class: target_label as usize,
+            ..Default::default()
+        },
         rows,
         exact_rows: exact_rows.iter().map(|r| r.record.clone()).collect(),
         seconds: t0.elapsed().as_secs_f64(),

@@ -1,7 +1,97 @@
 //! The run record written as `results.json`: parameters, seed, machine, model and every row.
+//! Every part is typed, so a field renamed on one side fails to compile (or, for a file
+//! written by another version, fails to parse with [`RunRecord::read`] naming the file)
+//! instead of reading back as missing.
+use super::cache::CacheReport;
+use super::params::RunParams;
+use crate::exact::ExactPolytope;
+use crate::model::train::TrainReport;
+use crate::patches::db::PatchDbHeader;
 use crate::polytope::{Verdict, Verification};
+use crate::{Error, Result};
 
 use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The `k` most probable classes as `(class, name, probability)`, most probable first.
+pub type TopK = Vec<(usize, String, f32)>;
+
+/// The model a run used.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ModelFacts {
+    /// Architecture name (`mlp`, `lenet5`, `vgg16`, …).
+    pub arch: String,
+    /// Layer names after the input.
+    #[serde(default)]
+    pub layers: Vec<String>,
+    /// Where it came from: the weights file, or `cached: PATH` / `trained: PATH`.
+    pub source: String,
+    /// Accuracy on the held-out split (none when the run had no test split).
+    #[serde(default)]
+    pub test_accuracy: Option<f64>,
+    /// The training report, when the run trained it.
+    #[serde(default)]
+    pub train: Option<TrainReport>,
+    /// Whether the cached model was reused or retrained, and why.
+    #[serde(default)]
+    pub cache: Option<CacheReport>,
+    /// Input shape `[C, H, W]`.
+    #[serde(default)]
+    pub input_shape: Option<[usize; 3]>,
+}
+
+/// The dataset name of a run on two given images (`reproduce imagenet`).
+pub const GIVEN_IMAGES: &str = "given images";
+
+/// The data a run drew from.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DatasetFacts {
+    /// Name (`mnist`, `fashion-mnist`, [`GIVEN_IMAGES`], a file name).
+    pub name: String,
+    /// Images in the training split, when there is one.
+    #[serde(default)]
+    pub train: Option<usize>,
+    /// Images in the test split (or given).
+    pub test: usize,
+    /// Image shape `[C, H, W]`.
+    pub shape: [usize; 3],
+    /// The prebuilt patch database, when one was used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patch_db: Option<PatchDbFacts>,
+}
+
+/// A patch database file a run used.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PatchDbFacts {
+    /// The file.
+    pub path: PathBuf,
+    /// Its header.
+    pub header: PatchDbHeader,
+    /// The DCI index over it, if one was used.
+    pub index: Option<PathBuf>,
+}
+
+/// The target image.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct TargetFacts {
+    /// The split it was taken from (`test`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split: Option<String>,
+    /// Its index in that split.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<usize>,
+    /// The image file or reference it was read from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// Its class (the label, or the model's prediction for a given image).
+    pub class: usize,
+    /// The model's top-class probability.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f64>,
+    /// The model's five most probable classes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top5: Option<TopK>,
+}
 
 /// The machine a run used.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -99,6 +189,10 @@ pub struct RowRecord {
     /// start, when asked for.
     #[serde(default)]
     pub union_of_regions: Option<UnionSpread>,
+    /// For a model with named classes (`reproduce imagenet`): each vertex's five most
+    /// probable classes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vertex_top5: Vec<TopK>,
 }
 
 /// The free (union-of-regions) search beside a region-locked row: its vertices spread over
@@ -187,6 +281,7 @@ impl RowRecord {
             verification: v,
             vertices_file,
             union_of_regions: None,
+            vertex_top5: Vec::new(),
         }
     }
 }
@@ -205,17 +300,17 @@ pub struct RunRecord {
     /// The machine.
     pub machine: MachineInfo,
     /// All parameters.
-    pub params: serde_json::Value,
-    /// Model facts (`arch`, `test_accuracy`, `source`, …).
-    pub model: serde_json::Value,
-    /// Dataset facts (`name`, sizes).
-    pub dataset: serde_json::Value,
+    pub params: RunParams,
+    /// The model.
+    pub model: ModelFacts,
+    /// The data.
+    pub dataset: DatasetFacts,
     /// Mean L2 distance between random pairs of dataset images.
     pub dataset_pairwise_l2: f64,
     /// How many pairs were drawn for it.
     pub dataset_pairs: usize,
     /// The target.
-    pub target: serde_json::Value,
+    pub target: TargetFacts,
     /// Rows.
     pub rows: Vec<RowRecord>,
     /// Exact (LP) rows, when asked for.
@@ -223,6 +318,24 @@ pub struct RunRecord {
     pub exact_rows: Vec<ExactRowRecord>,
     /// Wall-clock seconds of the whole run.
     pub seconds: f64,
+}
+
+impl RunRecord {
+    /// Reads a `results.json`; one that does not parse as a record of this version is an
+    /// error naming the file and what did not match.
+    pub fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        serde_json::from_str(&text).map_err(|e| {
+            Error::Msg(format!(
+                "{}: not a run record of fcollide {}: {e}",
+                path.display(),
+                env!("CARGO_PKG_VERSION")
+            ))
+        })
+    }
 }
 
 /// See [`RowRecord::verdict_line`].
@@ -310,8 +423,10 @@ pub struct ExactRowRecord {
     pub notes: Vec<String>,
     /// The closest colliding point to another image, if asked.
     pub closest: Option<ClosestRecord>,
-    /// Everything the LP module reported (without the vertex images).
-    pub detail: serde_json::Value,
+    /// Everything the exact engine reported, without the vertex images (`vertices`,
+    /// `vertices_f64`, the Chebyshev centre and the certificates' per-point figures are
+    /// left empty).
+    pub detail: ExactPolytope,
 }
 
 /// The colliding point closest in L1 to another image.

@@ -1,7 +1,13 @@
-//! Writes a run's outputs: `results.json`, `report.md`, `report.html`, `rows.png` (the paper's
-//! Table 1: target and vertices per row, with an indicator of where the vertices differ) and
-//! `samples.png` (random polytope samples per row).
-use super::record::{ExactRow, RunRecord};
+//! Writes a run's outputs: `results.json`, `report.md`, `report.html`, `rows.png` (target and
+//! vertices per row, with an indicator of where the vertices differ: the paper's Table 1 for
+//! an MLP on MNIST, Table 3 for VGG-16, Table 5 for patch compositions) and `samples.png`
+//! (random polytope samples per row).
+//!
+//! The paper's figures are shown beside ours only where the run's setting is the paper's
+//! ([`paper_setting`]: the same architecture, collision layer, data and search space);
+//! elsewhere the report says what differs instead.
+use super::params::RunParams;
+use super::record::{ExactRow, RunRecord, GIVEN_IMAGES};
 use crate::collide::VertexSet;
 use crate::model::io::write_atomic;
 use crate::report::{fmt_num, fmt_pct, DiffScale, Grid, HtmlReport, Table};
@@ -12,21 +18,37 @@ use std::path::Path;
 /// pairwise L2, mean dataset pairwise L2 (the paper's pixel scale).
 pub type PaperRow = (f64, f64, f64, f64, f64);
 
-/// The paper's figures for a kind of run, shown beside ours.
+/// The paper's figures for a kind of run, shown beside ours, and the setting they hold in.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PaperTable {
-    /// Our table's title (`Table 2: …`).
+    /// Our table's title (`Table 2: …`) when the setting is the paper's.
     pub title: &'static str,
+    /// The table's name in the paper (`Table 2`).
+    pub name: &'static str,
     /// Which of the paper's tables and what it measured.
     pub source: &'static str,
+    /// The paper's setting in words (`an MLP on MNIST at fc1`).
+    pub setting: &'static str,
+    /// The paper's architecture, as fcollide names it.
+    pub arch: &'static str,
+    /// The paper's collision layer.
+    pub layer: &'static str,
+    /// The paper's data where fcollide can tell (the embedded MNIST digits); `None` for runs
+    /// on given images.
+    pub data: Option<&'static str>,
     /// Per row of ours (row 1 from the target, row 2 from another image), the paper's row.
     pub rows: [Option<PaperRow>; 2],
 }
 
 /// §3.1, Table 2 (MNIST MLP at fc1; pixels in [0, 1]).
 pub const PAPER_TABLE2: PaperTable = PaperTable {
+    name: "Table 2",
     title: "Table 2: polytope verification",
     source: "paper, Table 2 (MNIST)",
+    setting: "an MLP on MNIST digits at fc1",
+    arch: "mlp",
+    layer: "fc1",
+    data: Some(crate::data::embedded::NAME),
     rows: [
         Some((1.0, 1.0, 1.0, 1.33, 10.21)),
         Some((1.0, 1.0, 1.0, 1.28, 10.21)),
@@ -34,30 +56,142 @@ pub const PAPER_TABLE2: PaperTable = PaperTable {
 };
 /// §3.2, Table 4 (VGG-16 at fc6, from another image; pixels in 0–255).
 pub const PAPER_TABLE4: PaperTable = PaperTable {
+    name: "Table 4",
     title: "Table 4: polytope verification (image model)",
     source: "paper, Table 4 (ImageNet, 0–255 px)",
+    setting: "VGG-16 at fc6 on ImageNet images",
+    arch: "vgg16",
+    layer: "fc6",
+    data: None,
     rows: [None, Some((1.0, 0.993, 0.995, 4906.56, 37538.22))],
 };
 /// §4, Table 6 (VGG-16 at fc6, patch compositions; pixels in 0–255).
 pub const PAPER_TABLE6: PaperTable = PaperTable {
+    name: "Table 6",
     title: "Table 6: patch-composition polytope verification",
     source: "paper, Table 6 (ImageNet, 0–255 px)",
+    setting: "compositions of ImageNet patches for VGG-16 at fc6",
+    arch: "vgg16",
+    layer: "fc6",
+    data: None,
     rows: [
         Some((1.0, 0.952, 0.877, 8597.34, 37538.22)),
         Some((1.0, 0.999, 0.800, 9587.92, 37538.22)),
     ],
 };
 
-/// Which paper table a record's rows correspond to: patch compositions → Table 6, an image
-/// model (`reproduce imagenet`) → Table 4, otherwise Table 2.
+/// Which paper table a record's kind of run corresponds to: patch compositions → Table 6, an
+/// image model (`reproduce imagenet`) → Table 4, otherwise Table 2. Whether the run's setting
+/// is that table's is [`paper_setting`]'s to say.
 pub fn paper_table(record: &RunRecord) -> &'static PaperTable {
-    if record.params["patches"].is_object() {
+    if record.params.patches().is_some() {
         &PAPER_TABLE6
-    } else if record.experiment.starts_with("reproduce imagenet") {
+    } else if matches!(record.params, RunParams::Images(_)) {
         &PAPER_TABLE4
     } else {
         &PAPER_TABLE2
     }
+}
+
+/// A run's nearest paper table and what of the run's setting differs from it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PaperSetting {
+    /// The paper's table for this kind of run.
+    pub table: &'static PaperTable,
+    /// What differs, one phrase each (`architecture \`lenet5\` (the paper: mlp)`); empty
+    /// when the run is in the paper's setting, and only then are the figures compared.
+    pub differs: Vec<String>,
+}
+
+impl PaperSetting {
+    /// Whether the paper's figures are comparable with the run's.
+    pub fn same(&self) -> bool {
+        self.differs.is_empty()
+    }
+
+    /// One sentence for a report when the setting differs, e.g. `Not compared with the
+    /// paper's Table 2 (an MLP on MNIST digits at fc1): here architecture \`lenet5\`.`
+    pub fn note(&self) -> Option<String> {
+        (!self.same()).then(|| {
+            format!(
+                "Not compared with the paper's {} ({}): here {}.",
+                self.table.name,
+                self.table.setting,
+                self.differs.join("; ")
+            )
+        })
+    }
+}
+
+/// Compares a run's setting with its paper table's: architecture, collision layer, data (for
+/// the digit runs: the embedded MNIST digits; a `--data` folder may hold other images such as
+/// Fashion-MNIST, so it is not compared) and search space (patch compositions of the digits
+/// are not the paper's ImageNet patches).
+pub fn paper_setting(record: &RunRecord) -> PaperSetting {
+    let table = paper_table(record);
+    let mut differs = Vec::new();
+    if matches!(record.params, RunParams::Exact(_)) {
+        differs.push("exact LP vertices (the paper: gradient search)".to_string());
+    }
+    if table == &PAPER_TABLE6 && matches!(record.params, RunParams::Mnist(_)) {
+        differs.push(format!(
+            "patches of `{}` images (the paper: ImageNet patches)",
+            record.dataset.name
+        ));
+    }
+    if record.model.arch != table.arch {
+        differs.push(format!(
+            "architecture `{}` (the paper: {})",
+            record.model.arch, table.arch
+        ));
+    }
+    if let Some(v) = record.params.vertex() {
+        if v.layer != table.layer {
+            differs.push(format!(
+                "collision layer `{}` (the paper: {})",
+                v.layer, table.layer
+            ));
+        }
+    }
+    if let Some(data) = table.data {
+        if record.dataset.name != data {
+            differs.push(format!(
+                "data `{}` (the paper: MNIST, here the embedded `{data}` digits)",
+                record.dataset.name
+            ));
+        }
+    }
+    PaperSetting { table, differs }
+}
+
+/// The report's title: what was searched, for which model, at which layer, on which data,
+/// and the paper's section where the setting is the paper's.
+pub fn title(record: &RunRecord) -> String {
+    let what = match (&record.params, record.params.patches()) {
+        (RunParams::Exact(_), _) => "Exact colliding polytope",
+        (_, Some(_)) => "Patch-composition collision polytopes",
+        _ => "Feature-collision polytopes",
+    };
+    let layer = match (&record.params.exact(), record.params.vertex()) {
+        (Some(e), _) => e.layer.clone(),
+        (None, Some(v)) => v.layer.clone(),
+        (None, None) => "?".into(),
+    };
+    let data = if record.dataset.name == GIVEN_IMAGES {
+        "two given images".to_string()
+    } else {
+        format!("`{}`", record.dataset.name)
+    };
+    let setting = paper_setting(record);
+    let paper = if setting.same() {
+        format!(" (the paper's {} setting)", setting.table.name)
+    } else {
+        String::new()
+    };
+    format!(
+        "{what}: `{}` at `{layer}` on {data}{paper}",
+        record.model.arch
+    )
 }
 
 /// How many samples per row `samples.png` shows.
@@ -65,29 +199,35 @@ const SHOWN_SAMPLES: usize = 10;
 
 /// The verification table (the paper's Table 2, 4 or 6): ours and theirs.
 pub fn table2(record: &RunRecord) -> Table {
-    let paper = paper_table(record);
+    let setting = paper_setting(record);
+    let paper = setting.table;
     let paper_col = format!(
         "{}: success / target conf. / sample conf. / vertex L2 of dataset L2",
         paper.source
     );
-    let mut t = Table::new(
-        paper.title,
-        vec![
-            "row",
-            "init",
-            "verdict",
-            "class agreement",
-            "target conf.",
-            "sample conf. (mean)",
-            "vertex pairwise L2",
-            "dataset pairwise L2",
-            "ratio",
-            "feature err. mean",
-            "feature err. max",
-            "union of regions: ratio, feature err. max, verdict",
-            paper_col.as_str(),
-        ],
-    );
+    let title = match (setting.same(), record.params.patches()) {
+        (true, _) => paper.title,
+        (false, Some(_)) => "Patch-composition polytope verification",
+        (false, None) => "Polytope verification",
+    };
+    let mut header = vec![
+        "row",
+        "init",
+        "verdict",
+        "class agreement",
+        "target conf.",
+        "sample conf. (mean)",
+        "vertex pairwise L2",
+        "dataset pairwise L2",
+        "ratio",
+        "feature err. mean",
+        "feature err. max",
+        "union of regions: ratio, feature err. max, verdict",
+    ];
+    if setting.same() {
+        header.push(paper_col.as_str());
+    }
+    let mut t = Table::new(title, header);
     for (i, r) in record.rows.iter().enumerate() {
         let theirs = paper
             .rows
@@ -106,7 +246,7 @@ pub fn table2(record: &RunRecord) -> Table {
                 )
             })
             .unwrap_or_else(|| "-".into());
-        t.push_row(vec![
+        let mut cells = vec![
             r.name.clone(),
             r.init.clone(),
             match (r.verdict, r.certified) {
@@ -135,8 +275,11 @@ pub fn table2(record: &RunRecord) -> Table {
                     )
                 })
                 .unwrap_or_else(|| "-".into()),
-            theirs,
-        ]);
+        ];
+        if setting.same() {
+            cells.push(theirs);
+        }
+        t.push_row(cells);
     }
     t
 }
@@ -175,26 +318,38 @@ pub fn vertex_table(record: &RunRecord) -> Table {
     t
 }
 
-/// A number from the record as written by a person (f32 parameters round-trip through f64).
-fn num(v: &serde_json::Value) -> String {
-    match v.as_f64() {
-        Some(x) => format!("{}", x as f32),
-        None => v.to_string(),
+/// A tolerance in scientific notation as a person writes it (`1e-9`).
+fn tol(x: f64) -> String {
+    format!("{:e}", x as f32)
+}
+
+/// The name a parameter enum is written with in `results.json` (`hinge`, `clamp`).
+fn serde_name(v: &impl serde::Serialize) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        Ok(other) => other.to_string(),
+        Err(_) => "?".into(),
     }
 }
 
-/// A tolerance from the record, in scientific notation (`1e-9`).
-fn tol(v: &serde_json::Value) -> String {
-    match v.as_f64() {
-        Some(x) => format!("{:e}", x as f32),
-        None => v.to_string(),
-    }
+/// `[a, b]` as JSON writes a list of units.
+fn unit_list(units: &[usize]) -> String {
+    format!(
+        "[{}]",
+        units
+            .iter()
+            .map(|u| u.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    )
 }
 
 /// "What the run used" for a record with exact rows only (`fcollide exact`).
 fn what_exact_used(record: &RunRecord) -> String {
-    let e = &record.params["exact"];
-    let lp = &e["lp"];
+    let default = crate::exact::ExactParams::default();
+    let e = record.params.exact().unwrap_or(&default);
+    let lp = &e.lp;
+    let t = &record.target;
     format!(
         "Model `{}` ({}). Target: {} (class {}, confidence {}). Collision layer `{}`, {} \
          vertex LPs (units {}), LP solver `{}` (dense simplex up to {} rows, else row generation; \
@@ -202,32 +357,30 @@ fn what_exact_used(record: &RunRecord) -> String {
          tolerance {}. {} samples (Dirichlet(1,…,1) weights of the vertices), {} random \
          directions for extents; dataset distance over {} random pairs of `{}`. Seed {}. \
          fcollide {} on {} threads ({}/{}).",
-        record.model["arch"].as_str().unwrap_or("?"),
-        record.model["source"].as_str().unwrap_or("?"),
-        record.target["image"].as_str().unwrap_or("?"),
-        record.target["class"],
-        record.target["confidence"]
-            .as_f64()
+        record.model.arch,
+        record.model.source,
+        t.image.as_deref().unwrap_or("?"),
+        t.class,
+        t.confidence
             .map(|x| fmt_num(x, 4))
             .unwrap_or_else(|| "?".into()),
-        e["layer"].as_str().unwrap_or("?"),
-        e["vertices"],
-        if e["units"].is_null() {
-            "chosen from Z".to_string()
-        } else {
-            e["units"].to_string()
+        e.layer,
+        e.vertices,
+        match &e.units {
+            None => "chosen from Z".to_string(),
+            Some(u) => unit_list(u),
         },
-        lp["solver"].as_str().unwrap_or("?").to_lowercase(),
-        lp["dense_max_rows"],
-        tol(&lp["primal_tol"]),
-        tol(&lp["dual_tol"]),
-        tol(&e["feas_tol"]),
-        tol(&e["tol_rank"]),
-        tol(&e["tol_ker"]),
-        record.params["samples"],
-        e["directions"],
+        serde_name(&lp.solver).to_lowercase(),
+        lp.dense_max_rows,
+        tol(lp.primal_tol),
+        tol(lp.dual_tol),
+        tol(e.feas_tol),
+        tol(e.tol_rank),
+        tol(e.tol_ker),
+        record.params.samples(),
+        e.directions,
         record.dataset_pairs,
-        record.dataset["name"].as_str().unwrap_or("?"),
+        record.dataset.name,
         record.seed,
         record.version,
         record.machine.threads,
@@ -241,21 +394,18 @@ fn exact_summary(exact: &[ExactRow]) -> String {
     let mut out = String::new();
     for r in exact.iter().map(|e| &e.record) {
         let d = &r.detail;
-        let a = &d["analysis"];
-        let region = &d["region"];
-        let n_region = ["relu_on", "relu_off", "maxpool"]
-            .iter()
-            .map(|k| region[*k].as_u64().unwrap_or(0))
-            .sum::<u64>();
+        let a = &d.analysis;
+        let region = &d.region;
+        let n_region = region.total();
         out.push_str(&format!(
             "- **{}** at `{}`: input dimension {}, |P| = N+ = {}, |Z| = {}, rank W+ = {}, so the \
              colliding inputs span an affine subspace of dimension {} (d − rank W+). \
-             ker W+ ⊆ ker W− {} (largest residual {} against tolerance {}).",
+             ker W+ ⊆ ker W− {} (largest residual {:.2e} against tolerance {}).",
             r.name,
             r.layer,
-            d["d"],
+            d.d,
             r.n_plus,
-            a["n_zero"],
+            a.n_zero,
             r.rank,
             r.affine_dim,
             if r.ker_contained {
@@ -263,22 +413,15 @@ fn exact_summary(exact: &[ExactRow]) -> String {
             } else {
                 "does not hold: Z's inequalities cut the subspace"
             },
-            a["ker_max_residual"]
-                .as_f64()
-                .map(|x| format!("{x:.2e}"))
-                .unwrap_or_else(|| "?".into()),
-            tol(&a["tol_ker"]),
+            a.ker_max_residual,
+            tol(a.tol_ker),
         ));
         if n_region > 0 {
             out.push_str(&format!(
                 " Linear region of the target fixed by {} constraints ({} ReLUs on, {} off, {} \
                  max-pool argmax comparisons; {} trivial ones dropped): the polytope is the part \
                  of the colliding set inside that region, a lower bound on its size.",
-                n_region,
-                region["relu_on"],
-                region["relu_off"],
-                region["maxpool"],
-                region["trivial_dropped"],
+                n_region, region.relu_on, region.relu_off, region.maxpool, region.trivial_dropped,
             ));
         }
         out.push_str(&format!(
@@ -289,7 +432,7 @@ fn exact_summary(exact: &[ExactRow]) -> String {
                 .map(|x| fmt_num(x, 4))
                 .unwrap_or_else(|| "not computed".into()),
             fmt_num(r.mean_extent, 3),
-            d["extents"].as_array().map(|a| a.len()).unwrap_or(0),
+            d.extents.len(),
             fmt_num(r.vertex_pairwise_l2, 3),
             fmt_pct(r.vertex_to_dataset_ratio, 1),
         ));
@@ -332,12 +475,9 @@ pub fn exact_vertex_table(exact: &[ExactRow], target: &[f32]) -> Table {
         ],
     );
     for (ri, row) in exact.iter().enumerate() {
-        let lps = row.record.detail["vertex_lps"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
+        let lps = &row.record.detail.vertex_lps;
         for (k, v) in row.vertices.iter().enumerate() {
-            let lp = lps.get(k).cloned().unwrap_or_default();
+            let lp = lps.get(k);
             let dist = crate::polytope::l2(target, v);
             t.push_row(vec![
                 format!("exact {}", ri + 1),
@@ -347,17 +487,14 @@ pub fn exact_vertex_table(exact: &[ExactRow], target: &[f32]) -> Table {
                     .get(k)
                     .map(|u| u.to_string())
                     .unwrap_or_default(),
-                format!(
-                    "{} → {}",
-                    lp["target_preact"]
-                        .as_f64()
-                        .map(|x| fmt_num(x, 3))
-                        .unwrap_or_default(),
-                    lp["preact"]
-                        .as_f64()
-                        .map(|x| fmt_num(x, 3))
-                        .unwrap_or_default()
-                ),
+                lp.map(|lp| {
+                    format!(
+                        "{} → {}",
+                        fmt_num(lp.target_preact, 3),
+                        fmt_num(lp.preact, 3)
+                    )
+                })
+                .unwrap_or_else(|| " → ".into()),
                 row.record
                     .vertex_class
                     .get(k)
@@ -369,12 +506,11 @@ pub fn exact_vertex_table(exact: &[ExactRow], target: &[f32]) -> Table {
                     .map(|&c| fmt_num(c, 4))
                     .unwrap_or_default(),
                 fmt_num(dist, 3),
-                lp["lp"]["solver"].as_str().unwrap_or("?").to_string(),
-                lp["lp"]["iterations"].to_string(),
-                lp["lp"]["seconds"]
-                    .as_f64()
-                    .map(|x| fmt_num(x, 3))
-                    .unwrap_or_default(),
+                lp.map(|lp| lp.lp.solver.clone())
+                    .unwrap_or_else(|| "?".into()),
+                lp.map(|lp| lp.lp.iterations.to_string())
+                    .unwrap_or_else(|| "null".into()),
+                lp.map(|lp| fmt_num(lp.lp.seconds, 3)).unwrap_or_default(),
             ]);
         }
     }
@@ -385,53 +521,55 @@ fn what_was_used(record: &RunRecord) -> String {
     if record.rows.is_empty() && !record.exact_rows.is_empty() {
         return what_exact_used(record);
     }
-    let p = &record.params;
-    let v = &p["vertex"];
-    let accuracy = match record.model["test_accuracy"].as_f64() {
+    let default = crate::collide::VertexParams::default();
+    let v = record.params.vertex().unwrap_or(&default);
+    let accuracy = match record.model.test_accuracy {
         Some(a) => format!(
             ", test accuracy {} on {} held-out images of `{}`",
             fmt_pct(a, 2),
-            record.dataset["test"],
-            record.dataset["name"].as_str().unwrap_or("?"),
+            record.dataset.test,
+            record.dataset.name,
         ),
         None => String::new(),
     };
     let t = &record.target;
-    let class = match t["top5"][0][1].as_str() {
-        Some(name) => format!("class {} \"{}\"", t["class"], name),
-        None => format!("class {}", t["class"]),
+    let class = match t.top5.as_ref().and_then(|top| top.first()) {
+        Some((_, name, _)) => format!("class {} \"{}\"", t.class, name),
+        None => format!("class {}", t.class),
     };
-    let target = match (t["index"].as_u64(), t["image"].as_str()) {
+    let target = match (t.index, &t.image) {
         (Some(i), _) => format!("test image {i} ({class})"),
         (None, Some(img)) => format!("`{img}` ({class})"),
         (None, None) => format!("({class})"),
     };
-    let space = match p["patches"].as_object() {
+    let space = match record.params.patches() {
         Some(pp) => format!(
             " Search space: per-pixel softmax compositions of {}×{} database patches on a grid \
              of windows (stride {}), {} candidates per window{}{}.",
-            pp["size"],
-            pp["size"],
-            match pp["grid_stride"].as_u64() {
-                Some(0) | None => "half the patch size".to_string(),
-                Some(g) => g.to_string(),
+            pp.size,
+            pp.size,
+            match pp.grid_stride {
+                0 => "half the patch size".to_string(),
+                g => g.to_string(),
             },
-            pp["k"],
-            match pp["diverse"].as_u64() {
-                Some(r) if r > 1 => format!(
+            pp.k,
+            if pp.diverse > 1 {
+                format!(
                     " (kept by farthest-point selection from the {} nearest)",
-                    r * pp["k"].as_u64().unwrap_or(0)
-                ),
-                _ => String::new(),
+                    pp.diverse * pp.k
+                )
+            } else {
+                String::new()
             },
-            match pp["tv"].as_f64() {
-                Some(tv) if tv > 0.0 => format!(", total-variation weight {}", tv as f32),
-                _ => String::new(),
+            if pp.tv > 0.0 {
+                format!(", total-variation weight {}", pp.tv)
+            } else {
+                String::new()
             }
         ),
         None => String::new(),
     };
-    let dataset = if record.dataset["name"] == "given images" {
+    let dataset = if record.dataset.name == GIVEN_IMAGES {
         "dataset distance: the L2 distance between the target and the other image".to_string()
     } else {
         format!(
@@ -444,18 +582,18 @@ fn what_was_used(record: &RunRecord) -> String {
          one batch, α = {}, penalty `{}` (β = {}), {} Adam steps (lr {} → ×{} cosine), box by \
          `{}`.{space} {} samples per row (Dirichlet(1,…,1) weights); {dataset}. Seed {}. \
          fcollide {} on {} threads ({}/{}, {}).",
-        record.model["arch"].as_str().unwrap_or("?"),
-        record.model["source"].as_str().unwrap_or("?"),
-        v["layer"].as_str().unwrap_or("?"),
-        v["vertices"],
-        num(&v["alpha"]),
-        v["penalty"].as_str().unwrap_or("?"),
-        num(&v["beta"]),
-        v["steps"],
-        num(&v["lr"]),
-        num(&v["lr_final"]),
-        v["box_method"].as_str().unwrap_or("?"),
-        p["samples"],
+        record.model.arch,
+        record.model.source,
+        v.layer,
+        v.vertices,
+        v.alpha,
+        serde_name(&v.penalty),
+        v.beta,
+        v.steps,
+        v.lr,
+        v.lr_final,
+        serde_name(&v.box_method),
+        record.params.samples(),
         record.seed,
         record.version,
         record.machine.threads,
@@ -629,8 +767,7 @@ pub fn write_outputs(
     let json = serde_json::to_string_pretty(record).expect("record serializes");
     write_atomic(&out.join("results.json"), json.as_bytes())?;
 
-    let shape: [usize; 3] = serde_json::from_value(record.dataset["shape"].clone())
-        .unwrap_or_else(|_| rows.first().map(|r| r.0.shape).unwrap_or([1, 28, 28]));
+    let shape = record.dataset.shape;
     // PNG for the reports, SVG beside it for papers.
     let rg = rows_grid(shape, target, rows, inits, exact)?;
     rg.save(out.join("rows.png"))?;
@@ -667,7 +804,9 @@ pub fn write_outputs(
          input nearest in L1 to the other image.";
     let used = what_was_used(record);
     let verdicts = verdict_lines(record);
-    let mut md = format!("# {}\n\n{used}\n\n", record.experiment);
+    let setting = paper_setting(record);
+    let title = title(record);
+    let mut md = format!("# {title}\n\n{used}\n\n");
     if !verdicts.is_empty() {
         md.push_str("**Verdicts**\n\n");
         for l in &verdicts {
@@ -677,6 +816,9 @@ pub fn write_outputs(
     }
     if gradient {
         md.push_str(&format!("{}\n\n", t2.to_markdown()));
+        if let Some(note) = setting.note() {
+            md.push_str(&format!("{note}\n\n"));
+        }
     }
     if !exact.is_empty() {
         md.push_str(&format!(
@@ -691,25 +833,34 @@ pub fn write_outputs(
     if !exact.is_empty() {
         md.push_str(&format!("{}\n\n", tev.to_markdown()));
     }
-    md.push_str(
+    let definitions = format!(
         "Verdict: `collides` when the hull is certified (every vertex in the target's linear \
          region and the derived bound on the feature error of every point of the hull ≤ the \
          tolerance) or the feature error at every vertex and sample ≤ the tolerance; \
          `approximate` when only the class is kept; `failed` otherwise. Class agreement (the \
          paper's \"success\"): share of samples classified as the target's class. Feature error: \
          ‖y(s) − y(t)‖ / ‖y(t)‖ of the activation at the collision layer. Ratio: \
-         vertex pairwise L2 / dataset pairwise L2 (the paper's, in its own pixel scale, in the last \
-         column). Full figures: `results.json`.\n",
+         vertex pairwise L2 / dataset pairwise L2{}. Full figures: `results.json`.",
+        if gradient && setting.same() {
+            " (the paper's, in its own pixel scale, in the last column)"
+        } else {
+            ""
+        }
     );
+    md.push_str(&definitions);
+    md.push('\n');
     write_atomic(&out.join("report.md"), md.as_bytes())?;
 
-    let mut html = HtmlReport::new(&record.experiment);
+    let mut html = HtmlReport::new(&title);
     html.paragraph(used);
     for l in &verdicts {
         html.paragraph(l.clone());
     }
     if gradient {
         html.table(&t2);
+        if let Some(note) = setting.note() {
+            html.paragraph(note);
+        }
     }
     if !exact.is_empty() {
         html.table(&te).paragraph(exact_note);
@@ -729,57 +880,88 @@ pub fn write_outputs(
     if !exact.is_empty() {
         html.table(&tev);
     }
+    html.paragraph(definitions);
     html.save(out.join("report.html"))?;
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::params::{ExactRunParams, ImagesParams, MnistParams};
+    use super::super::record::{DatasetFacts, ModelFacts, TargetFacts};
     use super::*;
 
-    fn record(experiment: &str, params: serde_json::Value) -> RunRecord {
+    fn record(arch: &str, params: RunParams, data: &str) -> RunRecord {
         RunRecord {
             tool: "fcollide".into(),
             version: "0".into(),
-            experiment: experiment.into(),
+            experiment: "test".into(),
             seed: 0,
             machine: super::super::MachineInfo::current("cpu"),
             params,
-            model: serde_json::json!({ "arch": "mlp" }),
-            dataset: serde_json::json!({ "name": "given images" }),
+            model: ModelFacts {
+                arch: arch.into(),
+                ..Default::default()
+            },
+            dataset: DatasetFacts {
+                name: data.into(),
+                train: None,
+                test: 2,
+                shape: [1, 28, 28],
+                patch_db: None,
+            },
             dataset_pairwise_l2: 1.0,
             dataset_pairs: 1,
-            target: serde_json::json!({ "image": "a.png", "class": 3 }),
+            target: TargetFacts {
+                image: Some("a.png".into()),
+                class: 3,
+                ..Default::default()
+            },
             rows: Vec::new(),
             exact_rows: Vec::new(),
             seconds: 0.0,
         }
     }
 
+    fn mnist(layer: &str, patches: bool) -> RunParams {
+        RunParams::Mnist(MnistParams {
+            vertex: crate::collide::VertexParams {
+                layer: layer.into(),
+                ..Default::default()
+            },
+            patches: patches.then(Default::default),
+            ..Default::default()
+        })
+    }
+
+    fn images(layer: &str, patches: bool) -> RunParams {
+        RunParams::Images(ImagesParams {
+            vertex: crate::collide::VertexParams {
+                layer: layer.into(),
+                ..Default::default()
+            },
+            samples: 10,
+            seed: 0,
+            checkpoint_every: 0,
+            resume: false,
+            patches: patches.then(Default::default),
+            weights: String::new(),
+        })
+    }
+
+    const DIGITS: &str = crate::data::embedded::NAME;
+
     #[test]
     fn each_kind_of_run_is_compared_with_its_paper_table() {
-        let none = serde_json::json!({ "patches": null });
-        let patches = serde_json::json!({ "patches": { "k": 4 } });
-        assert_eq!(
-            paper_table(&record("reproduce mnist (mlp)", none.clone())),
-            &PAPER_TABLE2
-        );
-        assert_eq!(
-            paper_table(&record("reproduce lenet (lenet5)", serde_json::json!({}))),
-            &PAPER_TABLE2
-        );
-        assert_eq!(
-            paper_table(&record("reproduce imagenet (vgg16)", none)),
-            &PAPER_TABLE4
-        );
-        assert_eq!(
-            paper_table(&record("reproduce patches (mlp)", patches.clone())),
-            &PAPER_TABLE6
-        );
-        assert_eq!(
-            paper_table(&record("reproduce patches (vgg16)", patches)),
-            &PAPER_TABLE6
-        );
+        let mlp = record("mlp", mnist("fc1", false), DIGITS);
+        assert_eq!(paper_table(&mlp), &PAPER_TABLE2);
+        assert!(paper_setting(&mlp).same());
+        let vgg = record("vgg16", images("fc6", false), GIVEN_IMAGES);
+        assert_eq!(paper_table(&vgg), &PAPER_TABLE4);
+        assert!(paper_setting(&vgg).same());
+        let vgg_patches = record("vgg16", images("fc6", true), GIVEN_IMAGES);
+        assert_eq!(paper_table(&vgg_patches), &PAPER_TABLE6);
+        assert!(paper_setting(&vgg_patches).same());
         // The paper's ratios: Table 2 ≈ 13 %, Table 4 ≈ 13 %, Table 6 ≈ 23–26 %.
         let ratio = |t: &PaperTable, i: usize| t.rows[i].map(|r| r.3 / r.4).unwrap();
         assert!((ratio(&PAPER_TABLE2, 0) - 0.130).abs() < 1e-3);
@@ -789,21 +971,129 @@ mod tests {
     }
 
     #[test]
-    fn what_was_used_names_an_image_target_without_accuracy() {
-        let vertex = crate::collide::VertexParams {
-            layer: "fc6".into(),
-            ..Default::default()
-        };
-        let mut r = record(
-            "reproduce imagenet (vgg16)",
-            serde_json::json!({ "vertex": vertex, "samples": 10 }),
+    fn runs_outside_the_papers_setting_are_not_compared_and_say_why() {
+        let cases = [
+            (
+                record("lenet5", mnist("fc1", false), DIGITS),
+                "architecture `lenet5`",
+            ),
+            (
+                record("mlp", mnist("fc2", false), DIGITS),
+                "collision layer `fc2`",
+            ),
+            (
+                record("mlp", mnist("fc1", false), "/data/fashion"),
+                "data `/data/fashion`",
+            ),
+            (
+                record("mlp", mnist("fc1", true), DIGITS),
+                "patches of `mnist-embedded`",
+            ),
+            (
+                record("resnet18", images("fc6", false), GIVEN_IMAGES),
+                "architecture `resnet18`",
+            ),
+            (
+                record("vgg16", images("fc7", true), GIVEN_IMAGES),
+                "layer `fc7`",
+            ),
+        ];
+        for (r, why) in cases {
+            let s = paper_setting(&r);
+            let note = s.note().unwrap_or_default();
+            assert!(!s.same() && note.contains(why), "{why}: {note}");
+            let t = table2(&r).to_markdown();
+            assert!(!t.contains("paper, Table"), "{why}: {t}");
+            assert!(!t.contains("Table 2") && !t.contains("Table 6"), "{t}");
+            assert!(!title(&r).contains("paper"), "{}", title(&r));
+        }
+        let same = record("mlp", mnist("fc1", false), DIGITS);
+        assert!(table2(&same)
+            .to_markdown()
+            .contains("paper, Table 2 (MNIST)"));
+        assert_eq!(paper_setting(&same).note(), None);
+    }
+
+    #[test]
+    fn titles_name_the_model_layer_data_and_search_space() {
+        let t = title(&record("lenet5", mnist("conv2", false), DIGITS));
+        assert_eq!(
+            t,
+            "Feature-collision polytopes: `lenet5` at `conv2` on `mnist-embedded`"
         );
-        r.model["source"] = "vgg16.safetensors".into();
-        r.target["top5"] = serde_json::json!([[3, "tiger", 0.9]]);
+        let t = title(&record("mlp", mnist("fc1", true), DIGITS));
+        assert!(
+            t.starts_with("Patch-composition collision polytopes: `mlp`"),
+            "{t}"
+        );
+        assert!(!t.contains("Table"), "{t}");
+        let t = title(&record("mlp", mnist("fc1", false), DIGITS));
+        assert!(t.ends_with("(the paper's Table 2 setting)"), "{t}");
+        let exact = RunParams::Exact(ExactRunParams {
+            exact: crate::exact::ExactParams {
+                layer: "fc2".into(),
+                ..Default::default()
+            },
+            samples: 5,
+        });
+        let t = title(&record("mlp", exact, DIGITS));
+        assert_eq!(
+            t,
+            "Exact colliding polytope: `mlp` at `fc2` on `mnist-embedded`"
+        );
+    }
+
+    #[test]
+    fn a_record_reads_back_typed_and_a_bad_one_names_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("results.json");
+        let r = record("lenet5", mnist("conv2", true), DIGITS);
+        let json = serde_json::to_string_pretty(&r).unwrap();
+        std::fs::write(&path, &json).unwrap();
+        let back = RunRecord::read(&path).unwrap();
+        assert_eq!(back.model.arch, "lenet5");
+        assert_eq!(back.params.vertex().unwrap().layer, "conv2");
+        assert!(back.params.patches().is_some());
+        assert_eq!(back.target.class, 3);
+        assert_eq!(back.dataset.shape, [1, 28, 28]);
+        assert_eq!(serde_json::to_string_pretty(&back).unwrap(), json);
+        // A renamed field is an error naming the file and the field, not a "?" in a report.
+        std::fs::write(&path, json.replacen("\"model\"", "\"modle\"", 1)).unwrap();
+        let e = RunRecord::read(&path).unwrap_err().to_string();
+        assert!(e.starts_with(&path.display().to_string()), "{e}");
+        assert!(
+            e.contains("not a run record") && e.contains("`model`"),
+            "{e}"
+        );
+        std::fs::write(
+            &path,
+            json.replacen("\"kind\": \"mnist\"", "\"kind\": \"nope\"", 1),
+        )
+        .unwrap();
+        let e = RunRecord::read(&path).unwrap_err().to_string();
+        assert!(e.contains("nope"), "{e}");
+        let e = RunRecord::read(&dir.path().join("none.json"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("none.json"), "{e}");
+    }
+
+    #[test]
+    fn what_was_used_names_an_image_target_without_accuracy() {
+        let mut r = record("mlp", images("fc6", false), GIVEN_IMAGES);
+        r.model.source = "vgg16.safetensors".into();
+        r.target.top5 = Some(vec![(3, "tiger".into(), 0.9)]);
         let s = what_was_used(&r);
         assert!(s.contains("Target: `a.png` (class 3 \"tiger\")"), "{s}");
         assert!(s.contains("Model `mlp` (vgg16.safetensors). Target"), "{s}");
         assert!(s.contains("between the target and the other image"), "{s}");
-        assert!(!s.contains("NaN") && !s.contains("null"), "{s}");
+        assert!(
+            s.contains("penalty `hinge`") && s.contains("box by `project`"),
+            "{s}"
+        );
+        assert!(
+            !s.contains("NaN") && !s.contains("null") && !s.contains('?'),
+            "{s}"
+        );
     }
 }

@@ -740,6 +740,32 @@ fn dense_simplex_and_row_generation_agree_on_collision_polytopes() {
     );
 }
 
+/// Without `--features highs`, asking for HiGHS fails with a message in library terms (the
+/// LP `solver` parameter), not a command-line flag.
+#[cfg(not(feature = "highs"))]
+#[test]
+fn highs_missing_names_the_solver_parameter_not_a_flag() {
+    let sys = (0..20u64)
+        .find_map(|seed| {
+            let mut rng = ChaCha8Rng::seed_from_u64(100 + seed);
+            let n = random_mlp(&mut rng, &[64, 24, 16, 4], 8);
+            let t = random_image(&mut rng, 64);
+            collision_system(&n, &t, &params("fc1", |_| {})).ok()
+        })
+        .expect("a collision system");
+    let highs = LpOptions {
+        solver: LpSolver::Highs,
+        ..LpOptions::default()
+    };
+    let e = VertexLp::new(&sys, &highs)
+        .err()
+        .expect("no HiGHS")
+        .to_string();
+    assert!(e.contains("HiGHS is not compiled"), "{e}");
+    assert!(e.contains("the LP `solver` parameter"), "{e}");
+    assert!(!e.contains("--lp-solver"), "{e}");
+}
+
 /// With `--features highs`: the dense dual simplex and HiGHS agree on the vertex LPs of random
 /// MLPs at both layers (optimal values to 1e-8 relative), and a dense failure (forced here by
 /// an iteration limit of 1) falls back to HiGHS with the same optimum.

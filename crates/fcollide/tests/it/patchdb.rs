@@ -2,7 +2,7 @@
 //! by the patch space exactly as the in-memory patches are; DCI indexes over a database.
 use fcollide::data::{embedded, mnist_split};
 use fcollide::patches::db::{
-    build, BuildParams, DatasetImages, ImageSource, PatchDb, PatchDbError, Projection,
+    build, built_from, BuildParams, DatasetImages, ImageSource, PatchDb, PatchDbError, Projection,
 };
 use fcollide::patches::extract::extract;
 use fcollide::patches::knn::{Budget, DciParams};
@@ -128,4 +128,51 @@ fn dci_index_over_a_database_and_projected_databases() {
     assert_eq!(other.vectors().dim(), 12);
     assert!(other.check_compatible(7, 1).is_ok());
     assert!(other.check_compatible(7, 3).is_err());
+}
+
+/// `built_from` says a database matches only the source, patch size, stride, number of
+/// images and projection it was built with, and names the first difference otherwise.
+#[test]
+fn built_from_names_what_differs_from_the_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = DatasetImages::embedded_train(0).unwrap();
+    let params = BuildParams {
+        size: 7,
+        stride: 3,
+        limit_images: Some(20),
+        description: None,
+    };
+    let path = dir.path().join("d.fcpd");
+    build(&src, &params, None, &path, &Silent).unwrap();
+    let db = PatchDb::open(&path).unwrap();
+    assert_eq!(built_from(&db, &src, &params, None), None);
+    let why = |p: &BuildParams, s: &dyn ImageSource, proj: Option<&Projection>| {
+        built_from(&db, s, p, proj).expect("a difference")
+    };
+    let size = BuildParams {
+        size: 5,
+        ..params.clone()
+    };
+    assert_eq!(why(&size, &src, None), "patch size 7 in the file, 5 now");
+    let stride = BuildParams {
+        stride: 1,
+        ..params.clone()
+    };
+    assert_eq!(why(&stride, &src, None), "stride 3 in the file, 1 now");
+    let more = BuildParams {
+        limit_images: Some(21),
+        ..params.clone()
+    };
+    assert_eq!(
+        why(&more, &src, None),
+        "number of images 20 in the file, 21 now"
+    );
+    // Another split seed: the same count and shape, other digits.
+    let other = DatasetImages::embedded_train(3).unwrap();
+    let w = why(&params, &other, None);
+    assert!(w.starts_with("images \"") && w.contains("seed 3"), "{w}");
+    // A projection the file was not built with.
+    let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(1);
+    let proj = Projection::gaussian(8, 49, &mut rng).unwrap();
+    assert!(why(&params, &src, Some(&proj)).starts_with("projection None in the file"));
 }

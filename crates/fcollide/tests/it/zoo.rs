@@ -364,10 +364,12 @@ fn batch_norm_on_one_side_is_named() {
     assert!(e.starts_with("vgg16_bn.pth: "), "{e}");
     assert!(
         e.contains("the file has batch-norm tensors (features.1.running_mean")
-            && e.contains("use --arch vgg16_bn"),
+            && e.contains("use the architecture `vgg16_bn`"),
         "{e}"
     );
     assert!(e.contains("not used by the model"), "{e}");
+    // The library names the architecture, not a command-line flag.
+    assert!(!e.contains("--arch"), "{e}");
     // A vgg16 file read as vgg16_bn.
     let file = zero_file(&key_shapes(&sds["vgg16"]));
     let e = zoo::fill(
@@ -380,7 +382,7 @@ fn batch_norm_on_one_side_is_named() {
     .unwrap_err()
     .to_string();
     assert!(
-        e.contains("has batch norm (bn1_1") && e.contains("use --arch vgg16"),
+        e.contains("has batch norm (bn1_1") && e.contains("use the architecture `vgg16`"),
         "{e}"
     );
     // A LeNet-5 with batch norm (the silent case) against lenet5: the unused tensors

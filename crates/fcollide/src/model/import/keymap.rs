@@ -38,7 +38,7 @@ use std::collections::HashMap;
 
 use super::tensors::{RawTensor, TensorMap};
 use super::ImportError;
-use crate::model::{zoo, Graph, Op, Shape};
+use crate::model::{torchvision, Graph, Op, Shape};
 
 /// How the file's tensors were matched to nodes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,7 +54,7 @@ pub enum Layout {
 }
 
 /// torchvision VGG-16 key prefixes for fcollide's `vgg16` node names (the table
-/// [`zoo::aliases`] gives for `vgg16`).
+/// [`crate::model::zoo::aliases`] gives for `vgg16`).
 pub const TORCHVISION_VGG16: [(&str, &str); 16] = [
     ("features.0", "conv1_1"),
     ("features.2", "conv1_2"),
@@ -83,17 +83,6 @@ pub struct MatchOptions {
     pub aliases: Vec<(String, String)>,
     /// Keys (as in the file, or after the rewriting) accepted and not used.
     pub ignore: Vec<String>,
-}
-
-impl MatchOptions {
-    /// Options for a template of architecture `arch`: its alias table ([`zoo::aliases`]), no
-    /// rules.
-    pub fn for_arch(arch: &str) -> Self {
-        MatchOptions {
-            aliases: zoo::aliases(arch),
-            ..Default::default()
-        }
-    }
 }
 
 /// The outcome of [`fill`].
@@ -523,8 +512,8 @@ fn batchnorm_hint(template: &Graph, entries: &[Entry], active: &[usize]) -> Opti
     let arch = &template.arch;
     if !file_bn.is_empty() && model_bn.is_empty() {
         let with_bn = format!("{arch}_bn");
-        let fix = if zoo::NAMES.contains(&with_bn.as_str()) {
-            format!("use --arch {with_bn}")
+        let fix = if torchvision::NAMES.contains(&with_bn.as_str()) {
+            format!("use the architecture `{with_bn}` (the `arch` parameter)")
         } else {
             "use an architecture with batch norm (in a spec: batchnorm nodes), or fold the batch norm into the layers before it when exporting".into()
         };
@@ -534,7 +523,9 @@ fn batchnorm_hint(template: &Graph, entries: &[Entry], active: &[usize]) -> Opti
         ))
     } else if file_bn.is_empty() && !model_bn.is_empty() && !active.is_empty() {
         let fix = match arch.strip_suffix("_bn") {
-            Some(base) if zoo::NAMES.contains(&base) => format!(": use --arch {base}"),
+            Some(base) if torchvision::NAMES.contains(&base) => {
+                format!(": use the architecture `{base}` (the `arch` parameter)")
+            }
             _ => String::new(),
         };
         Some(format!(

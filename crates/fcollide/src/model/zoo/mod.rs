@@ -41,34 +41,9 @@ mod resnet;
 mod squeezenet;
 mod vgg;
 
-/// The names [`template`] knows.
-pub const NAMES: [&str; 25] = [
-    "resnet18",
-    "resnet34",
-    "resnet50",
-    "resnet101",
-    "resnet152",
-    "resnext50_32x4d",
-    "resnext101_32x8d",
-    "wide_resnet50_2",
-    "wide_resnet101_2",
-    "alexnet",
-    "vgg11",
-    "vgg13",
-    "vgg16",
-    "vgg19",
-    "vgg11_bn",
-    "vgg13_bn",
-    "vgg16_bn",
-    "vgg19_bn",
-    "mobilenet_v2",
-    "densenet121",
-    "densenet161",
-    "densenet169",
-    "densenet201",
-    "squeezenet1_0",
-    "squeezenet1_1",
-];
+/// The names [`template`] knows (defined in [`crate::model::torchvision`], which the file
+/// readers use without depending on the templates).
+pub use super::torchvision::NAMES;
 
 /// The most classes a template may have (a guard against absurd shapes in files and specs).
 pub const MAX_CLASSES: usize = 1 << 20;
@@ -219,6 +194,18 @@ pub fn build(name: &str, opts: &ZooOptions) -> Result<Graph, ModelError> {
 /// torchvision's module paths (the VGG family); empty for the others and for unknown names.
 pub fn aliases(name: &str) -> Vec<(String, String)> {
     vgg::aliases(name).unwrap_or_default()
+}
+
+impl MatchOptions {
+    /// Options for a template of architecture `arch`: its alias table ([`aliases`]), no
+    /// rules. (Defined here, beside the templates and their tables, so that the key matching
+    /// in [`keymap`] does not depend on the templates.)
+    pub fn for_arch(arch: &str) -> Self {
+        MatchOptions {
+            aliases: aliases(arch),
+            ..Default::default()
+        }
+    }
 }
 
 /// The node of the final classifier layer (whose weight's first dimension is the number of

@@ -489,6 +489,86 @@ fn finish_writer(w: BufWriter<File>) -> std::io::Result<File> {
     w.into_inner().map_err(|e| e.into_error())
 }
 
+/// The description [`build`] records: `params.description`, else the source's (and how many
+/// of its images were used).
+fn description(source: &dyn ImageSource, params: &BuildParams, n_images: usize) -> String {
+    match &params.description {
+        Some(d) => d.clone(),
+        None if n_images < source.len() => {
+            format!("{}; the first {n_images} of them", source.description())
+        }
+        None => source.description(),
+    }
+}
+
+/// Whether `db` is what [`build`] would write for `source`, `params` and `projection`:
+/// `None` when everything that shaped it matches its header (the source's description, which
+/// names the data and, for the embedded digits, the split seed; the names of the images it
+/// was cut from, in order; the image shape; the patch size and stride; the number of images;
+/// the projection's dimension and seed), else the first difference in words. The images'
+/// pixels are not compared: a folder whose files were changed in place under the same names
+/// reads as the same.
+pub fn built_from(
+    db: &super::PatchDb,
+    source: &dyn ImageSource,
+    params: &BuildParams,
+    projection: Option<&Projection>,
+) -> Option<String> {
+    let h = db.header();
+    let n_images = source.len().min(params.limit_images.unwrap_or(usize::MAX));
+    let want_projection = projection.map(|p| ProjectionInfo {
+        dim: p.dim,
+        seed: p.seed,
+    });
+    let want_description = description(source, params, n_images);
+    let differs = |what: &str, file: String, now: String| {
+        Some(format!("{what} {file} in the file, {now} now"))
+    };
+    if h.size != params.size {
+        return differs("patch size", h.size.to_string(), params.size.to_string());
+    }
+    if h.stride != params.stride {
+        return differs("stride", h.stride.to_string(), params.stride.to_string());
+    }
+    if h.image_shape != source.shape() {
+        return differs(
+            "image shape",
+            format!("{:?}", h.image_shape),
+            format!("{:?}", source.shape()),
+        );
+    }
+    if h.n_images != n_images {
+        return differs(
+            "number of images",
+            h.n_images.to_string(),
+            n_images.to_string(),
+        );
+    }
+    if h.projection != want_projection {
+        return differs(
+            "projection",
+            format!("{:?}", h.projection),
+            format!("{want_projection:?}"),
+        );
+    }
+    if h.description != want_description {
+        return differs(
+            "images",
+            format!("\"{}\"", h.description),
+            format!("\"{want_description}\""),
+        );
+    }
+    (0..n_images)
+        .find(|&i| db.image_name(i) != Some(source.name(i).as_str()))
+        .map(|i| {
+            format!(
+                "image {i} is {} in the file, {} now",
+                db.image_name(i).unwrap_or("missing"),
+                source.name(i)
+            )
+        })
+}
+
 /// Cuts every `s×s` window at stride `t` of the first `limit_images` images of `source`,
 /// optionally projects them with `projection` (built for `C·s·s` values), and writes the
 /// database to `out` (format in the module docs), atomically. Images are processed a chunk
@@ -564,13 +644,7 @@ pub fn build(
             dim: p.dim,
             seed: p.seed,
         }),
-        description: match &params.description {
-            Some(d) => d.clone(),
-            None if n_images < source.len() => {
-                format!("{}; the first {n_images} of them", source.description())
-            }
-            None => source.description(),
-        },
+        description: description(source, params, n_images),
     };
     let layout = Layout::new(
         (n as u64, dim as u64, raw_dim as u64),

@@ -74,8 +74,8 @@ mod build;
 mod error;
 
 pub use build::{
-    build, open_dataset, BuildParams, DatasetImages, IdxImageFile, ImageFolder, ImageSource,
-    Projection, SourceOptions,
+    build, built_from, open_dataset, BuildParams, DatasetImages, IdxImageFile, ImageFolder,
+    ImageSource, Projection, SourceOptions,
 };
 pub use error::PatchDbError;
 
@@ -83,7 +83,7 @@ use super::extract::PatchSource;
 use super::knn::{DciIndex, DciParams, Neighbours, Vectors};
 use super::view::PatchView;
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// First 8 bytes of a patch database file.
@@ -101,7 +101,7 @@ const FLAG_PROJECTED: u32 = 1;
 const FLAG_SEED: u32 = 2;
 
 /// The random projection of a database, as recorded in its header.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProjectionInfo {
     /// Dimension of the projected rows.
     pub dim: usize,
@@ -110,7 +110,7 @@ pub struct ProjectionInfo {
 }
 
 /// What a patch database holds (its header and description).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PatchDbHeader {
     /// Number of patches `n`.
     pub n: usize,
