@@ -952,7 +952,12 @@ fn patch_database_build_info_index_query() {
         "--levels",
         "0",
     ]);
-    assert_clean_failure(&o, &["num_levels"]);
+    assert_clean_failure(&o, &["--levels"]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "a refused flag value is a usage error"
+    );
     let o = fcollide(&[
         "patches",
         "index",
@@ -962,7 +967,7 @@ fn patch_database_build_info_index_query() {
         "--field-of-view",
         "0",
     ]);
-    assert_clean_failure(&o, &["field_of_view"]);
+    assert_clean_failure(&o, &["--field-of-view"]);
     // A window given by its corner.
     let o = fcollide(&[
         "patches", "query", &db, "--image", &png, "--k", "1", "--row", "0", "--col", "4",
