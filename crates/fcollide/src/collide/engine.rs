@@ -9,7 +9,6 @@ use super::region::{LockTerm, RegionLock};
 use crate::linalg::gemm_strided;
 use crate::model::network::{batch, to_vec};
 use crate::model::{Graph, ModelError, Network};
-use burn::module::Module;
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
@@ -167,18 +166,35 @@ pub struct AutodiffEngine {
 impl AutodiffEngine {
     /// The engine for node `layer` of `net` on `device` (made an autodiff device here).
     pub fn new(net: &Graph, layer: usize, device: &Device) -> Result<Self, ModelError> {
-        let device = device.clone().autodiff();
-        Ok(Self {
-            // Only the input needs a gradient: no weight gradients are computed.
-            net: Network::from_graph(net, &device)?.no_grad(),
+        Ok(Self::with_network(
+            Network::from_graph(net, device)?,
             layer,
             device,
-            d: net.input_len(),
+        ))
+    }
+
+    /// The engine for node `layer` of `model`, a network built on the plain `device`
+    /// (cloning a [`Network`] shares its weights, so one copy serves the search, the
+    /// predictions and the verification). Its weights stay constants: only the input,
+    /// created on the autodiff device, is tracked, so no weight gradients are computed.
+    pub fn with_network(model: Network, layer: usize, device: &Device) -> Self {
+        let device = device.clone().autodiff();
+        let d = model.structure().input_len();
+        Self {
+            net: model,
+            layer,
+            device,
+            d,
             lock: Vec::new(),
             lock_weight: 0.0,
             state: None,
             penalty: Vec::new(),
-        })
+        }
+    }
+
+    /// The network the engine runs (on the plain device).
+    pub fn network(&self) -> &Network {
+        &self.net
     }
 }
 

@@ -22,6 +22,6 @@ pub use params::{BoxMethod, Engine, UnitChoice, ValidVertexParams, VertexParams}
 pub use penalty::Penalty;
 pub use region::{RegionLock, RegionMode};
 pub use search::{
-    feature_rel_err, find_vertices, find_vertices_checkpointed, find_vertices_in, VertexSet,
-    VertexStats,
+    feature_rel_err, find_vertices, find_vertices_checkpointed, find_vertices_in,
+    find_vertices_pixels, find_vertices_shared, VertexSet, VertexStats,
 };

@@ -108,15 +108,17 @@ pub fn feature_rel_err(a: &[f32], b: &[f32]) -> f64 {
 
 fn pick_engine(
     net: &Graph,
+    model: &Network,
     layer: usize,
     params: &ValidVertexParams,
     device: &Device,
 ) -> Result<Box<dyn GradientEngine>, CollideError> {
     let affine = || AffineEngine::new(net, layer);
+    let autodiff = || AutodiffEngine::with_network(model.clone(), layer, device);
     Ok(match params.engine {
         Engine::Auto => match affine() {
             Some(e) => Box::new(e),
-            None => Box::new(AutodiffEngine::new(net, layer, device)?),
+            None => Box::new(autodiff()),
         },
         Engine::Affine => Box::new(affine().ok_or_else(|| CollideError::Param {
             param: "engine",
@@ -125,7 +127,7 @@ fn pick_engine(
                 params.layer
             ),
         })?),
-        Engine::Autodiff => Box::new(AutodiffEngine::new(net, layer, device)?),
+        Engine::Autodiff => Box::new(autodiff()),
     })
 }
 
@@ -181,18 +183,50 @@ pub fn find_vertices_checkpointed(
     progress: &dyn Progress,
     ckpt: Option<&Checkpointing>,
 ) -> Result<VertexSet, CollideError> {
+    let model = Network::from_graph(net, device)?;
+    find_vertices_pixels(net, &model, (target, init), params, device, progress, ckpt)
+}
+
+/// [`find_vertices_checkpointed`] with a network already built ([`find_vertices_shared`]).
+pub fn find_vertices_pixels(
+    net: &Graph,
+    model: &Network,
+    io: (&[f32], &[f32]),
+    params: &ValidVertexParams,
+    device: &Device,
+    progress: &dyn Progress,
+    ckpt: Option<&Checkpointing>,
+) -> Result<VertexSet, CollideError> {
     let (lo, hi) = net.pixel_bounds;
     let pbox = PixelBox {
         lo,
         hi,
         method: params.box_method,
     };
-    find_vertices_in(net, (target, init), params, device, progress, ckpt, &pbox)
+    find_vertices_shared(net, model, io, params, device, progress, ckpt, &pbox)
 }
 
 /// [`find_vertices_checkpointed`] over another search space (e.g. patch compositions).
 pub fn find_vertices_in(
     net: &Graph,
+    io: (&[f32], &[f32]),
+    params: &ValidVertexParams,
+    device: &Device,
+    progress: &dyn Progress,
+    ckpt: Option<&Checkpointing>,
+    space: &dyn Parameterization,
+) -> Result<VertexSet, CollideError> {
+    let model = Network::from_graph(net, device)?;
+    find_vertices_shared(net, &model, io, params, device, progress, ckpt, space)
+}
+
+/// [`find_vertices_in`] with `model`, `net` already built on the plain `device` (by
+/// [`Network::from_graph`]): the search and its final predictions share its weights instead
+/// of copying them again (for VGG-16, 528 MiB a copy).
+#[allow(clippy::too_many_arguments)]
+pub fn find_vertices_shared(
+    net: &Graph,
+    model: &Network,
     (target, init): (&[f32], &[f32]),
     params: &ValidVertexParams,
     device: &Device,
@@ -221,7 +255,7 @@ pub fn find_vertices_in(
     let point = net.collision_point(&params.layer)?;
     let layer = point.pre;
     let act = Activation::of(&net.nodes[point.relu].op).unwrap_or(Activation::Relu);
-    let mut engine = pick_engine(net, layer, params, device)?;
+    let mut engine = pick_engine(net, model, layer, params, device)?;
     let lockable = net
         .nodes
         .iter()
@@ -444,7 +478,6 @@ pub fn find_vertices_in(
     let y = engine.forward(&u);
     let terms: Vec<LossTerms> = obj.eval(&y, &mut gy);
     let region_penalty = engine.region_penalty();
-    let model = Network::from_graph(net, device)?;
     let probs = model.predict(&u, device);
     let bad_vertex = u
         .iter()

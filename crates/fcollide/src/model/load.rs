@@ -82,21 +82,12 @@ fn is_onnx(path: &Path) -> bool {
         .unwrap_or(false)
 }
 
-/// The template of architecture `name` for the weights in `bytes`: a torchvision template
-/// ([`zoo::NAMES`]) with as many classes as the file's classifier weight has rows, or one of
-/// fcollide's own ([`arch::ARCHITECTURES`]).
-fn template_for(name: &str, bytes: &[u8], path: &Path) -> Result<Graph, Error> {
-    if !zoo::NAMES.contains(&name) {
-        return Ok(arch::by_name(
-            name,
-            &mut rand_chacha::ChaCha8Rng::seed_from_u64(0),
-        )?);
-    }
-    let p = path.display().to_string();
-    let format = import::detect_format(bytes, &p)?;
-    let tensors = import::read_tensors(bytes, format, &p)?;
+/// The template of torchvision architecture `name` ([`zoo::NAMES`]) for the file's
+/// `tensors`: as many classes as the file's classifier weight has rows. Its weights are
+/// replaced when it is filled.
+fn zoo_template(name: &str, tensors: &import::TensorMap) -> Result<Graph, Error> {
     let num_classes =
-        zoo::num_classes(name, &tensors, &import::MatchOptions::for_arch(name)).unwrap_or(1000);
+        zoo::num_classes(name, tensors, &import::MatchOptions::for_arch(name)).unwrap_or(1000);
     Ok(zoo::build(
         name,
         &zoo::ZooOptions {
@@ -104,6 +95,33 @@ fn template_for(name: &str, bytes: &[u8], path: &Path) -> Result<Graph, Error> {
             ..zoo::ZooOptions::default()
         },
     )?)
+}
+
+/// Reads a weights file once and moves its tensors into the template of `arch` (one of
+/// fcollide's own, [`arch::ARCHITECTURES`], checked before the file is read, or a
+/// torchvision one): the file's mapping is released before the template is filled, and no
+/// weight is held twice (the peak is the file's pages plus one copy of the tensors).
+/// Returns the network, the format and the layout that matched.
+fn load_with_arch(arch: &str, path: &Path) -> Result<(Graph, Format, Layout), Error> {
+    let own = match zoo::NAMES.contains(&arch) {
+        true => None,
+        false => Some(arch::by_name(
+            arch,
+            &mut rand_chacha::ChaCha8Rng::seed_from_u64(0),
+        )?),
+    };
+    let p = path.display().to_string();
+    let (tensors, format) = {
+        let map = import::safetensors::map_file(path)?;
+        let format = import::detect_format(&map, &p)?;
+        (import::read_tensors(&map, format, &p)?, format)
+    };
+    let template = match own {
+        Some(t) => t,
+        None => zoo_template(arch, &tensors)?,
+    };
+    let (g, layout) = import::fill_tensors(tensors, &p, template, &[])?;
+    Ok((g, format, layout))
 }
 
 /// Loads the model at `path` (see the module doc).
@@ -134,18 +152,13 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Loaded, Error> {
             NormalizationSource::File,
         )
     } else if let Some(a) = &options.arch {
-        let map = import::safetensors::map_file(path)?;
-        let template = template_for(a, &map, path)?;
-        let (g, layout) =
-            import::load_weights_bytes(&map, &path.display().to_string(), None, &template, &[])?;
+        let (g, format, layout) = load_with_arch(a, path)?;
         let src = if layout == Layout::TfNpz {
             NormalizationSource::File
         } else {
             NormalizationSource::Template
         };
-        let format = import::detect_format(&map, &path.display().to_string())
-            .map(|f| format!("{f:?}").to_lowercase())
-            .unwrap_or_default();
+        let format = format!("{format:?}").to_lowercase();
         (g, format, Some(format!("{layout:?}")), src)
     } else {
         let g = io::load(path, None).map_err(|e| refine_unknown(path, e))?;

@@ -112,6 +112,8 @@ pub struct Network {
     conv: Vec<Conv>,
     #[module(skip)]
     steps: Vec<Step>,
+    /// The structure: the weights of linear and convolution layers live only in `dense`
+    /// and `conv` ([`Graph::without_weights`]).
     #[module(skip)]
     graph: Graph,
     #[module(skip)]
@@ -319,7 +321,7 @@ impl Network {
             conv,
             steps,
             last_use: graph.last_use(),
-            graph: graph.clone(),
+            graph: graph.without_weights(),
             shapes,
         })
     }
@@ -362,8 +364,10 @@ impl Network {
         graph
     }
 
-    /// The graph this network was built from (weights as built, not as trained).
-    pub fn graph(&self) -> &Graph {
+    /// The structure of the graph this network was built from: without the weights and
+    /// biases of its linear and convolution layers ([`Graph::without_weights`]; those are
+    /// in [`Network::to_graph`]).
+    pub fn structure(&self) -> &Graph {
         &self.graph
     }
 

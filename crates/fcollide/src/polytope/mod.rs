@@ -10,4 +10,6 @@ pub use certificate::{certify_hull, HullCertificate};
 pub use metrics::{dataset_pairwise_l2, l2, mean_pairwise_l2};
 pub use sample::{combine, dirichlet_weights, sample_polytope};
 pub use verdict::{verdict, Evidence, Verdict, DEFAULT_COLLISION_TOL};
-pub use verify::{check_samples, verify, verify_with_progress, Verification, MAX_SAMPLES};
+pub use verify::{
+    check_samples, verify, verify_shared, verify_with_progress, Verification, MAX_SAMPLES,
+};

@@ -121,12 +121,31 @@ pub fn verify(
 }
 
 /// Bytes of activations one batch of polytope samples may hold (the batch size shrinks for
-/// big models: a VGG-16 image carries ≈ 60 MB of activations).
-const SAMPLE_BATCH_BYTES: usize = 1 << 30;
+/// big models: a VGG-16 image carries ≈ 60 MB of activations, so 4 images a batch; #17's
+/// bar is a peak RSS of 2 GB for VGG-16).
+const SAMPLE_BATCH_BYTES: usize = 1 << 28;
 
 /// [`verify`], reporting the samples and the certificate to `progress`.
 pub fn verify_with_progress(
     net: &Graph,
+    target: &[f32],
+    set: &VertexSet,
+    n: usize,
+    device: &Device,
+    rng: &mut impl Rng,
+    progress: &dyn crate::progress::Progress,
+) -> Result<(Verification, Vec<f32>), CollideError> {
+    check_samples(n, net.input_len())?;
+    let model = Network::from_graph(net, device)?;
+    verify_shared(net, &model, target, set, n, device, rng, progress)
+}
+
+/// [`verify_with_progress`] with `model`, `net` already built on `device` (by
+/// [`Network::from_graph`]), whose weights it shares instead of copying them again.
+#[allow(clippy::too_many_arguments)]
+pub fn verify_shared(
+    net: &Graph,
+    model: &Network,
     target: &[f32],
     set: &VertexSet,
     n: usize,
@@ -155,7 +174,6 @@ pub fn verify_with_progress(
     let point = net.collision_point(&set.layer)?;
     let layer = point.pre;
     let act = Activation::of(&net.nodes[point.relu].op).unwrap_or(Activation::Relu);
-    let model = Network::from_graph(net, device)?;
     let samples = sample_polytope(&set.vertices, d, n, rng);
     let tp = model.predict(target, device);
     let yt = model.activations(target, layer, device).remove(0);

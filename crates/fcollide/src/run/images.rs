@@ -10,12 +10,12 @@ use super::record::{
     DatasetFacts, MachineInfo, ModelFacts, RowRecord, RunRecord, TargetFacts, TopK, GIVEN_IMAGES,
 };
 use crate::collide::io::{save_vertices, VertexFile};
-use crate::collide::{find_vertices_checkpointed, find_vertices_in, Checkpointing};
+use crate::collide::{find_vertices_pixels, find_vertices_shared, Checkpointing};
 use crate::model::{argmax, Graph, Network};
 use crate::patches::select::compose_candidates;
 use crate::patches::space::PatchSpace;
 use crate::patches::view::PatchView;
-use crate::polytope::{l2, verify_with_progress};
+use crate::polytope::{l2, verify_shared};
 use crate::progress::Progress;
 use crate::{Error, Result};
 use burn::tensor::Device;
@@ -77,6 +77,8 @@ pub fn reproduce_images(
         source,
     })?;
     let vparams = p.vertex.clone().check()?;
+    // One network for the searches, the predictions and the verifications (they share its
+    // weights).
     let model = Network::from_graph(net, device)?;
     let ds_l2 = l2(target, other);
     let mut rows = Vec::new();
@@ -111,21 +113,17 @@ pub fn reproduce_images(
                     init_weight: pp.init_weight,
                 };
                 let io = (target, init);
-                find_vertices_in(net, io, &vparams, device, progress, Some(&ckpt), &space)?
+                let (m, c) = (&model, Some(&ckpt));
+                find_vertices_shared(net, m, io, &vparams, device, progress, c, &space)?
             }
-            None => find_vertices_checkpointed(
-                net,
-                target,
-                init,
-                &vparams,
-                device,
-                progress,
-                Some(&ckpt),
-            )?,
+            None => {
+                let (m, c) = (&model, Some(&ckpt));
+                find_vertices_pixels(net, m, (target, init), &vparams, device, progress, c)?
+            }
         };
         let mut srng = ChaCha8Rng::seed_from_u64(p.seed.wrapping_add(100 + r as u64));
-        let (v, samples) =
-            verify_with_progress(net, target, &set, p.samples, device, &mut srng, progress)?;
+        let (m, rng) = (&model, &mut srng);
+        let (v, samples) = verify_shared(net, m, target, &set, p.samples, device, rng, progress)?;
         let probs = model.predict(&set.vertices, device);
         let file = format!("vertices-row{}.safetensors", r + 1);
         save_vertices(

@@ -381,15 +381,41 @@ impl Graph {
         self.nodes.iter().map(|n| n.op.param_count()).sum()
     }
 
-    /// The same graph with every parameter vector emptied (the structure alone).
+    /// The same graph with every parameter vector emptied (the structure alone). The
+    /// weights are never copied, so this costs no memory for them.
     pub fn structure(&self) -> Graph {
-        let mut g = self.clone();
-        for n in &mut g.nodes {
-            for (_, v) in n.op.params_mut() {
-                v.clear();
+        self.map_ops(|op| op.structure())
+    }
+
+    /// The same graph with the weights and biases of its linear and convolution layers
+    /// emptied (batch-norm statistics and the other small constants are kept): what a
+    /// [`Network`](crate::model::Network) keeps beside its own copy of those weights. The
+    /// weights are never copied.
+    pub fn without_weights(&self) -> Graph {
+        self.map_ops(|op| {
+            if op.has_weights() {
+                op.structure()
+            } else {
+                op.clone()
             }
+        })
+    }
+
+    fn map_ops(&self, f: impl Fn(&Op) -> Op) -> Graph {
+        Graph {
+            arch: self.arch.clone(),
+            input_shape: self.input_shape,
+            pixel_bounds: self.pixel_bounds,
+            nodes: self
+                .nodes
+                .iter()
+                .map(|n| Node {
+                    name: n.name.clone(),
+                    op: f(&n.op),
+                    inputs: n.inputs.clone(),
+                })
+                .collect(),
         }
-        g
     }
 
     /// For each node, the index of the last node that reads it (itself when none does): when

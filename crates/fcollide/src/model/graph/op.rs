@@ -435,6 +435,54 @@ impl Op {
         }
     }
 
+    /// The op with every parameter vector ([`Op::params_mut`]) empty; the rest is cloned
+    /// (the parameters are never copied).
+    pub fn structure(&self) -> Op {
+        let empty = |b: &Option<Vec<f32>>| b.as_ref().map(|_| Vec::new());
+        match self {
+            Op::Linear {
+                in_features,
+                out_features,
+                bias,
+                ..
+            } => Op::Linear {
+                in_features: *in_features,
+                out_features: *out_features,
+                weight: Vec::new(),
+                bias: empty(bias),
+            },
+            Op::Conv2d {
+                in_channels,
+                out_channels,
+                kernel,
+                stride,
+                padding,
+                dilation,
+                groups,
+                bias,
+                ..
+            } => Op::Conv2d {
+                in_channels: *in_channels,
+                out_channels: *out_channels,
+                kernel: *kernel,
+                stride: *stride,
+                padding: *padding,
+                dilation: *dilation,
+                groups: *groups,
+                weight: Vec::new(),
+                bias: empty(bias),
+            },
+            Op::BatchNorm { eps, .. } => Op::BatchNorm {
+                eps: *eps,
+                weight: Vec::new(),
+                bias: Vec::new(),
+                mean: Vec::new(),
+                var: Vec::new(),
+            },
+            other => other.clone(),
+        }
+    }
+
     /// Batch norm as a per-channel `x·scale + shift`: `scale = γ/√(σ² + ε)`,
     /// `shift = β − μ·scale`, in f64.
     pub fn batchnorm_scale_shift(&self) -> Option<(Vec<f64>, Vec<f64>)> {

@@ -753,7 +753,9 @@ pub fn fill(
     for (pi, p) in ps.iter().enumerate() {
         let e = &mut entries[assign[pi]];
         let data = if layout == Layout::TfNpz {
-            from_tf(&e.tensor, p).data
+            let d = from_tf(&e.tensor, p).data;
+            e.tensor.data = Vec::new(); // the file's layout is not needed any more
+            d
         } else {
             std::mem::take(&mut e.tensor.data)
         };
@@ -783,6 +785,7 @@ pub fn fill(
 
 /// [`fill`] for a borrowed template and map, with the template's aliases
 /// ([`MatchOptions::for_arch`]) and the prefix `rules`; returns the graph and the layout.
+/// The map is copied: [`super::fill_tensors`] moves an owned one instead.
 pub fn fill_template(
     template: &Graph,
     tensors: &TensorMap,
@@ -793,7 +796,7 @@ pub fn fill_template(
         remap: rules.to_vec(),
         ..MatchOptions::for_arch(&template.arch)
     };
-    let m = fill(template.clone(), tensors.clone(), &opts, path)?;
+    let m = fill(template.without_weights(), tensors.clone(), &opts, path)?;
     Ok((m.graph, m.layout))
 }
 

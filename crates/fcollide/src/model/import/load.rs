@@ -1,5 +1,5 @@
 //! Format detection and loading weights into a template.
-use super::keymap::{fill_template, to_tensor_map, Layout};
+use super::keymap::{fill, to_tensor_map, Layout, MatchOptions};
 use super::safetensors::{looks_like_safetensors, map_file, read_safetensors};
 use super::tensors::TensorMap;
 use super::zip::ZipArchive;
@@ -123,7 +123,8 @@ pub fn vgg_npz_normalize() -> Op {
 
 /// Loads weights from bytes into `template` (format by `format` or magic); with the TF `.npz`
 /// layout and 3 input channels, the network's first `Normalize` becomes [`vgg_npz_normalize`].
-/// Returns the network and the layout that matched.
+/// Returns the network and the layout that matched. Only the template's structure is used
+/// (its weights are never copied).
 pub fn load_weights_bytes(
     bytes: &[u8],
     path: &str,
@@ -136,7 +137,23 @@ pub fn load_weights_bytes(
         None => detect_format(bytes, path)?,
     };
     let tensors = read_tensors(bytes, format, path)?;
-    let (mut net, layout) = fill_template(template, &tensors, remap, path)?;
+    fill_tensors(tensors, path, template.without_weights(), remap)
+}
+
+/// [`load_weights_bytes`] for tensors already read: they are moved into `template` (whose
+/// weights are replaced, never read), so no weight is held twice.
+pub fn fill_tensors(
+    tensors: TensorMap,
+    path: &str,
+    template: Graph,
+    remap: &[(String, String)],
+) -> Result<(Graph, Layout), ImportError> {
+    let opts = MatchOptions {
+        remap: remap.to_vec(),
+        ..MatchOptions::for_arch(&template.arch)
+    };
+    let m = fill(template, tensors, &opts, path)?;
+    let (mut net, layout) = (m.graph, m.layout);
     finite(&net, path)?;
     if layout == Layout::TfNpz && net.input_shape[0] == 3 {
         match net.nodes.get_mut(1) {

@@ -45,7 +45,8 @@ pub mod zip;
 pub use error::ImportError;
 pub use keymap::{fill_template, Layout, MatchOptions, Matched, TORCHVISION_VGG16};
 pub use load::{
-    detect_format, load_onnx, load_weights_auto, load_weights_bytes, read_tensors, Format,
+    detect_format, fill_tensors, load_onnx, load_weights_auto, load_weights_bytes, read_tensors,
+    Format,
 };
 pub use spec::{load_model, load_model_detailed, Loaded, ModelSpec, Preprocess};
 pub use tensors::{RawTensor, TensorMap};
