@@ -236,6 +236,23 @@ pub fn save_png(img: &RgbImage, path: impl AsRef<Path>) -> Result<(), ReportErro
     write_atomic(path, &bytes)
 }
 
+/// Writes `img` as PNG to `path`, atomically, and when `path` ends in `.png` the vector
+/// version `svg()` beside it (`NAME.svg`): what [`Grid::save`] and the plot's `save` do.
+pub(super) fn save_png_and_svg(
+    img: &RgbImage,
+    svg: impl FnOnce() -> Result<String, ReportError>,
+    path: &Path,
+) -> Result<(), ReportError> {
+    save_png(img, path)?;
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("png"))
+    {
+        write_atomic(path.with_extension("svg"), svg()?.as_bytes())?;
+    }
+    Ok(())
+}
+
 impl Grid {
     /// An empty grid for images of shape `[C, H, W]`, value range `0..1`,
     /// default upscaling (longer side ≥ 112 px), 8 px margins and 2× text.
@@ -767,15 +784,7 @@ impl Grid {
     /// Renders the grid and writes it as PNG to `path`, atomically; when `path` ends in
     /// `.png`, the [`Grid::to_svg`] version goes beside it (`NAME.svg`).
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), ReportError> {
-        let path = path.as_ref();
-        save_png(&self.render()?, path)?;
-        if path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("png"))
-        {
-            write_atomic(path.with_extension("svg"), self.to_svg()?.as_bytes())?;
-        }
-        Ok(())
+        save_png_and_svg(&self.render()?, || self.to_svg(), path.as_ref())
     }
 }
 

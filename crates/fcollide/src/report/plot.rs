@@ -14,9 +14,9 @@ use image::{Rgb, RgbImage};
 
 use super::draw::{fill_rect, line, marker, rect_outline, Clip, Marker};
 use super::font::{draw_text, draw_text_up, text_height, text_width};
-use super::grid::{encode_png, save_png};
+use super::grid::{encode_png, save_png_and_svg};
 
-use super::{write_atomic, ReportError};
+use super::ReportError;
 
 const PALETTE: [[u8; 3]; 10] = [
     [31, 119, 180],
@@ -592,15 +592,7 @@ impl Plot {
     /// Renders the chart and writes it as PNG to `path`, atomically; when `path` ends in
     /// `.png`, the [`Plot::to_svg`] version goes beside it (`NAME.svg`).
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), ReportError> {
-        let path = path.as_ref();
-        save_png(&self.render()?, path)?;
-        if path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("png"))
-        {
-            write_atomic(path.with_extension("svg"), self.to_svg()?.as_bytes())?;
-        }
-        Ok(())
+        save_png_and_svg(&self.render()?, || self.to_svg(), path.as_ref())
     }
 }
 
