@@ -131,6 +131,11 @@ pub(super) fn marker(
     }
 }
 
+/// `c` as a CSS/SVG colour, `#rrggbb` (the SVG renderers of the grid and the plot).
+pub(super) fn hex(c: [u8; 3]) -> String {
+    format!("#{:02x}{:02x}{:02x}", c[0], c[1], c[2])
+}
+
 /// Maps `t ∈ [0, 1]` through an "inferno"-like colormap (black → purple →
 /// red → orange → pale yellow). NaN maps to black; values are clamped.
 pub(super) fn heat_color(t: f32) -> [u8; 3] {

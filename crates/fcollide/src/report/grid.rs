@@ -16,7 +16,7 @@ use std::path::Path;
 
 use image::{ImageEncoder, Rgb, RgbImage};
 
-use super::draw::{fill_rect, heat_color, rect_outline};
+use super::draw::{fill_rect, heat_color, hex, rect_outline};
 use super::font::{draw_text, draw_text_up, text_height, text_width};
 use super::{write_atomic, ReportError};
 
@@ -664,7 +664,6 @@ impl Grid {
         let font = th as f32 * 1.15;
         let shared = self.shared_heat_max();
         let mut o = String::new();
-        let hex = |c: [u8; 3]| format!("#{:02x}{:02x}{:02x}", c[0], c[1], c[2]);
         let _ = writeln!(
             o,
             r#"<svg xmlns="http://www.w3.org/2000/svg" width="{0}" height="{1}" viewBox="0 0 {0} {1}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="{font:.1}">"#,

@@ -12,7 +12,7 @@ use std::path::Path;
 
 use image::{Rgb, RgbImage};
 
-use super::draw::{fill_rect, line, marker, rect_outline, Clip, Marker};
+use super::draw::{fill_rect, hex, line, marker, rect_outline, Clip, Marker};
 use super::font::{draw_text, draw_text_up, text_height, text_width};
 use super::grid::{encode_png, save_png_and_svg};
 
@@ -633,10 +633,6 @@ impl Canvas for RgbImage {
 struct SvgCanvas {
     out: String,
     clips: Vec<Clip>,
-}
-
-fn hex(c: [u8; 3]) -> String {
-    format!("#{:02x}{:02x}{:02x}", c[0], c[1], c[2])
 }
 
 impl SvgCanvas {
