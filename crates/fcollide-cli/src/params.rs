@@ -84,14 +84,31 @@ fn refused(e: &anyhow::Error) -> Option<BadParam> {
 /// `e` as a usage error (exit 2) naming the flag, when the library refused one of the
 /// parameters in `flags`; otherwise `e` unchanged.
 pub fn name_flag(e: impl Into<anyhow::Error>, flags: Flags) -> anyhow::Error {
-    let e = e.into();
-    let named = refused(&e).and_then(|b| {
+    named(e.into(), |param| {
         flags
             .iter()
-            .find(|(param, _)| *param == b.param)
-            .map(|(_, f)| usage(format!("invalid value for {f}: {}", b.msg)))
-    });
-    named.unwrap_or(e)
+            .find(|(p, _)| *p == param)
+            .map(|(_, f)| f.to_string())
+    })
+}
+
+/// [`name_flag`] for a command whose every parameter is a flag: the one in `overrides`, else
+/// the parameter's own name spelled as a flag (`lr_final` → `--lr-final`).
+pub fn name_flag_dashed(e: impl Into<anyhow::Error>, overrides: Flags) -> anyhow::Error {
+    named(e.into(), |param| {
+        Some(match overrides.iter().find(|(p, _)| *p == param) {
+            Some((_, f)) => f.to_string(),
+            None => flag(param),
+        })
+    })
+}
+
+/// `e` as "invalid value for FLAG: …" when it refuses a parameter that `flag_of` names.
+fn named(e: anyhow::Error, flag_of: impl Fn(&str) -> Option<String>) -> anyhow::Error {
+    match refused(&e).and_then(|b| flag_of(&b.param).map(|f| (f, b.msg))) {
+        Some((f, msg)) => usage(format!("invalid value for {f}: {msg}")),
+        None => e,
+    }
 }
 
 /// Applies `--limit NAME=VALUE` settings to the library's limits.
@@ -184,12 +201,7 @@ pub fn search(args: &SearchArgs) -> Result<VertexParams> {
 
 /// [`VertexParams::check`], a refused value as a usage error naming its flag.
 pub fn check_search(p: VertexParams) -> Result<ValidVertexParams> {
-    p.check().map_err(|e| match e {
-        CollideError::Param { param, msg } => {
-            usage(format!("invalid value for {}: {msg}", flag(param)))
-        }
-        e => e.into(),
-    })
+    p.check().map_err(|e| name_flag_dashed(e, &[]))
 }
 
 /// The training parameters, validated.
@@ -200,17 +212,7 @@ pub fn train(args: &TrainArgs) -> Result<ValidTrainParams> {
         lr: args.train_lr,
     }
     .check()
-    .map_err(|e| match e {
-        ModelError::Param { param, msg } => {
-            let f = if param == "lr" {
-                "--train-lr".into()
-            } else {
-                flag(param)
-            };
-            usage(format!("invalid value for {f}: {msg}"))
-        }
-        e => e.into(),
-    })
+    .map_err(|e| name_flag_dashed(e, &[("lr", "--train-lr")]))
 }
 
 /// The patch-space parameters of `reproduce patches`.

@@ -30,9 +30,9 @@ pub fn run(a: &ExactCmd, ctx: &Ctx) -> Result<()> {
         ..ExactParams::default()
     };
     // Parameter errors before any loading, naming the flag.
-    if let Err(fcollide::exact::ExactError::InvalidParam { name, reason }) = params.check() {
-        usage_bail!("invalid value for --{}: {reason}", name.replace('_', "-"));
-    }
+    params
+        .check()
+        .map_err(|e| crate::params::name_flag_dashed(e, &[]))?;
     let net = a.model.load()?;
     let (_, test) = load_data(&a.data)?;
     let t = read_image(&a.target, &test, &net, "target")?;
