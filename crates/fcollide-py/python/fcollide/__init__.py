@@ -223,8 +223,8 @@ def from_torch(
     module paths), ``"dynamo"`` (torch.export) or ``"auto"`` (the TorchScript exporter while
     torch has it). An operator the importer does not support is named in the error together
     with the torch module it came from. Modules with more than 1 GiB of weights are exported
-    through a temporary folder with the weights as ONNX external data (a 2.1 GiB MLP took 68 s
-    and 11.8 GB peak memory here).
+    through a temporary folder with the weights as ONNX external data, so models over
+    protobuf's 2 GiB limit load too.
     """
     from . import _torch
 
