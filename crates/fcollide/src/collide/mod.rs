@@ -10,6 +10,7 @@ pub mod optimizer;
 pub mod parameterization;
 pub mod params;
 pub mod penalty;
+pub mod project;
 pub mod region;
 pub mod search;
 

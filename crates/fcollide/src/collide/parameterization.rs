@@ -14,6 +14,11 @@ pub trait Parameterization {
     fn chain(&self, z: &[f32], u: &[f32], grad_u: Vec<f32>) -> Vec<f32>;
     /// After an optimizer step.
     fn project(&self, z: &mut [f32]);
+    /// Whether the parameters are the pixels themselves (any pixel in the box is a point of
+    /// the space), so a vertex may be moved pixel by pixel after the search.
+    fn is_pixels(&self) -> bool {
+        false
+    }
 }
 
 impl Parameterization for PixelBox {
@@ -35,6 +40,9 @@ impl Parameterization for PixelBox {
     }
     fn project(&self, z: &mut [f32]) {
         PixelBox::project(self, z)
+    }
+    fn is_pixels(&self) -> bool {
+        true
     }
 }
 

@@ -5,6 +5,7 @@ use super::checkpoint::{self, Checkpointing};
 use super::engine::{AffineEngine, AutodiffEngine, GradientEngine};
 use super::optimizer::{cosine_lr, Adam};
 use super::parameterization::{Parameterization, PixelBox};
+use super::project::{project_into_collision, Projected};
 use super::region::{RegionLock, RegionMode};
 use super::{CollideError, Engine, LossTerms, Objective, ValidVertexParams};
 use crate::model::{argmax, Graph, Network};
@@ -48,6 +49,10 @@ pub struct VertexStats {
     /// [`super::region::pull_into_region`]).
     #[serde(default = "one")]
     pub region_pullback: f64,
+    /// The projection onto the target's colliding set in its region after a region-locked
+    /// search ([`super::project`]); `None` where it did not apply or was not kept.
+    #[serde(default)]
+    pub projection: Option<Projected>,
 }
 
 /// The result of a vertex search.
@@ -455,6 +460,33 @@ pub fn find_vertices_shared(
     progress.finish();
     obj.alpha = params.alpha;
     space.pixels(&z, &mut u);
+    // A soft lock leaves each vertex near the target's colliding set in its region, a hair
+    // outside: project it onto that set (the closest point in L1, an exact LP) where the
+    // network is small enough for the dense region map (pixel space only: a patch
+    // composition must stay one). Kept only when every projected vertex lies in the region;
+    // otherwise (or when an LP fails) the vertices stay as found.
+    let projection = if region_locked && space.is_pixels() {
+        let found = u.clone();
+        progress.start("projection onto the target's colliding set (f64)", 1);
+        let p = project_into_collision(
+            net,
+            target,
+            &mut u,
+            &params.layer,
+            f64::from(params.lock_margin),
+        );
+        progress.advance(1, "");
+        progress.finish();
+        match p {
+            Ok(Some(p)) if p.iter().all(|p| p.in_region) => p.into_iter().map(Some).collect(),
+            _ => {
+                u = found;
+                vec![None; k]
+            }
+        }
+    } else {
+        vec![None; k]
+    };
     // A soft lock can leave a vertex a hair outside the region: pull it back in.
     // Only where each vertex keeps at least half its distance from the centroid (a larger
     // move would trade the polytope's size for the certificate); otherwise the vertices stay
@@ -530,6 +562,7 @@ pub fn find_vertices_shared(
                 dist_from_init: dist,
                 region_penalty: region_penalty.get(v).copied().unwrap_or(0.0),
                 region_pullback: pullback[v],
+                projection: projection[v].clone(),
             }
         })
         .collect();

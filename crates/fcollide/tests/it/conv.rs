@@ -480,3 +480,41 @@ fn region_locked_samples_collide_and_free_ones_do_not() {
         v_free.feature_rel_err_max
     );
 }
+
+/// Behind a ReLU and a max-pool, a short region-locked search ends near the colliding set;
+/// the projection onto the target's region (`collide::project`) puts every vertex in it with
+/// the target's features to f32 rounding, so the hull is certified far below the sampled
+/// error of the unprojected search.
+#[test]
+fn projected_vertices_are_certified_after_a_short_search() {
+    use fcollide::polytope::certify_hull;
+    let device = default_device();
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let net = tiny_conv_net(&mut rng);
+    let d = net.input_len();
+    let target: Vec<f32> = (0..d).map(|_| rng.random::<f32>()).collect();
+    let p = VertexParams {
+        layer: "fc1".into(),
+        steps: 200,
+        ..VertexParams::default()
+    }
+    .check()
+    .unwrap();
+    let set = find_vertices(&net, &target, &target, &p, &device, &Silent).unwrap();
+    assert!(set.region_locked);
+    for s in &set.stats {
+        let pr = s.projection.as_ref().expect("projected");
+        assert!(pr.in_region, "{pr:?}");
+        assert!(pr.moved.is_finite());
+    }
+    let cert = certify_hull(&net, &target, &set.vertices, "fc1", 1e-6).unwrap();
+    assert!(cert.same_region && cert.certified, "{cert:?}");
+    // The vertices still span a polytope (the projection did not collapse them).
+    let points: Vec<Vec<f64>> = set
+        .vertices
+        .chunks(d)
+        .map(|v| v.iter().map(|&x| f64::from(x)).collect())
+        .collect();
+    let spread = fcollide::exact::mean_pairwise_l2(&points);
+    assert!(spread > 1e-3, "{spread}");
+}
