@@ -136,7 +136,13 @@ pub fn reproduce_images(
             &out.join(&file),
         )?;
         let ip = model.predict(init, device).remove(0);
-        let mut row = RowRecord::new((name, init_name, argmax(&ip)), &set, v, ds_l2, file);
+        let mut row = RowRecord::new(
+            (name, init_name, argmax(&ip).unwrap_or(0)),
+            &set,
+            v,
+            ds_l2,
+            file,
+        );
         row.vertex_top5 = probs.iter().map(|pv| top_k(pv, 5, labels)).collect();
         rows.push(row);
         sets.push((set, samples));
@@ -179,8 +185,8 @@ pub fn reproduce_images(
         dataset_pairs: 1,
         target: TargetFacts {
             image: Some(target_name.to_string()),
-            class: argmax(&tp),
-            confidence: tp.get(argmax(&tp)).map(|&p| p as f64),
+            class: argmax(&tp).unwrap_or(0),
+            confidence: argmax(&tp).and_then(|c| tp.get(c)).map(|&p| p as f64),
             top5: Some(top_k(&tp, 5, labels)),
             ..Default::default()
         },
