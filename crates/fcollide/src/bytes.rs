@@ -124,7 +124,7 @@ mod tests {
         let x = 0.1f64;
         let le = [x.to_le_bytes().as_slice(), &[7]].concat();
         assert_eq!(le_f64(&le, 0), Some(x));
-        assert_eq!(le_f64(&le, 1), None);
+        assert_eq!(le_f64(&le, 2), None);
         assert_eq!(be_f64(&x.to_be_bytes(), 0), Some(x));
         assert_eq!(be_f64(&x.to_be_bytes()[..7], 0), None);
         assert_eq!(le_f32(&2.5f32.to_le_bytes(), 0), Some(2.5));
