@@ -1,6 +1,7 @@
-//! Dense matrix products on strided `f32` and `f64` views, through `gemm`, the library's
-//! `f32` dot product [`dot`], and its one [`argmax`] (over `f32` probabilities as well as
-//! `f64` logits).
+//! Dense matrix products on strided `f32` and `f64` views, through `gemm`, the library's dot
+//! products ([`dot`] over `f32`, [`dot_f64`] over the exact engine's `f64`; the LP solver
+//! keeps its own SIMD kernel, `exact::simplex`), and its one [`argmax`] (over `f32`
+//! probabilities as well as `f64` logits).
 //!
 //! `dst = scale · lhs · rhs` with `lhs` `m × k`, `rhs` `k × n`, `dst` `m × n`; each operand is
 //! `(values, row stride, column stride)`, so a transposed view is only a swap of strides.
@@ -133,6 +134,13 @@ pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
         tail += x * y;
     }
     ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
+}
+
+/// `Σ a_i b_i` over `f64`, summed in index order (the exact engine's residuals and
+/// certificates). Pairs up to the shorter slice.
+#[inline]
+pub(crate) fn dot_f64(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 /// The index of the largest entry of `v`: `argmax_i v_i`.
