@@ -3,9 +3,9 @@
 //! One module per experiment: [`mnist`] (`reproduce mnist` and `reproduce lenet`, §3.1),
 //! [`patches`] (`reproduce patches` on the digits, §4), [`images`] (`reproduce imagenet`, and
 //! `reproduce patches` with an image model, §3.2 and §4), [`exact`] (`fcollide exact` and the
-//! exact rows) and [`sweep`]. They are composed of the shared [`steps`]; [`params`] holds
-//! their parameters, [`record`] the run record they return, [`write`] the files they write,
-//! and [`cache`] the trained-model cache.
+//! exact rows) and [`sweep`]. All but the sweep are composed of the shared [`steps`];
+//! [`params`] holds their parameters, [`record`] the run record they return, [`mod@write`] the
+//! files they write, and [`cache`] the trained-model cache.
 pub mod cache;
 pub mod exact;
 pub mod images;
