@@ -12,9 +12,7 @@ pub fn from_bytes(b: &[u8], what: &str) -> PyResult<Vec<f32>> {
             b.len()
         )));
     }
-    Ok(b.chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect())
+    Ok(fcollide::bytes::le_f32s(b))
 }
 
 /// `values` as little-endian bytes.

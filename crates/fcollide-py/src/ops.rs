@@ -11,7 +11,8 @@ use fcollide::model::Graph;
 use fcollide::polytope::{
     dataset_pairwise_l2 as pairwise_l2, verify as verify_polytope, Verification,
 };
-use fcollide::run::mnist::{get_model, MnistParams};
+use fcollide::run::steps::get_model;
+use fcollide::run::MnistParams;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use rand::SeedableRng;

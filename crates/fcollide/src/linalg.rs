@@ -1,5 +1,7 @@
-//! Dense matrix products on strided `f32` and `f64` views, through `gemm`, and the library's
-//! `f32` dot product [`dot`].
+//! Dense matrix products on strided `f32` and `f64` views, through `gemm`, the library's dot
+//! products ([`dot`] over `f32`, [`dot_f64`] over the exact engine's `f64`; the LP solver
+//! keeps its own SIMD kernel, `exact::simplex`), and its one [`argmax`] (over `f32`
+//! probabilities as well as `f64` logits).
 //!
 //! `dst = scale · lhs · rhs` with `lhs` `m × k`, `rhs` `k × n`, `dst` `m × n`; each operand is
 //! `(values, row stride, column stride)`, so a transposed view is only a swap of strides.
@@ -134,9 +136,49 @@ pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
     ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
 }
 
+/// `Σ a_i b_i` over `f64`, summed in index order (the exact engine's residuals and
+/// certificates). Pairs up to the shorter slice.
+#[inline]
+pub(crate) fn dot_f64(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// The index of the largest entry of `v`: `argmax_i v_i`.
+///
+/// Ties go to the first (lowest) index. Entries that are unordered with themselves (NaN) are
+/// never chosen: a NaN logit does not make a class the prediction. `None` when `v` is empty
+/// or holds only NaN.
+pub fn argmax<T: PartialOrd>(v: &[T]) -> Option<usize> {
+    let mut best: Option<usize> = None;
+    for (i, x) in v.iter().enumerate() {
+        #[allow(clippy::eq_op)] // `x == x` is false exactly for NaN
+        let ordered = x == x;
+        if ordered && best.is_none_or(|b| *x > v[b]) {
+            best = Some(i);
+        }
+    }
+    best
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn argmax_takes_the_first_of_ties_and_skips_nan() {
+        assert_eq!(argmax::<f32>(&[]), None);
+        assert_eq!(argmax(&[0.1f32, 0.7, 0.2]), Some(1));
+        assert_eq!(argmax(&[0.5f32, 0.5, 0.1]), Some(0));
+        assert_eq!(argmax(&[0.1f64, 0.9, 0.9]), Some(1));
+        // NaN is never the largest, wherever it stands.
+        assert_eq!(argmax(&[f64::NAN, 1.0, 2.0]), Some(2));
+        assert_eq!(argmax(&[3.0f32, f32::NAN, 2.0]), Some(0));
+        assert_eq!(argmax(&[f32::NAN, f32::NAN]), None);
+        // Infinities are ordered values.
+        assert_eq!(argmax(&[f64::NEG_INFINITY, f64::NEG_INFINITY]), Some(0));
+        assert_eq!(argmax(&[1.0f32, f32::INFINITY]), Some(1));
+        assert_eq!(argmax(&[-1.0f64, -3.0]), Some(0));
+    }
 
     #[test]
     fn matches_a_plain_loop_with_transposed_views_and_scale() {

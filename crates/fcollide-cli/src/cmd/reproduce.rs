@@ -29,7 +29,10 @@ fn reproduce(experiment: Experiment, args: &ReproduceArgs, ctx: &Ctx) -> Result<
         _ => {}
     }
     let p = params::mnist(experiment, args, ctx.device_name)?;
-    let rec = fcollide::run::reproduce_mnist(&p, &args.out, &ctx.bars)?;
+    let rec = match experiment {
+        Experiment::Patches => fcollide::run::reproduce_patches(&p, &args.out, &ctx.bars)?,
+        _ => fcollide::run::reproduce_mnist(&p, &args.out, &ctx.bars)?,
+    };
     if let Some(c) = &rec.model.cache {
         outln!("model {}: {}", p.arch, c.line());
     }

@@ -543,7 +543,7 @@ pub fn find_vertices_shared(
             let yv = &y[v * n..(v + 1) * n];
             let zs = zero.iter().filter(|&&j| roles[j].satisfied(yv[j])).count() as f64
                 / zero.len().max(1) as f64;
-            let class = argmax(&probs[v]);
+            let class = argmax(&probs[v]).unwrap_or(0);
             let dist = u[v * d..(v + 1) * d]
                 .iter()
                 .zip(&start_images[v * d..(v + 1) * d])

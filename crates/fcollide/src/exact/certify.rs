@@ -11,8 +11,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::error::ExactError;
-use super::forward::{argmax, forward, softmax};
+use super::forward::{forward, softmax};
 use super::polytope::{CollisionSystem, Violation};
+use crate::linalg::argmax;
 use crate::model::Graph;
 
 /// Certificate of one point.

@@ -146,7 +146,7 @@ fn closest_dense(
     let mut pool = Rows::new(2 * d);
     let mut buf = vec![0.0; 2 * d];
     let mut split = |row: &[f64], lo: f64, hi: f64, to: &mut Rows| {
-        let ac: f64 = row.iter().zip(&c).map(|(x, y)| x * y).sum();
+        let ac = crate::linalg::dot_f64(row, &c);
         buf[..d].copy_from_slice(row);
         for (b, v) in buf[d..].iter_mut().zip(row) {
             *b = -v;

@@ -494,17 +494,6 @@ pub fn softmax(logits: &[f64]) -> Vec<f64> {
     e.into_iter().map(|v| v / s).collect()
 }
 
-/// Index of the largest entry (first on ties), `None` for an empty slice.
-pub fn argmax(v: &[f64]) -> Option<usize> {
-    let mut best: Option<usize> = None;
-    for (i, &x) in v.iter().enumerate() {
-        if best.is_none_or(|b| x > v[b]) {
-            best = Some(i);
-        }
-    }
-    best
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

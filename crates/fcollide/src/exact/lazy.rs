@@ -150,7 +150,7 @@ impl LazyLp {
         let mut out: Vec<(f64, usize)> = (0..self.pool.len())
             .filter(|&i| !self.in_working[i])
             .filter_map(|i| {
-                let ax: f64 = self.pool.row(i).iter().zip(x).map(|(a, b)| a * b).sum();
+                let ax = crate::linalg::dot_f64(self.pool.row(i), x);
                 let v = (self.pool.lo[i] - ax).max(ax - self.pool.hi[i]);
                 (v > tol * (1.0 + self.norms[i])).then(|| (v / self.norms[i].max(1e-300), i))
             })

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::ExactError;
 use super::forward::{apply, forward, maxpool_argmax, Piece, Shape};
+use crate::linalg::dot_f64;
 use crate::model::graph::region::{interval, piece_at};
 use crate::model::graph::{Graph, Op};
 
@@ -46,7 +47,7 @@ impl AffineMap {
     /// `A u + c`.
     pub fn apply(&self, u: &[f64]) -> Vec<f64> {
         (0..self.rows)
-            .map(|i| dot(self.row(i), u) + self.c[i])
+            .map(|i| dot_f64(self.row(i), u) + self.c[i])
             .collect()
     }
 }
@@ -103,7 +104,7 @@ impl Inequalities {
     /// `max_k max(g_k·u − h_k, 0)`.
     pub fn max_violation(&self, u: &[f64]) -> f64 {
         (0..self.len())
-            .map(|k| dot(self.row(k), u) - self.h[k])
+            .map(|k| dot_f64(self.row(k), u) - self.h[k])
             .fold(0.0, f64::max)
     }
 }
@@ -145,12 +146,6 @@ pub struct Linearization {
     pub point_output: Vec<f64>,
     /// `max |A·point + c − forward output|`, a built-in consistency check.
     pub max_map_residual: f64,
-}
-
-/// Dot product.
-#[inline]
-pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 fn check_size(layer: &str, rows: usize, cols: usize, limit: usize) -> Result<(), ExactError> {

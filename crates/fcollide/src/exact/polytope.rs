@@ -21,8 +21,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::error::ExactError;
-use super::linearize::{dot, linearize, AffineMap, Inequalities, RegionCounts};
+use super::linearize::{linearize, AffineMap, Inequalities, RegionCounts};
 use super::qr::{project, row_space};
+use crate::linalg::dot_f64;
 use crate::model::Graph;
 
 /// The constraint system of the collision polytope at one layer.
@@ -90,12 +91,12 @@ impl CollisionSystem {
     /// How far `u` is from satisfying the system.
     pub fn violation(&self, u: &[f64]) -> Violation {
         let equality = (0..self.n_eq())
-            .map(|i| (dot(self.eq_row(i), u) - self.eq_b[i]).abs())
+            .map(|i| (dot_f64(self.eq_row(i), u) - self.eq_b[i]).abs())
             .fold(0.0, f64::max);
         let mut z_ineq: f64 = 0.0;
         let mut region: f64 = 0.0;
         for k in 0..self.ineq.len() {
-            let v = (dot(self.ineq.row(k), u) - self.ineq.h[k]).max(0.0);
+            let v = (dot_f64(self.ineq.row(k), u) - self.ineq.h[k]).max(0.0);
             if k < self.n_z_rows() {
                 z_ineq = z_ineq.max(v);
             } else {
@@ -262,13 +263,13 @@ pub fn analyze_rows(
     let mut inside = 0;
     for j in 0..n_m {
         let w = &w_minus[j * d..(j + 1) * d];
-        let wn = dot(w, w).sqrt();
+        let wn = dot_f64(w, w).sqrt();
         if wn == 0.0 {
             inside += 1;
             continue;
         }
         let p = project(&null_basis, w);
-        let rel = dot(&p, &p).sqrt() / wn;
+        let rel = dot_f64(&p, &p).sqrt() / wn;
         if rel <= tol_ker {
             inside += 1;
         }

@@ -86,7 +86,7 @@ pub fn row_space(w: &[f64], n: usize, d: usize, tol: f64) -> RowSpace {
 /// `x ← (I − τ v vᵀ) x`, `v` zero before `start`.
 #[inline]
 fn apply_reflector(v: &[f64], tau: f64, start: usize, x: &mut [f64]) {
-    let s: f64 = v[start..].iter().zip(&x[start..]).map(|(a, b)| a * b).sum();
+    let s = crate::linalg::dot_f64(&v[start..], &x[start..]);
     let f = tau * s;
     for (xi, vi) in x[start..].iter_mut().zip(&v[start..]) {
         *xi -= f * vi;

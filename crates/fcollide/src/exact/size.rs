@@ -25,12 +25,12 @@ use serde::{Deserialize, Serialize};
 
 use super::error::ExactError;
 use super::lazy::{LazyLp, Rows};
-use super::linearize::dot;
 #[cfg(feature = "highs")]
 use super::lp::LpBuilder;
 use super::lp::{finite_box, simplex_error, LpOptions, LpSolver, LpStats, VertexLp};
 use super::polytope::CollisionSystem;
 use super::qr::project;
+use crate::linalg::dot_f64;
 
 /// Largest ball inside the polytope within the affine subspace.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -61,7 +61,7 @@ pub fn chebyshev(
     let pnorm: Vec<f64> = (0..sys.ineq.len())
         .map(|k| {
             let p = project(null_basis, sys.ineq.row(k));
-            dot(&p, &p).sqrt()
+            dot_f64(&p, &p).sqrt()
         })
         .collect();
     let nnorm: Vec<f64> = (0..d)
@@ -223,7 +223,7 @@ pub fn random_direction(null_basis: &[Vec<f64>], rng: &mut impl Rng) -> Option<V
             *vi += xi * bi;
         }
     }
-    let n = dot(&v, &v).sqrt();
+    let n = dot_f64(&v, &v).sqrt();
     (n > 0.0).then(|| v.into_iter().map(|x| x / n).collect())
 }
 
@@ -252,7 +252,7 @@ pub fn extents(
             max: hi.stats.objective,
             min: lo.stats.objective,
             width: hi.stats.objective - lo.stats.objective,
-            target: dot(&v, &sys.target),
+            target: dot_f64(&v, &sys.target),
             seconds: hi.stats.seconds + lo.stats.seconds,
             iterations: hi.stats.iterations + lo.stats.iterations,
         });

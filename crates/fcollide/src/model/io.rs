@@ -134,10 +134,7 @@ pub fn fill_weights(
             }
             crate::limits::check_alloc(&format!("tensor '{key}'"), t.data().len() as u64 / 4, 4)
                 .map_err(|e| weights_err(path, e.to_string()))?;
-            Ok(t.data()
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect())
+            Ok(crate::bytes::le_f32s(t.data()))
         };
     let shapes: Vec<Vec<(String, Vec<usize>)>> = template
         .nodes

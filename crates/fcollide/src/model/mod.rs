@@ -12,8 +12,9 @@ pub mod torchvision;
 pub mod train;
 pub mod zoo;
 
+pub use crate::linalg::argmax;
 pub use error::ModelError;
 pub use finite::check_finite;
 pub use graph::{CollisionPoint, Graph, GraphBuilder, Node, Op, Shape};
 pub use load::{load, load_graph, LoadOptions, Loaded, NormalizationSource};
-pub use network::{argmax, default_device, device_by_name, device_label, Network};
+pub use network::{default_device, device_by_name, device_label, Network};

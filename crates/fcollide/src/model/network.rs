@@ -533,20 +533,6 @@ impl Network {
     }
 }
 
-/// Index of the largest value.
-pub fn argmax(v: &[f32]) -> usize {
-    v.iter()
-        .enumerate()
-        .fold((0, f32::NEG_INFINITY), |(bi, bv), (i, &x)| {
-            if x > bv {
-                (i, x)
-            } else {
-                (bi, bv)
-            }
-        })
-        .0
-}
-
 #[cfg(test)]
 mod tests {
     #[test]

@@ -131,7 +131,7 @@ pub fn accuracy(net: &Graph, data: &Dataset, device: &Device) -> Result<f64, Mod
         correct += pred
             .iter()
             .zip(ys)
-            .filter(|(p, y)| super::argmax(p) == **y as usize)
+            .filter(|(p, y)| super::argmax(p) == Some(**y as usize))
             .count();
     }
     Ok(correct as f64 / data.labels.len().max(1) as f64)

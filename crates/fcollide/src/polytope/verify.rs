@@ -191,7 +191,8 @@ pub fn verify_shared(
     };
     not_finite("the target's class probabilities".into(), &tp[0])?;
     not_finite(format!("the target's activation at '{}'", set.layer), &yt)?;
-    let target_class = argmax(&tp[0]);
+    // Finite (checked above), so a class is found.
+    let target_class = argmax(&tp[0]).unwrap_or(0);
     let (mut hits, mut conf, mut tprob) = (0usize, 0.0f64, 0.0f64);
     let (mut fe_sum, mut fe_max) = (0.0f64, 0.0f64);
     let per_sample = net
@@ -215,7 +216,7 @@ pub fn verify_shared(
                 format!("the activation of a polytope sample at '{}'", set.layer),
                 a,
             )?;
-            let c = argmax(p);
+            let c = argmax(p).unwrap_or(0);
             hits += (c == target_class) as usize;
             conf += p[c] as f64;
             tprob += p[target_class] as f64;
@@ -237,7 +238,7 @@ pub fn verify_shared(
     let vhits = model
         .predict(&set.vertices, device)
         .iter()
-        .filter(|p| argmax(p) == target_class)
+        .filter(|p| argmax(p) == Some(target_class))
         .count();
     let vertex_class_agreement = vhits as f64 / k.max(1) as f64;
     let roles: Vec<UnitRole> = yt

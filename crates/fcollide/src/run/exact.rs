@@ -2,11 +2,12 @@
 //! deeper layers), their f64 certificates, `N` random convex combinations certified the same
 //! way, the polytope's size (Chebyshev radius, extents, vertex spread), and the colliding
 //! point closest in L1 to another image (the exact version of the paper's row 2).
+use crate::collide::VertexParams;
 use crate::exact::{certify, exact_closest, ExactParams, ExactPolytope};
 use crate::model::Graph;
 use crate::polytope::dirichlet_weights;
 use crate::Result;
-use rand::Rng;
+use rand::{Rng, SeedableRng};
 
 pub use super::record::{ClosestRecord, ExactRow, ExactRowRecord};
 
@@ -128,6 +129,33 @@ pub fn exact_row(
     })
 }
 
+/// The exact row of a run on the digits (`reproduce … --exact`): LP vertices at the gradient
+/// rows' layer with their vertex count and units (`vertex`), `samples` random convex
+/// combinations drawn with `seed + 200`, and the colliding point closest to test image
+/// `other` (row 2's start, `(index, image)`).
+pub fn digits_exact_row(
+    net: &Graph,
+    target: &[f32],
+    (vertex, seed, samples): (&VertexParams, u64, usize),
+    dataset_l2: f64,
+    (other, image): (usize, &[f32]),
+    progress: &dyn crate::progress::Progress,
+) -> Result<ExactRow> {
+    let params = ExactParams {
+        layer: vertex.layer.clone(),
+        vertices: vertex.vertices,
+        units: vertex.units.clone(),
+        seed,
+        ..Default::default()
+    };
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed.wrapping_add(200));
+    let other = Some((&format!("index:{other}")[..], image));
+    let name = "exact: LP vertices";
+    exact_row(
+        name, net, target, params, samples, dataset_l2, other, &mut rng, progress,
+    )
+}
+
 /// The polytope's figures without its images (vertices, the Chebyshev centre, per-point
 /// certificates), for the record.
 fn without_images(mut poly: ExactPolytope) -> ExactPolytope {
@@ -168,12 +196,8 @@ pub fn run_exact(
     out: &std::path::Path,
     progress: &dyn crate::progress::Progress,
 ) -> Result<super::RunRecord> {
-    use rand::SeedableRng;
     let t0 = std::time::Instant::now();
-    std::fs::create_dir_all(out).map_err(|source| crate::Error::Io {
-        path: out.to_path_buf(),
-        source,
-    })?;
+    super::steps::create_out(out)?;
     let d = net.input_len();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(job.seed);
     let ds_l2 = crate::polytope::dataset_pairwise_l2(job.dataset.1, d, job.dataset_pairs, &mut rng);
@@ -225,9 +249,8 @@ pub fn run_exact(
             ..Default::default()
         },
         rows: Vec::new(),
-        exact_rows: vec![row.record.clone()],
-        seconds: t0.elapsed().as_secs_f64(),
+        exact_rows: Vec::new(),
+        seconds: 0.0,
     };
-    super::write::write_outputs(out, &record, job.target.1, &[], &[], &[row])?;
-    Ok(record)
+    super::steps::finish(out, t0, record, job.target.1, Vec::new(), &[row])
 }

@@ -9,7 +9,7 @@ use super::params::RunParams;
 use super::record::{
     DatasetFacts, MachineInfo, ModelFacts, RowRecord, RunRecord, TargetFacts, TopK, GIVEN_IMAGES,
 };
-use crate::collide::io::{save_vertices, VertexFile};
+use super::steps::{finish, save_row_vertices, Row};
 use crate::collide::{find_vertices_pixels, find_vertices_shared, Checkpointing};
 use crate::model::{argmax, Graph, Network};
 use crate::patches::select::compose_candidates;
@@ -72,18 +72,13 @@ pub fn reproduce_images(
         }
         (None, _) => None,
     };
-    std::fs::create_dir_all(out).map_err(|source| Error::Io {
-        path: out.to_path_buf(),
-        source,
-    })?;
+    super::steps::create_out(out)?;
     let vparams = p.vertex.clone().check()?;
     // One network for the searches, the predictions and the verifications (they share its
     // weights).
     let model = Network::from_graph(net, device)?;
     let ds_l2 = l2(target, other);
     let mut rows = Vec::new();
-    let mut sets = Vec::new();
-    let mut inits = Vec::new();
     let tp = model.predict(target, device).remove(0);
     let embedded;
     let labels = if labels.is_empty() {
@@ -125,22 +120,18 @@ pub fn reproduce_images(
         let (m, rng) = (&model, &mut srng);
         let (v, samples) = verify_shared(net, m, target, &set, p.samples, device, rng, progress)?;
         let probs = model.predict(&set.vertices, device);
-        let file = format!("vertices-row{}.safetensors", r + 1);
-        save_vertices(
-            &VertexFile {
-                set: set.clone(),
-                target: target.to_vec(),
-                init: init.repeat(set.len()),
-                params: serde_json::to_value(&*vparams).unwrap_or_default(),
-            },
-            &out.join(&file),
-        )?;
+        let file = save_row_vertices(out, r, &set, (target, init), &vparams)?;
         let ip = model.predict(init, device).remove(0);
-        let mut row = RowRecord::new((name, init_name, argmax(&ip)), &set, v, ds_l2, file);
-        row.vertex_top5 = probs.iter().map(|pv| top_k(pv, 5, labels)).collect();
-        rows.push(row);
-        sets.push((set, samples));
-        inits.push(init.to_vec());
+        let names = (name, init_name, argmax(&ip).unwrap_or(0));
+        let mut record = RowRecord::new(names, &set, v, ds_l2, file);
+        record.vertex_top5 = probs.iter().map(|pv| top_k(pv, 5, labels)).collect();
+        let init = init.to_vec();
+        rows.push(Row {
+            record,
+            set,
+            samples,
+            init,
+        });
         // Finished rows need no checkpoint any more.
         let _ = std::fs::remove_file(&ckpt.path);
     }
@@ -179,17 +170,16 @@ pub fn reproduce_images(
         dataset_pairs: 1,
         target: TargetFacts {
             image: Some(target_name.to_string()),
-            class: argmax(&tp),
-            confidence: tp.get(argmax(&tp)).map(|&p| p as f64),
+            class: argmax(&tp).unwrap_or(0),
+            confidence: argmax(&tp).and_then(|c| tp.get(c)).map(|&p| p as f64),
             top5: Some(top_k(&tp, 5, labels)),
             ..Default::default()
         },
-        rows,
+        rows: Vec::new(),
         exact_rows: Vec::new(),
-        seconds: t0.elapsed().as_secs_f64(),
+        seconds: 0.0,
     };
-    super::write::write_outputs(out, &record, target, &sets, &inits, &[])?;
-    Ok(record)
+    finish(out, t0, record, target, rows, &[])
 }
 
 #[cfg(test)]

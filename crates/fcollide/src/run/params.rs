@@ -98,7 +98,7 @@ pub struct ImagesParams {
     /// Continue from checkpoints in the output folder.
     pub resume: bool,
     /// Search over compositions of database patches (§4) instead of pixels; the database
-    /// is passed to [`reproduce_images`].
+    /// is passed to [`reproduce_images`](super::images::reproduce_images).
     #[serde(default)]
     pub patches: Option<PatchParams>,
     /// Where the model came from (the weights file or spec), for the record.

@@ -45,7 +45,7 @@ use crate::chain::{chain, conv, layer, linear, maxpool};
 use fcollide::collide::engine::{AutodiffEngine, GradientEngine};
 use fcollide::collide::{find_vertices, VertexParams};
 use fcollide::exact::{forward, forward_f32};
-use fcollide::model::network::argmax;
+use fcollide::model::argmax;
 use fcollide::model::{default_device, Graph, Network, Op};
 use fcollide::polytope::verify;
 use fcollide::progress::Silent;
@@ -356,7 +356,7 @@ fn collision_at_a_conv_layer_end_to_end() {
     // residual), and the pushed unit went well below the target's value.
     let ft = forward_f32(&net, &target).unwrap();
     let yt = &ft.outputs[1];
-    let target_class = fcollide::exact::forward::argmax(ft.logits()).unwrap();
+    let target_class = argmax(ft.logits()).unwrap();
     let mut pushed = 0.0;
     for (k, s) in set.stats.iter().enumerate() {
         let v = set.vertex(k);
@@ -379,10 +379,7 @@ fn collision_at_a_conv_layer_end_to_end() {
         assert!(yv[s.unit] <= yt[s.unit] + 1e-3, "vertex {k}: {s:?}");
         pushed += yt[s.unit] - yv[s.unit];
         assert!(s.dist_from_init > 0.3, "vertex {k}: {s:?}");
-        assert_eq!(
-            fcollide::exact::forward::argmax(fv.logits()),
-            Some(target_class)
-        );
+        assert_eq!(argmax(fv.logits()), Some(target_class));
     }
 
     // Together the chosen units went well below the target's values (≈ 3.6 here; a wrong
@@ -415,7 +412,7 @@ fn collision_at_a_conv_layer_end_to_end() {
         "{far} of 200 samples farther than 0.25 from the target"
     );
     let probs = model.predict(&samples[..10 * d], &device);
-    assert!(probs.iter().all(|p| argmax(p) == target_class));
+    assert!(probs.iter().all(|p| argmax(p) == Some(target_class)));
 }
 
 /// (g) behind a ReLU and a max-pool, region-locked vertices share the target's linear region:

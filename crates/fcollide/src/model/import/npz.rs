@@ -24,18 +24,11 @@ pub fn read_npy(bytes: &[u8], path: &str, key: &str) -> Result<super::RawTensor,
         return Err(bad("missing the \\x93NUMPY magic".into()));
     }
     let (hlen, start) = match bytes[6] {
-        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10usize),
-        2 | 3 => {
-            if bytes.len() < 12 {
-                return Err(bad("header truncated".into()));
-            }
-            (
-                u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
-                12,
-            )
-        }
+        1 => (crate::bytes::le_u16(bytes, 8).map(usize::from), 10usize),
+        2 | 3 => (crate::bytes::le_u32(bytes, 8).map(|n| n as usize), 12),
         v => return Err(bad(format!("unsupported .npy version {v}"))),
     };
+    let hlen = hlen.ok_or_else(|| bad("header truncated".into()))?;
     let header = bytes
         .get(start..start.saturating_add(hlen))
         .ok_or_else(|| bad("header truncated".into()))?;

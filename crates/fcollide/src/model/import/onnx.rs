@@ -11,6 +11,7 @@
 //! `pool1`…, `flatten`….
 use super::tensors::{contiguous_strides, decode_strided, f16_to_f32, DType, RawTensor};
 use super::ImportError;
+use crate::bytes;
 use crate::model::graph::{Graph as Network, GraphBuilder, Op, Shape};
 
 use std::collections::HashMap;
@@ -27,19 +28,7 @@ enum Wire<'a> {
 }
 
 fn varint(b: &[u8], pos: &mut usize) -> Result<u64, String> {
-    let mut v = 0u64;
-    for shift in (0..70).step_by(7) {
-        let byte = *b.get(*pos).ok_or("truncated varint")?;
-        *pos += 1;
-        if shift == 63 && byte > 1 {
-            return Err("varint overflows 64 bits".into());
-        }
-        v |= ((byte & 0x7f) as u64) << shift;
-        if byte & 0x80 == 0 {
-            return Ok(v);
-        }
-    }
-    Err("varint too long".into())
+    bytes::varint(b, pos).map_err(String::from)
 }
 
 /// Splits a message into (field number, value) pairs.
@@ -52,11 +41,9 @@ fn fields(b: &[u8]) -> Result<Vec<(u64, Wire<'_>)>, String> {
         let w = match wt {
             0 => Wire::Varint(varint(b, &mut pos)?),
             1 => {
-                let s = b.get(pos..pos + 8).ok_or("truncated fixed64")?;
+                let v = bytes::le_u64(b, pos).ok_or("truncated fixed64")?;
                 pos += 8;
-                let mut a = [0u8; 8];
-                a.copy_from_slice(s);
-                Wire::Fixed64(u64::from_le_bytes(a))
+                Wire::Fixed64(v)
             }
             2 => {
                 let n = usize::try_from(varint(b, &mut pos)?).map_err(|_| "length overflows")?;
@@ -74,9 +61,9 @@ fn fields(b: &[u8]) -> Result<Vec<(u64, Wire<'_>)>, String> {
                 Wire::Bytes(s)
             }
             5 => {
-                let s = b.get(pos..pos + 4).ok_or("truncated fixed32")?;
+                let v = bytes::le_u32(b, pos).ok_or("truncated fixed32")?;
                 pos += 4;
-                Wire::Fixed32(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+                Wire::Fixed32(v)
             }
             other => return Err(format!("unsupported wire type {other} (field {field})")),
         };
@@ -122,10 +109,7 @@ fn floats(w: Wire<'_>, out: &mut Vec<f32>) -> Result<(), String> {
             if b.len() % 4 != 0 {
                 return Err("packed floats not a multiple of 4 bytes".into());
             }
-            out.extend(
-                b.chunks_exact(4)
-                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
-            );
+            out.extend(bytes::le_f32s(b));
         }
         _ => return Err("expected floats".into()),
     }
@@ -140,11 +124,7 @@ fn doubles(w: Wire<'_>, out: &mut Vec<f32>) -> Result<(), String> {
             if b.len() % 8 != 0 {
                 return Err("packed doubles not a multiple of 8 bytes".into());
             }
-            out.extend(b.chunks_exact(8).map(|c| {
-                let mut a = [0u8; 8];
-                a.copy_from_slice(c);
-                f64::from_le_bytes(a) as f32
-            }));
+            out.extend(bytes::le_f64s(b).into_iter().map(|v| v as f32));
         }
         _ => return Err("expected doubles".into()),
     }

@@ -13,6 +13,7 @@
 //! or containers deeper than `max_pickle_depth` (a container's depth is fixed when it is
 //! built from the stack), more than `max_pickle_values` values created in all, and more than
 //! `max_pickle_memo` memo entries.
+use crate::bytes;
 use crate::limits;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -287,22 +288,27 @@ impl<'a> Reader<'a> {
         self.pos = end;
         Ok(s)
     }
+    /// A fixed-width number of `n` bytes read by `read` (one of [`crate::bytes`]' readers).
+    fn num<T>(&mut self, n: usize, read: fn(&[u8], usize) -> Option<T>) -> Result<T, String> {
+        let v = read(self.b, self.pos)
+            .ok_or_else(|| format!("pickle truncated at byte {}", self.pos))?;
+        self.pos += n;
+        Ok(v)
+    }
     fn u8(&mut self) -> Result<u8, String> {
         Ok(self.take(1)?[0])
     }
     fn u16(&mut self) -> Result<u16, String> {
-        let s = self.take(2)?;
-        Ok(u16::from_le_bytes([s[0], s[1]]))
+        self.num(2, bytes::le_u16)
     }
     fn u32(&mut self) -> Result<u32, String> {
-        let s = self.take(4)?;
-        Ok(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+        self.num(4, bytes::le_u32)
     }
     fn u64(&mut self) -> Result<u64, String> {
-        let s = self.take(8)?;
-        let mut a = [0u8; 8];
-        a.copy_from_slice(s);
-        Ok(u64::from_le_bytes(a))
+        self.num(8, bytes::le_u64)
+    }
+    fn be_f64(&mut self) -> Result<f64, String> {
+        self.num(8, bytes::be_f64)
     }
     fn line(&mut self) -> Result<&'a str, String> {
         let rest = &self.b[self.pos..];
@@ -334,7 +340,7 @@ fn long_le(b: &[u8]) -> Value {
         let neg = b[b.len() - 1] & 0x80 != 0;
         let mut a = if neg { [0xffu8; 8] } else { [0u8; 8] };
         a[..b.len()].copy_from_slice(b);
-        Value::Int(i64::from_le_bytes(a))
+        Value::Int(bytes::le_i64(&a, 0).unwrap_or_default())
     } else {
         // Too large for i64: keep it as an opaque number (never used for shapes).
         Value::Float(f64::NAN)
@@ -561,12 +567,7 @@ pub fn load(bytes: &[u8]) -> Result<(Value, Pickle), String> {
                     ),
                 });
             }
-            b'G' => {
-                let s = r.take(8)?;
-                let mut a = [0u8; 8];
-                a.copy_from_slice(s);
-                push!(Value::Float(f64::from_be_bytes(a)));
-            }
+            b'G' => push!(Value::Float(r.be_f64()?)),
             b'F' => {
                 let s = r.line()?;
                 push!(Value::Float(

@@ -25,23 +25,18 @@ fn dtype(d: Dtype) -> Option<DType> {
 /// Whether `bytes` start like a safetensors file: an 8-byte little-endian header length
 /// that fits in the file, then `{`.
 pub fn looks_like_safetensors(bytes: &[u8]) -> bool {
-    if bytes.len() < 10 {
-        return false;
+    match (crate::bytes::le_u64(bytes, 0), bytes.get(8)) {
+        (Some(n), Some(b'{')) => n >= 2 && n <= (bytes.len() - 8) as u64,
+        _ => false,
     }
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&bytes[..8]);
-    let n = u64::from_le_bytes(a);
-    bytes[8] == b'{' && n >= 2 && n <= (bytes.len() - 8) as u64
 }
 
 /// Checks the JSON header's declared length against `max_text_bytes` before it is parsed.
 fn check_header(bytes: &[u8], path: &str) -> Result<(), ImportError> {
-    if bytes.len() >= 8 {
-        let mut a = [0u8; 8];
-        a.copy_from_slice(&bytes[..8]);
+    if let Some(n) = crate::bytes::le_u64(bytes, 0) {
         crate::limits::check(
             "the safetensors JSON header",
-            u64::from_le_bytes(a),
+            n,
             "max_text_bytes",
             crate::limits::current().max_text_bytes,
         )

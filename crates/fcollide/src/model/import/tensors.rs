@@ -168,23 +168,20 @@ impl DType {
         }
     }
 
-    /// Decodes one little-endian element (`b.len() == self.size()`).
-    fn decode(self, b: &[u8]) -> f32 {
-        match self {
-            DType::F32 => f32::from_le_bytes([b[0], b[1], b[2], b[3]]),
-            DType::I32 => i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f32,
-            DType::F64 => {
-                f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32
-            }
-            DType::I64 => {
-                i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32
-            }
-            DType::F16 => f16_to_f32(u16::from_le_bytes([b[0], b[1]])),
-            DType::BF16 => f32::from_bits((u16::from_le_bytes([b[0], b[1]]) as u32) << 16),
-            DType::I16 => i16::from_le_bytes([b[0], b[1]]) as f32,
-            DType::I8 => b[0] as i8 as f32,
-            DType::U8 | DType::Bool => b[0] as f32,
-        }
+    /// Decodes the little-endian element at byte `at` of `b`; `None` when `b` ends before it.
+    fn decode(self, b: &[u8], at: usize) -> Option<f32> {
+        use crate::bytes::{le_f32, le_f64, le_i16, le_i32, le_i64, le_u16};
+        Some(match self {
+            DType::F32 => le_f32(b, at)?,
+            DType::I32 => le_i32(b, at)? as f32,
+            DType::F64 => le_f64(b, at)? as f32,
+            DType::I64 => le_i64(b, at)? as f32,
+            DType::F16 => f16_to_f32(le_u16(b, at)?),
+            DType::BF16 => f32::from_bits((le_u16(b, at)? as u32) << 16),
+            DType::I16 => le_i16(b, at)? as f32,
+            DType::I8 => *b.get(at)? as i8 as f32,
+            DType::U8 | DType::Bool => *b.get(at)? as f32,
+        })
     }
 }
 
@@ -282,18 +279,21 @@ pub fn decode_strided(
         }
     }
     let mut data = Vec::with_capacity(n);
+    // Element `e` of the storage (in bounds: checked above).
+    let element = |e: usize| {
+        dtype
+            .decode(bytes, e * esz)
+            .ok_or_else(|| bad(format!("element {e} lies past the end of the storage")))
+    };
     if n > 0 && strides == contiguous_strides(shape).as_slice() {
-        let start = offset * esz;
-        data.extend(
-            bytes[start..start + n * esz]
-                .chunks_exact(esz)
-                .map(|b| dtype.decode(b)),
-        );
+        for e in offset..offset + n {
+            data.push(element(e)?);
+        }
     } else if n > 0 {
         let mut idx = vec![0usize; shape.len()];
         for _ in 0..n {
             let e: usize = offset + idx.iter().zip(strides).map(|(i, s)| i * s).sum::<usize>();
-            data.push(dtype.decode(&bytes[e * esz..(e + 1) * esz]));
+            data.push(element(e)?);
             for k in (0..shape.len()).rev() {
                 idx[k] += 1;
                 if idx[k] < shape[k] {

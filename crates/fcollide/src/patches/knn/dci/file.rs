@@ -1,6 +1,6 @@
 //! Saving and loading a [`DciIndex`] (format in the parent module's docs).
 
-use crate::bytes::{le_u32, le_u64};
+use crate::bytes::{le_f32, le_u32, le_u64};
 use crate::fsutil::AtomicFile;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
@@ -208,7 +208,7 @@ impl DciIndex {
         }
         let mut buf = vec![0u8; 1 << 16];
         let mut sizes = vec![0u32; nl];
-        read_words(&mut r, &mut buf, &mut sizes, u32::from_le_bytes).map_err(io)?;
+        read_words(&mut r, &mut buf, &mut sizes, le_u32).map_err(io)?;
         let sizes: Vec<usize> = sizes.into_iter().map(|s| s as usize).collect();
         if sizes[0] != nu || sizes.contains(&0) || sizes.windows(2).any(|w| w[1] > w[0]) {
             return Err(corrupt(format!(
@@ -238,7 +238,7 @@ impl DciIndex {
         }
 
         let mut directions = vec![0.0f32; lm * dim];
-        read_words(&mut r, &mut buf, &mut directions, f32::from_le_bytes).map_err(io)?;
+        read_words(&mut r, &mut buf, &mut directions, le_f32).map_err(io)?;
         if directions.iter().any(|x| !x.is_finite()) {
             return Err(corrupt("non-finite direction".into()));
         }
@@ -249,11 +249,11 @@ impl DciIndex {
             let mut keys = vec![0.0f32; lm * size];
             let mut local = vec![0u32; lm * size];
             let mut vectors = vec![0.0f32; if l > 0 { size * dim } else { 0 }];
-            read_words(&mut r, &mut buf, &mut members, u32::from_le_bytes).map_err(io)?;
-            read_words(&mut r, &mut buf, &mut offsets, u32::from_le_bytes).map_err(io)?;
-            read_words(&mut r, &mut buf, &mut keys, f32::from_le_bytes).map_err(io)?;
-            read_words(&mut r, &mut buf, &mut local, u32::from_le_bytes).map_err(io)?;
-            read_words(&mut r, &mut buf, &mut vectors, f32::from_le_bytes).map_err(io)?;
+            read_words(&mut r, &mut buf, &mut members, le_u32).map_err(io)?;
+            read_words(&mut r, &mut buf, &mut offsets, le_u32).map_err(io)?;
+            read_words(&mut r, &mut buf, &mut keys, le_f32).map_err(io)?;
+            read_words(&mut r, &mut buf, &mut local, le_u32).map_err(io)?;
+            read_words(&mut r, &mut buf, &mut vectors, le_f32).map_err(io)?;
             if vectors.iter().any(|x| !x.is_finite()) {
                 return Err(corrupt(format!("level {l}: non-finite vector value")));
             }
@@ -271,9 +271,9 @@ impl DciIndex {
         let mut dup_reps = vec![0u32; ng];
         let mut dup_offsets = vec![0u32; ng + 1];
         let mut dup_ids = vec![0u32; nd];
-        read_words(&mut r, &mut buf, &mut dup_reps, u32::from_le_bytes).map_err(io)?;
-        read_words(&mut r, &mut buf, &mut dup_offsets, u32::from_le_bytes).map_err(io)?;
-        read_words(&mut r, &mut buf, &mut dup_ids, u32::from_le_bytes).map_err(io)?;
+        read_words(&mut r, &mut buf, &mut dup_reps, le_u32).map_err(io)?;
+        read_words(&mut r, &mut buf, &mut dup_offsets, le_u32).map_err(io)?;
+        read_words(&mut r, &mut buf, &mut dup_ids, le_u32).map_err(io)?;
 
         // Each node of level l+1 is a member of its own group at level l (hence the
         // levels are nested and each level's members are distinct given level 0's).
@@ -393,19 +393,20 @@ fn check_level(level: &Level, lm: usize, n: usize) -> Result<(), String> {
     Ok(())
 }
 
-/// Fills `out` with 4-byte little-endian words read from `r`.
+/// Fills `out` with 4-byte little-endian words read from `r`, each decoded by `read` (one of
+/// [`crate::bytes`]' readers).
 fn read_words<T>(
     r: &mut impl Read,
     buf: &mut [u8],
     out: &mut [T],
-    conv: impl Fn([u8; 4]) -> T,
+    read: fn(&[u8], usize) -> Option<T>,
 ) -> std::io::Result<()> {
     let per = buf.len() / 4;
     for chunk in out.chunks_mut(per) {
         let bytes = &mut buf[..chunk.len() * 4];
         r.read_exact(bytes)?;
-        for (o, b) in chunk.iter_mut().zip(bytes.chunks_exact(4)) {
-            *o = conv([b[0], b[1], b[2], b[3]]);
+        for (i, o) in chunk.iter_mut().enumerate() {
+            *o = read(bytes, 4 * i).ok_or(std::io::ErrorKind::UnexpectedEof)?;
         }
     }
     Ok(())
