@@ -603,6 +603,17 @@ fn what_was_used(record: &RunRecord) -> String {
     )
 }
 
+/// A class name short enough for a grid cell's caption: the first of ImageNet's comma-separated
+/// synonyms, cut to 18 characters.
+fn short_name(name: &str) -> String {
+    let first = name.split(',').next().unwrap_or(name).trim();
+    if first.chars().count() > 18 {
+        format!("{}…", first.chars().take(17).collect::<String>())
+    } else {
+        first.to_string()
+    }
+}
+
 /// The indicator cell of where a row's vertices differ; left out for a single vertex (nothing
 /// to compare it with).
 fn add_differ(g: &mut Grid, vertices: &[&[f32]]) -> Result<()> {
@@ -615,12 +626,17 @@ fn add_differ(g: &mut Grid, vertices: &[&[f32]]) -> Result<()> {
 /// `rows.png`: per row the start, the target, the vertices and an indicator of where the
 /// vertices differ most (when there are two or more).
 fn rows_grid(
-    shape: [usize; 3],
+    record: &RunRecord,
     target: &[f32],
     rows: &[(VertexSet, Vec<f32>)],
     inits: &[Vec<f32>],
     exact: &[ExactRow],
 ) -> Result<Grid> {
+    let shape = record.dataset.shape;
+    let target_label = match record.target.top5.as_ref().and_then(|t| t.first()) {
+        Some((_, name, _)) => format!("target · {}", short_name(name)),
+        None => "target".to_string(),
+    };
     let mut g = Grid::new(shape)?
         .with_title(
             "Target and vertices (v: vertex · class · probability; spread: where the vertices \
@@ -629,12 +645,22 @@ fn rows_grid(
         .with_colorbar("spread: max |difference|");
     for (r, ((set, _), init)) in rows.iter().zip(inits).enumerate() {
         g.start_row(&format!("row {}", r + 1));
-        g.add_image(target, "target")?;
+        g.add_image(target, &target_label)?;
         g.add_image(init, "start")?;
+        let top = record
+            .rows
+            .get(r)
+            .map(|row| &row.vertex_top5[..])
+            .unwrap_or(&[]);
         for (k, s) in set.stats.iter().enumerate() {
+            // The class's name where the model has named classes (ImageNet, --labels).
+            let class = match top.get(k).and_then(|t| t.first()) {
+                Some((c, name, _)) if *c == s.class => short_name(name),
+                _ => s.class.to_string(),
+            };
             g.add_image(
                 set.vertex(k),
-                &format!("v{} · {} · p {:.2}", k + 1, s.class, s.confidence),
+                &format!("v{} · {} · p {:.2}", k + 1, class, s.confidence),
             )?;
         }
         let vs: Vec<&[f32]> = (0..set.len()).map(|k| set.vertex(k)).collect();
@@ -642,7 +668,7 @@ fn rows_grid(
     }
     for (r, row) in exact.iter().enumerate() {
         g.start_row(&format!("exact {}", r + 1));
-        g.add_image(target, "target")?;
+        g.add_image(target, &target_label)?;
         for (k, v) in row.vertices.iter().enumerate() {
             let c = row.record.vertex_class.get(k).copied().unwrap_or(0);
             let p = row
@@ -769,7 +795,7 @@ pub fn write_outputs(
 
     let shape = record.dataset.shape;
     // PNG for the reports, SVG beside it for papers.
-    let rg = rows_grid(shape, target, rows, inits, exact)?;
+    let rg = rows_grid(record, target, rows, inits, exact)?;
     rg.save(out.join("rows.png"))?;
     let rows_png = rg.to_png()?;
 
@@ -890,6 +916,15 @@ mod tests {
     use super::super::params::{ExactRunParams, ImagesParams, MnistParams};
     use super::super::record::{DatasetFacts, ModelFacts, TargetFacts};
     use super::*;
+
+    #[test]
+    fn short_names_fit_a_cell() {
+        assert_eq!(short_name("tench, Tinca tinca"), "tench");
+        assert_eq!(short_name("7"), "7");
+        let long = short_name("German short-haired pointer");
+        assert_eq!(long.chars().count(), 18);
+        assert!(long.ends_with('…'), "{long}");
+    }
 
     fn record(arch: &str, params: RunParams, data: &str) -> RunRecord {
         RunRecord {
