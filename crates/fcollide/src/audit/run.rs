@@ -383,7 +383,10 @@ pub fn run_audit(job: &AuditJob, progress: &dyn Progress) -> Result<AuditSummary
                     let t = Instant::now();
                     let row = auditor.measure(i, job.data.image(i), job.data.label(i), progress)?;
                     if row.is_some() {
-                        progress.advance(1, &format!("{:.2} s/example", t.elapsed().as_secs_f64()));
+                        progress.advance(
+                            1,
+                            &format!("last example {:.2} s", t.elapsed().as_secs_f64()),
+                        );
                     }
                     Ok(row)
                 })
