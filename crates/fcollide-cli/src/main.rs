@@ -38,7 +38,8 @@ use clap::Parser;
 /// 1 (the run failed) or 2 (usage: a bad flag, flag value or combination of flags).
 fn main() {
     let cli = args::Cli::parse();
-    if let Err(e) = params::apply_limits(&cli.limit) {
+    let audit_run = matches!(cli.command, Some(args::Command::Audit(_)));
+    if let Err(e) = params::apply_limits(&cli.limit, audit_run) {
         std::process::exit(error::report(&e));
     }
     progress::install_ctrlc();

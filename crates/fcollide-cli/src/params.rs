@@ -1,10 +1,12 @@
 //! The one place where flags become checked library parameters. A value the library refuses
 //! comes back as a usage error (exit code 2) that names the flag.
+use crate::args::audit::AuditRunArgs;
 use crate::args::common::{SearchArgs, TrainArgs};
 use crate::args::patches::IndexCmd;
 use crate::args::reproduce::{Experiment, ReproduceArgs};
 use crate::error::{usage, usage_bail};
 use anyhow::Result;
+use fcollide::audit::{AuditError, AuditParams, ValidAuditParams};
 use fcollide::collide::{CollideError, ValidVertexParams, VertexParams};
 use fcollide::exact::ExactError;
 use fcollide::model::train::{TrainParams, ValidTrainParams};
@@ -75,6 +77,8 @@ fn refused(e: &anyhow::Error) -> Option<BadParam> {
             x.bad_param()
         } else if let Some(x) = c.downcast_ref::<ModelError>() {
             x.bad_param()
+        } else if let Some(x) = c.downcast_ref::<AuditError>() {
+            x.bad_param()
         } else {
             c.downcast_ref::<ExactError>().and_then(|x| x.bad_param())
         }
@@ -111,13 +115,44 @@ fn named(e: anyhow::Error, flag_of: impl Fn(&str) -> Option<String>) -> anyhow::
     }
 }
 
-/// Applies `--limit NAME=VALUE` settings to the library's limits.
-pub fn apply_limits(settings: &[String]) -> Result<()> {
+/// A `--limit` value that is a plain whole number: `fcollide audit`'s example limit (the
+/// global `--limit NAME=VALUE` settings all hold a `=`).
+fn example_count(value: &str) -> Option<&str> {
+    let v = value.trim();
+    (!v.contains('=') && !v.is_empty() && v.chars().all(|c| c.is_ascii_digit() || c == '-'))
+        .then_some(v)
+}
+
+/// `fcollide audit --limit N`: the number of examples (the first N of the split), or none.
+pub fn example_limit(values: &[String]) -> Result<Option<usize>> {
+    let counts: Vec<&str> = values.iter().filter_map(|v| example_count(v)).collect();
+    match counts.as_slice() {
+        [] => Ok(None),
+        [n] => match n.parse::<usize>() {
+            Ok(n) => Ok(Some(n)),
+            Err(_) => usage_bail!("invalid value for --limit: '{n}': expected a whole number ≥ 1"),
+        },
+        _ => usage_bail!("--limit N is given {} times; give it once", counts.len()),
+    }
+}
+
+/// Applies `--limit NAME=VALUE` settings to the library's limits. A plain number is `audit`'s
+/// example limit (`audit_run`: the command is `audit`), an error elsewhere.
+pub fn apply_limits(settings: &[String], audit_run: bool) -> Result<()> {
     if settings.is_empty() {
         return Ok(());
     }
     let mut l = fcollide::limits::current();
     for setting in settings {
+        if example_count(setting).is_some() {
+            if audit_run {
+                continue;
+            }
+            usage_bail!(
+                "--limit '{setting}': a plain number is the example limit of `fcollide audit`; \
+                 resource limits are NAME=VALUE (e.g. --limit max_tensor_bytes=16G)"
+            );
+        }
         let applied = match setting.split_once('=') {
             Some((name, value)) => l.set_by_name(name.trim(), value),
             None => Err(format!("'{setting}': expected NAME=VALUE")),
@@ -304,4 +339,38 @@ pub fn index(args: &IndexCmd) -> DciParams {
         seed: args.index_seed,
         directions: args.directions.into(),
     }
+}
+
+/// `fcollide audit`: the parameters its flags name.
+pub const AUDIT_FLAGS: Flags = &[
+    ("layer", "--layer"),
+    ("measures", "--measures"),
+    ("directions", "--directions"),
+    ("limit", "--limit"),
+    ("shard", "--shard"),
+    ("checkpoint_every", "--checkpoint-every"),
+    ("threads", "--threads"),
+];
+
+/// The parameters of `fcollide audit`, validated (a refused value names its flag).
+pub fn audit(args: &AuditRunArgs, limit: Option<usize>) -> Result<ValidAuditParams> {
+    let check = || -> std::result::Result<ValidAuditParams, AuditError> {
+        AuditParams {
+            layer: args.layer.clone(),
+            measures: args.measures.parse()?,
+            directions: args.directions,
+            seed: args.data.seed,
+            limit,
+            shard: args.shard.parse()?,
+            checkpoint_every: args.checkpoint_every,
+            threads: args.threads,
+            lp: fcollide::exact::LpOptions {
+                solver: args.lp_solver.into(),
+                ..Default::default()
+            },
+            ..AuditParams::default()
+        }
+        .check()
+    };
+    check().map_err(|e| name_flag(e, AUDIT_FLAGS))
 }

@@ -1525,3 +1525,130 @@ fn progress_without_a_terminal_is_plain_lines() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).is_empty(), "{}", stderr(&o));
 }
+
+/// A 4×4 data set in IDX files (train and test, 12 examples each, labels < 3) and a random
+/// 16-10-3 ReLU model for it: small enough that `audit` runs its LPs in milliseconds.
+fn tiny_audit_inputs(dir: &Path) -> std::path::PathBuf {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+    for prefix in ["train", "t10k"] {
+        let n = 12u32;
+        let mut images = vec![0u8, 0, 8, 3];
+        for v in [n, 4, 4] {
+            images.extend(v.to_be_bytes());
+        }
+        images.extend((0..n * 16).map(|_| rng.random_range(0..=255u8)));
+        std::fs::write(dir.join(format!("{prefix}-images-idx3-ubyte")), images).unwrap();
+        let mut l = vec![0u8, 0, 8, 1];
+        l.extend(n.to_be_bytes());
+        l.extend((0..n).map(|_| rng.random_range(0..3u8)));
+        std::fs::write(dir.join(format!("{prefix}-labels-idx1-ubyte")), l).unwrap();
+    }
+    let mut w = |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-0.5..0.5)).collect() };
+    let mut b = fcollide::model::GraphBuilder::new("tiny", [1, 4, 4]);
+    let x = b.flatten("flatten", 0);
+    let x = b.linear("fc1", x, 16, 10, w(160), Some(w(10)));
+    let x = b.relu("relu1", x);
+    b.linear("fc2", x, 10, 3, w(30), Some(w(3)));
+    let model = dir.join("tiny.safetensors");
+    std::fs::write(
+        &model,
+        fcollide::model::io::to_safetensors(&b.finish()).unwrap(),
+    )
+    .unwrap();
+    model
+}
+
+/// Issue 16: `audit --shard i/4` for i = 0..3 merged by `audit merge` writes the files a
+/// single run writes; malformed shards and limits are usage errors naming the flag.
+#[test]
+fn audit_shards_merge_into_the_single_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let model = tiny_audit_inputs(d);
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let run = |out: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "-q".to_string(),
+            "audit".into(),
+            "--model".into(),
+            s(&model),
+            "--data".into(),
+            s(d),
+            "--split".into(),
+            "test".into(),
+            "--limit".into(),
+            "10".into(),
+            "--directions".into(),
+            "3".into(),
+            "--out".into(),
+            s(out),
+        ];
+        args.extend(extra.iter().map(|a| a.to_string()));
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        fcollide(&a)
+    };
+    let single = d.join("single");
+    let o = run(&single, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("audited 10 example(s)"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(stdout(&o).contains("s per example"), "{}", stdout(&o));
+    let mut shards = Vec::new();
+    for i in 0..4 {
+        let out = d.join(format!("shard{i}"));
+        let o = run(&out, &["--shard", &format!("{i}/4"), "--threads", "1"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        shards.push(s(&out));
+    }
+    let merged = d.join("merged");
+    let mut args = vec!["audit", "merge"];
+    args.extend(shards.iter().map(String::as_str));
+    let m = s(&merged);
+    args.extend(["--out", m.as_str()]);
+    let o = fcollide(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for f in ["audit.parquet", "audit.csv", "audit.json"] {
+        let a = std::fs::read(single.join(f)).unwrap();
+        assert_eq!(a, std::fs::read(merged.join(f)).unwrap(), "{f} differs");
+    }
+    let csv = std::fs::read_to_string(single.join("audit.csv")).unwrap();
+    assert!(csv.starts_with(
+        "index,label,predicted,confidence,loss,margin,n_plus,n_zero,rank,affine_dim,\
+         region_rows,chebyshev_radius,mean_extent,error\n"
+    ));
+    assert_eq!(csv.lines().count(), 11);
+    // A merge with a shard missing fails, naming it.
+    let mut args = vec!["audit", "merge"];
+    args.extend(shards[..3].iter().map(String::as_str));
+    let x = s(&d.join("x"));
+    args.extend(["--out", x.as_str()]);
+    let o = fcollide(&args);
+    assert_clean_failure(&o, &["missing shard(s) 3/4"]);
+    assert_eq!(o.status.code(), Some(1));
+    // Malformed values are usage errors naming the flag.
+    for (extra, needle) in [
+        (vec!["--shard", "4/4"], "--shard"),
+        (vec!["--shard", "0/0"], "--shard"),
+        (vec!["--shard", "a/b"], "--shard"),
+        (vec!["--measures", "size"], "--measures"),
+        (vec!["--checkpoint-every", "0"], "--checkpoint-every"),
+        (vec!["--layer", "fc2"], "fc2"),
+    ] {
+        let o = run(&d.join("bad"), &extra);
+        assert_clean_failure(&o, &[needle]);
+        if needle.starts_with("--") {
+            assert_eq!(o.status.code(), Some(2), "{extra:?}: {}", stderr(&o));
+        }
+    }
+    let o = fcollide(&["audit", "--model", &s(&model), "--limit", "0", "--out", &x]);
+    assert_clean_failure(&o, &["--limit"]);
+    assert_eq!(o.status.code(), Some(2));
+    // A plain --limit N belongs to audit only.
+    let o = fcollide(&["--limit", "5", "inspect", &s(&model)]);
+    assert_clean_failure(&o, &["--limit '5'", "fcollide audit"]);
+    assert_eq!(o.status.code(), Some(2));
+}

@@ -25,6 +25,9 @@ pub enum Error {
     /// Patch databases on disk.
     #[error(transparent)]
     PatchDb(#[from] crate::patches::db::PatchDbError),
+    /// Auditing a data set.
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
     /// Writing pictures and tables.
     #[error(transparent)]
     Report(#[from] crate::report::ReportError),
@@ -80,6 +83,7 @@ impl ParamError for Error {
             Error::Exact(e) => e.bad_param(),
             Error::Knn(e) => e.bad_param(),
             Error::PatchDb(e) => e.bad_param(),
+            Error::Audit(e) => e.bad_param(),
             _ => None,
         }
     }
@@ -131,6 +135,20 @@ impl ParamError for crate::patches::db::PatchDbError {
         match self {
             Self::Params { param, msg } => Some(BadParam::new(param, msg)),
             Self::Knn(e) => e.bad_param(),
+            _ => None,
+        }
+    }
+}
+
+impl ParamError for crate::audit::AuditError {
+    fn bad_param(&self) -> Option<BadParam> {
+        match self {
+            Self::Param { param, msg } => Some(BadParam::new(param, msg)),
+            Self::Shard { value, reason } => Some(BadParam::new(
+                "shard",
+                format!("'{value}': {reason} (expected i/n with n ≥ 1 and 0 ≤ i < n, e.g. 0/4)"),
+            )),
+            Self::Exact(e) => e.bad_param(),
             _ => None,
         }
     }

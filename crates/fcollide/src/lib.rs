@@ -1,7 +1,9 @@
 //! fcollide: find, verify, measure and show feature collisions in ReLU networks
 //! (Li, Zhang & Malik, "Approximate Feature Collisions in Neural Nets", NeurIPS 2019).
 //!
-//! Data flows `data` → `model` → `collide` → `polytope` → `exact` → `patches` → `report`.
+//! Data flows `data` → `model` → `collide` → `polytope` → `exact` → `patches` → `report`;
+//! `run` holds the experiments and `audit` measures every example of a data set.
+pub mod audit;
 pub mod bytes;
 pub mod collide;
 pub mod data;

@@ -1,12 +1,14 @@
 //! The command line as clap definitions: [`Cli`] and its [`Command`]s. The flags of each
 //! command live in `commands.rs`, `reproduce.rs` and `patches.rs`; groups several commands
 //! share in `common.rs`; enumerated values in `values.rs`.
+pub mod audit;
 pub mod commands;
 pub mod common;
 pub mod patches;
 pub mod reproduce;
 pub mod values;
 
+use audit::AuditCmd;
 use clap::{Parser, Subcommand};
 use commands::{ExactCmd, InspectCmd, SweepCmd, TrainCmd, VerifyCmd, VerticesCmd};
 use patches::PatchesCommand;
@@ -27,7 +29,8 @@ pub struct Cli {
     pub device: DeviceArg,
     /// Raise (or lower) a resource limit on inputs, `NAME=VALUE` with an optional K/M/G/T
     /// suffix, e.g. `--limit max_tensor_bytes=16G`; repeatable. Names and defaults:
-    /// `fcollide::limits` (README, "Limits on inputs").
+    /// `fcollide::limits` (README, "Limits on inputs"). With `fcollide audit`, a plain
+    /// number `--limit N` audits the first N examples of the split.
     #[arg(long, global = true, value_name = "NAME=VALUE")]
     pub limit: Vec<String>,
     #[command(subcommand)]
@@ -63,6 +66,11 @@ pub enum Command {
     Inspect(InspectCmd),
     /// Verify saved vertices: sample the polytope and measure it.
     Verify(VerifyCmd),
+    /// Audit a data set: per example the classifier's figures and its exact collision
+    /// polytope (|P|, affine dimension, Chebyshev radius, mean extent) as Parquet and CSV;
+    /// --shard i/n, checkpoints and --resume for long runs; `audit merge` combines shards.
+    /// `--limit N` audits the first N examples.
+    Audit(Box<AuditCmd>),
 }
 
 impl ReproduceArgs {

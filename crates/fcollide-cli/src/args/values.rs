@@ -133,3 +133,22 @@ value_enum! {
         Direct => Direct,
     }
 }
+
+/// `audit --split`: which split of the data is audited.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SplitArg {
+    /// The training split.
+    Train,
+    /// The test split.
+    Test,
+}
+
+impl SplitArg {
+    /// Its name in the audit's record.
+    pub fn name(self) -> &'static str {
+        match self {
+            SplitArg::Train => "train",
+            SplitArg::Test => "test",
+        }
+    }
+}

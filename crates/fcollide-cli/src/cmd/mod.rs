@@ -1,6 +1,7 @@
 //! One file per command. Each takes its parsed flags, gets checked parameters from
 //! [`crate::params`], reads its inputs through [`inputs`], calls the library and prints what
 //! it did through `outln!`.
+mod audit;
 mod exact;
 mod inputs;
 mod inspect;
@@ -44,5 +45,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Patches { command }) => patches::run(command, &ctx),
         Some(Command::Inspect(a)) => inspect::run(&a, &ctx),
         Some(Command::Verify(a)) => verify::run(&a, &ctx),
+        Some(Command::Audit(a)) => audit::run(&a, &cli.limit, &ctx),
     }
 }

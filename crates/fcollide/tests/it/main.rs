@@ -1,4 +1,5 @@
 //! The integration-test binary: one module per part of the library.
+mod audit;
 mod chain;
 mod collide;
 mod conv;
