@@ -110,7 +110,7 @@ impl<'a> Auditor<'a> {
         }
         let zmax = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let lse = zmax + z.iter().map(|&v| (v - zmax).exp()).sum::<f64>().ln();
-        let predicted = crate::exact::forward::argmax(z).unwrap_or(0);
+        let predicted = crate::linalg::argmax(z).unwrap_or(0);
         let other = z
             .iter()
             .enumerate()
