@@ -101,8 +101,10 @@ def test_search_and_verification_figures_match_numpy(npz_mlp, digits):
         assert s.class_ == int(p.argmax())
         assert s.confidence == pytest.approx(p.max(), rel=1e-4)
         yv, yt = np.maximum(pre, 0), np.maximum(pt[0], 0)
+        # The library measures in f32: once the projection puts a vertex on the colliding
+        # set (error ~1e-8 in f64), its figure is f32 rounding (~1e-7 to 1e-6).
         assert s.feature_rel_err == pytest.approx(
-            np.linalg.norm(yv - yt) / np.linalg.norm(yt), rel=1e-3, abs=1e-7
+            np.linalg.norm(yv - yt) / np.linalg.norm(yt), rel=1e-3, abs=2e-6
         )
         assert s.unit_value == pytest.approx(pre[s.unit], rel=1e-3, abs=1e-4)
         assert pt[0][s.unit] <= 0  # a unit of the zero set Z
@@ -115,7 +117,7 @@ def test_search_and_verification_figures_match_numpy(npz_mlp, digits):
     assert f.vertex_pairwise_l2 == pytest.approx(np.mean(pairs), rel=1e-5)
     yt = np.maximum(pt[0], 0)
     errs = [np.linalg.norm(np.maximum(p, 0) - yt) / np.linalg.norm(yt) for p in pv]
-    assert f.vertex_feature_rel_err_max == pytest.approx(max(errs), rel=1e-3, abs=1e-7)
+    assert f.vertex_feature_rel_err_max == pytest.approx(max(errs), rel=1e-3, abs=2e-6)
     assert f.vertex_class_agreement == pytest.approx(
         np.mean(probs.argmax(axis=1) == f.target_class)
     )
