@@ -182,11 +182,24 @@ pub fn linearize(
             layer_index,
         ));
     }
-    let fwd = forward(net, point)?;
-    let shapes = &fwd.shapes;
     let d = point.len();
     let b = d + 1;
     let needed = net.ancestors(layer_index);
+    // Refuse a map that would not fit, or a node without linear pieces, before the f64
+    // forward (seconds on an ImageNet-size network).
+    let shapes = net.shapes()?;
+    for i in (1..=layer_index).filter(|&i| needed[i]) {
+        let node = &net.nodes[i];
+        check_size(&node.name, shapes[i].len(), b, max_entries)?;
+        if !node.op.is_piecewise_linear() {
+            return Err(ExactError::NotPiecewiseLinear {
+                layer: node.name.clone(),
+                op: node.op.kind().into(),
+            });
+        }
+    }
+    let fwd = forward(net, point)?;
+    let shapes = &fwd.shapes;
     let last_use = net.last_use();
     let mut region = Inequalities::new(d);
     let mut counts = RegionCounts::default();
@@ -205,14 +218,6 @@ pub fn linearize(
         }
         let node = &net.nodes[i];
         let name = node.name.as_str();
-        let n_out = shapes[i].len();
-        check_size(name, n_out, b, max_entries)?;
-        if !node.op.is_piecewise_linear() {
-            return Err(ExactError::NotPiecewiseLinear {
-                layer: node.name.clone(),
-                op: node.op.kind().into(),
-            });
-        }
         let ins: Vec<(&[f64], Shape)> = node
             .inputs
             .iter()
