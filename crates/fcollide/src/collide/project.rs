@@ -42,6 +42,7 @@ use serde::{Deserialize, Serialize};
 
 use super::CollideError;
 use crate::exact::{analyze_rows, build_system, CollisionSystem};
+use crate::linalg::dot_f64 as dot;
 use crate::model::{Graph, Op};
 
 /// Relative rank tolerance of `A_P` (`|R_kk| ≤ RANK_TOL · |R_00|` counts as null space).
@@ -113,10 +114,6 @@ fn cholesky_solve(l: &[f64], n: usize, b: &mut [f64]) {
         let s: f64 = (i + 1..n).map(|p| l[p * n + i] * b[p]).sum();
         b[i] = (b[i] - s) / l[i * n + i];
     }
-}
-
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 /// The constraints `Ĝ z ≤ ŝ` in the coordinates `z` of `ker(A_P)` (see the module doc).
