@@ -39,16 +39,7 @@ pub fn reproduce_mnist(p: &MnistParams, out: &Path, progress: &dyn Progress) -> 
     let target = test_set.image(t).to_vec();
     let dataset_l2 = steps::dataset_distance(&test_set, p.dataset_pairs, p.seed);
     let plans = steps::row_plans(&vertex, (t, other), p.extra_layer.as_deref())?;
-    let run = Rows {
-        net: &net,
-        device: &device,
-        progress,
-        target: &target,
-        out,
-        seed: p.seed,
-        samples: p.samples,
-        dataset_l2,
-    };
+    let run = Rows::new(p, (&net, &device), &target, dataset_l2, out, progress);
     let mut rows = Vec::new();
     for (r, plan) in plans.iter().enumerate() {
         let init = test_set.image(plan.index).to_vec();
@@ -59,17 +50,15 @@ pub fn reproduce_mnist(p: &MnistParams, out: &Path, progress: &dyn Progress) -> 
         }
         rows.push(row);
     }
-    let exact = match p.exact {
-        true => vec![super::exact::digits_exact_row(
-            &net,
-            &target,
-            (&vertex, p.seed, p.samples),
-            dataset_l2,
-            (other, test_set.image(other)),
-            progress,
-        )?],
-        false => Vec::new(),
-    };
+    let exact = steps::exact_rows(
+        p,
+        &net,
+        &target,
+        &vertex,
+        dataset_l2,
+        (other, &test_set),
+        progress,
+    )?;
     let class = test_set.label(t) as usize;
     let data = (&train_set, &test_set);
     let record = steps::digits_record(p, model, data, (t, class), dataset_l2, None);

@@ -56,16 +56,7 @@ pub fn reproduce_patches(
             PatchView::from(&cut)
         }
     };
-    let run = Rows {
-        net: &net,
-        device: &device,
-        progress,
-        target: &target,
-        out,
-        seed: p.seed,
-        samples: p.samples,
-        dataset_l2,
-    };
+    let run = Rows::new(p, (&net, &device), &target, dataset_l2, out, progress);
     let mut rows = Vec::new();
     for (r, plan) in plans.iter().enumerate() {
         let init = test_set.image(plan.index).to_vec();
@@ -78,17 +69,15 @@ pub fn reproduce_patches(
         let class = test_set.label(plan.index) as usize;
         rows.push(run.gradient_row(r, plan, (init, class), Some(&space))?);
     }
-    let exact = match p.exact {
-        true => vec![super::exact::digits_exact_row(
-            &net,
-            &target,
-            (&vertex, p.seed, p.samples),
-            dataset_l2,
-            (other, test_set.image(other)),
-            progress,
-        )?],
-        false => Vec::new(),
-    };
+    let exact = steps::exact_rows(
+        p,
+        &net,
+        &target,
+        &vertex,
+        dataset_l2,
+        (other, &test_set),
+        progress,
+    )?;
     let db_facts = file.as_ref().map(|db| PatchDbFacts {
         path: db.path().to_path_buf(),
         header: db.header().clone(),

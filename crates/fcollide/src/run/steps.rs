@@ -281,6 +281,30 @@ pub struct Rows<'a> {
     pub dataset_l2: f64,
 }
 
+impl<'a> Rows<'a> {
+    /// The rows of digits run `p` (its seed and sample count) on `net` toward `target`,
+    /// writing into `out`.
+    pub fn new(
+        p: &MnistParams,
+        (net, device): (&'a Graph, &'a Device),
+        target: &'a [f32],
+        dataset_l2: f64,
+        out: &'a Path,
+        progress: &'a dyn Progress,
+    ) -> Self {
+        Rows {
+            net,
+            device,
+            progress,
+            target,
+            out,
+            seed: p.seed,
+            samples: p.samples,
+            dataset_l2,
+        }
+    }
+}
+
 impl Rows<'_> {
     /// Runs row `r` (0-based) of `plan` from `init`: finds its vertices (in pixel space, or in
     /// `space`), verifies the polytope with [`Rows::samples`] random convex combinations drawn
@@ -414,6 +438,31 @@ pub fn digits_record(
         exact_rows: Vec::new(),
         seconds: 0.0,
     }
+}
+
+/// The exact (LP) row of a digits run when `p.exact` asks for one
+/// ([`super::exact::digits_exact_row`] at the vertex search's layer, against test example
+/// `other`), none otherwise.
+pub fn exact_rows(
+    p: &MnistParams,
+    net: &Graph,
+    target: &[f32],
+    vertex: &ValidVertexParams,
+    dataset_l2: f64,
+    (other, test): (usize, &Dataset),
+    progress: &dyn Progress,
+) -> Result<Vec<ExactRow>> {
+    if !p.exact {
+        return Ok(Vec::new());
+    }
+    Ok(vec![super::exact::digits_exact_row(
+        net,
+        target,
+        (vertex, p.seed, p.samples),
+        dataset_l2,
+        (other, test.image(other)),
+        progress,
+    )?])
 }
 
 /// Fills in `record`'s rows, exact rows and the seconds since `t0`, writes `results.json`,
