@@ -512,7 +512,11 @@ impl Grid {
 
     /// Draws the grid.
     pub fn render(&self) -> Result<RgbImage, ReportError> {
-        let l = self.layout()?;
+        self.render_in(&self.layout()?)
+    }
+
+    /// Draws the grid in layout `l` (from [`Grid::layout`]).
+    fn render_in(&self, l: &Layout) -> Result<RgbImage, ReportError> {
         let fs = self.font_scale;
         let th = text_height(fs);
         let mut img = RgbImage::from_pixel(l.width, l.height, Rgb(BACKGROUND));
@@ -536,7 +540,7 @@ impl Grid {
                 draw_text(&mut img, self.margin as i64, y, &row.label, fs, TEXT);
             }
             for (c, cell) in row.cells.iter().enumerate() {
-                let (x0, y0, cw, ch) = self.rect_in(&l, r, c);
+                let (x0, y0, cw, ch) = self.rect_in(l, r, c);
                 let small = self.cell_pixels(cell, shared)?;
                 if let Some(small) = small {
                     if self.margin >= 2 {
@@ -569,7 +573,7 @@ impl Grid {
             }
         }
         if let (Some(label), Some(_)) = (&self.colorbar, shared) {
-            let (y0, bar_h) = self.bar_span(&l);
+            let (y0, bar_h) = self.bar_span(l);
             let bw = BAR_W * fs;
             for yy in 0..bar_h {
                 let t = 1.0 - yy as f32 / (bar_h.max(2) - 1) as f32;
@@ -590,7 +594,7 @@ impl Grid {
                 bar_h as i64 + 2,
                 BORDER,
             );
-            let ticks = self.bar_tick_positions(&l);
+            let ticks = self.bar_tick_positions(l);
             let tx = l.bar_x + bw + 2 * fs;
             for (t, yc) in &ticks {
                 let y = (yc - th as f32 / 2.0).clamp(0.0, (l.height - th) as f32);
@@ -656,9 +660,13 @@ impl Grid {
     /// cell an embedded PNG at its own resolution (drawn pixelated), and the title, labels,
     /// captions and colour bar as vector text and shapes, for papers.
     pub fn to_svg(&self) -> Result<String, ReportError> {
+        self.svg_in(&self.layout()?)
+    }
+
+    /// [`Grid::to_svg`] in layout `l` (from [`Grid::layout`]).
+    fn svg_in(&self, l: &Layout) -> Result<String, ReportError> {
         use super::html::{base64_encode, escape_html};
         use std::fmt::Write as _;
-        let l = self.layout()?;
         let fs = self.font_scale;
         let th = text_height(fs);
         let font = th as f32 * 1.15;
@@ -698,7 +706,7 @@ impl Grid {
                 text(&mut o, self.margin as f32, y, "start", &row.label);
             }
             for (c, cell) in row.cells.iter().enumerate() {
-                let (x0, y0, cw, ch) = self.rect_in(&l, r, c);
+                let (x0, y0, cw, ch) = self.rect_in(l, r, c);
                 let small = self.cell_pixels(cell, shared)?;
                 if let Some(small) = small {
                     let _ = writeln!(
@@ -724,7 +732,7 @@ impl Grid {
             }
         }
         if let (Some(label), Some(_)) = (&self.colorbar, shared) {
-            let (y0, bar_h) = self.bar_span(&l);
+            let (y0, bar_h) = self.bar_span(l);
             let bw = BAR_W * fs;
             let _ = writeln!(
                 o,
@@ -745,7 +753,7 @@ impl Grid {
                 l.bar_x,
                 hex(BORDER)
             );
-            let ticks = self.bar_tick_positions(&l);
+            let ticks = self.bar_tick_positions(l);
             let tx = l.bar_x + bw + 2 * fs;
             for (t, yc) in &ticks {
                 let _ = writeln!(
@@ -783,7 +791,8 @@ impl Grid {
     /// Renders the grid and writes it as PNG to `path`, atomically; when `path` ends in
     /// `.png`, the [`Grid::to_svg`] version goes beside it (`NAME.svg`).
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), ReportError> {
-        save_png_and_svg(&self.render()?, || self.to_svg(), path.as_ref())
+        let l = self.layout()?;
+        save_png_and_svg(&self.render_in(&l)?, || self.svg_in(&l), path.as_ref())
     }
 }
 
