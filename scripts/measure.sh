@@ -29,16 +29,24 @@ def table(path, title):
           f"({r['dataset']['test']} held-out digits); dataset pairwise L2 {r['dataset_pairwise_l2']:.3f}; "
           f"α={r['params']['vertex']['alpha']:g} β={r['params']['vertex']['beta']:g} "
           f"penalty {r['params']['vertex']['penalty']}, {r['params']['vertex']['steps']} steps; run {r['seconds']:.1f} s\n")
-    print("| row | layer | success | target conf. | sample conf. | vertex L2 | ratio | feature err. vertices max | samples mean | samples max | vertex s |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| row | layer | verdict | class agreement | target conf. | sample conf. | vertex L2 | ratio | feature err. vertices max | samples mean | samples max | certified bound | vertex s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    def e(v):
+        return "—" if v is None else f"{v:.2e}"
     for x in r['rows']:
-        print(f"| {x['name']} | {x['layer']} | {100*x['success_rate']:.1f} % | {x['target_confidence']:.4f} | "
+        verdict = x['verdict'] + (", certified" if x.get('certified') else "")
+        print(f"| {x['name']} | {x['layer']} | {verdict} | {100*x['class_agreement']:.1f} % | {x['target_confidence']:.4f} | "
               f"{x['sample_confidence_mean']:.4f} | {x['vertex_pairwise_l2']:.3f} | {100*x['vertex_to_dataset_ratio']:.1f} % | "
-              f"{x['vertex_feature_rel_err_max']:.2e} | {x['feature_rel_err_mean']:.2e} | {x['feature_rel_err_max']:.2e} | {x['vertex_seconds']:.2f} |")
+              f"{e(x['vertex_feature_rel_err_max'])} | {e(x['feature_rel_err_mean'])} | {e(x['feature_rel_err_max'])} | "
+              f"{e(x.get('certified_error_bound'))} | {x['vertex_seconds']:.2f} |")
+    for x in r['rows']:
+        u = x.get('union_of_regions')
+        if u:
+            print(f"\n{x['name']}: union of regions (unlocked search) {json.dumps(u, sort_keys=True)}")
     for x in r.get('exact_rows', []):
         c = x.get('closest') or {}
         print(f"\nExact ({x['layer']}): N+ {x['n_plus']}, rank {x['rank']}, affine dim {x['affine_dim']}, "
-              f"{100*x['success_rate']:.1f} % of {x['samples']} samples in class, vertex L2 {x['vertex_pairwise_l2']:.3f} "
+              f"{x['verdict']}, {100*x['class_agreement']:.1f} % of {x['samples']} samples in class, vertex L2 {x['vertex_pairwise_l2']:.3f} "
               f"({100*x['vertex_to_dataset_ratio']:.1f} % of dataset), collision deviation {x['vertex_collision_dev']:.1e} (vertices) / "
               f"{x['sample_collision_dev']:.1e} (samples), max violation {x['vertex_max_violation']:.1e}, Chebyshev radius "
               f"{x['chebyshev_radius']:.4f}, first LP {x['first_lp_s']:.3f} s, later LPs {x['warm_lp_mean_s']:.3f} s mean; "
