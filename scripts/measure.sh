@@ -34,11 +34,13 @@ def table(path, title):
     def e(v):
         return "—" if v is None else f"{v:.2e}"
     for x in r['rows']:
-        verdict = x['verdict'] + (", certified" if x.get('certified') else "")
+        verdict = x['verdict'] + (", certified" if x.get('certified') else (" (sampled)" if x['verdict'] == 'collides' else ""))
         print(f"| {x['name']} | {x['layer']} | {verdict} | {100*x['class_agreement']:.1f} % | {x['target_confidence']:.4f} | "
               f"{x['sample_confidence_mean']:.4f} | {x['vertex_pairwise_l2']:.3f} | {100*x['vertex_to_dataset_ratio']:.1f} % | "
               f"{e(x['vertex_feature_rel_err_max'])} | {e(x['feature_rel_err_mean'])} | {e(x['feature_rel_err_max'])} | "
               f"{e(x.get('certified_error_bound'))} | {x['vertex_seconds']:.2f} |")
+    # `certified_error_bound` is present only where it holds (every vertex in one region);
+    # "collides" without a certificate rests on the samples.
     for x in r['rows']:
         u = x.get('union_of_regions')
         if u:

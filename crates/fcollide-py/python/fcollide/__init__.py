@@ -328,6 +328,8 @@ class Verification:
     certified: bool
     """Whether the hull is certified: every point collides to ``certified_error_bound``."""
     certified_error_bound: Optional[float]
+    """Bound on every hull point's relative feature error; ``None`` where it does not hold
+    (a vertex outside the linear region) or without a certificate."""
     certificate_margin: Optional[float]
     verdict: str
     """``"collides"``, ``"approximate"`` or ``"failed"``."""

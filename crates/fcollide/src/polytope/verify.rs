@@ -62,8 +62,10 @@ pub struct Verification {
     /// Whether the hull is certified: every point collides to `certified_error_bound`.
     #[serde(default)]
     pub certified: bool,
-    /// The certificate's bound on the relative feature error of every point of the hull
-    /// (meaningful when `certified`; `null` without a certificate).
+    /// The certificate's bound on the relative feature error of every point of the hull:
+    /// present only where it holds, i.e. every vertex lies in one linear region (`null`
+    /// when a vertex is outside it, or without a certificate; the vertices' own errors are
+    /// then in `certificate`). `certified` when it is ≤ `collision_tol`.
     #[serde(default)]
     pub certified_error_bound: Option<f64>,
     /// The smallest slack of a vertex in the target's linear region (negative: a vertex is
@@ -289,7 +291,10 @@ pub fn verify_shared(
             vertex_pairwise_l2: mean_pairwise_l2(&set.vertices, d),
             z_satisfied_min,
             collision_tol: tol,
-            certified_error_bound: certificate.as_ref().map(|c| c.certified_error_bound),
+            certified_error_bound: certificate
+                .as_ref()
+                .filter(|c| c.same_region)
+                .map(|c| c.certified_error_bound),
             certificate_margin: certificate.as_ref().and_then(|c| c.certificate_margin),
             certified,
             certificate,

@@ -147,7 +147,8 @@ pub struct RowRecord {
     /// Whether the hull is certified ([`crate::polytope::certificate`]).
     #[serde(default)]
     pub certified: bool,
-    /// The certificate's bound on the relative feature error of every point of the hull.
+    /// The certificate's bound on the relative feature error of every point of the hull,
+    /// present only where it holds (every vertex in one linear region).
     #[serde(default)]
     pub certified_error_bound: Option<f64>,
     /// Smallest slack of a vertex in the target's linear region (negative: outside).

@@ -1,5 +1,7 @@
 //! Layer sweep: the same vertex search from the target at several layers, reporting per layer
-//! the success rate, feature error and vertex spread — how collision volume changes with depth.
+//! the verdict (with the certified error bound when the hull is certified), the share of
+//! samples in the target's class, the feature error and the vertex spread — how collision
+//! volume changes with depth.
 //! Dense layers use the first `K` units of `Z`, conv layers units spread evenly over `Z`.
 use crate::collide::{find_vertices, UnitChoice, VertexParams};
 use crate::model::{Graph, Op};
@@ -30,6 +32,9 @@ pub struct SweepRow {
     pub verdict: crate::polytope::Verdict,
     /// Whether the hull is certified.
     pub certified: bool,
+    /// The certified bound on every hull point's feature error, when certified.
+    #[serde(default)]
+    pub certified_error_bound: Option<f64>,
     /// Mean top-class probability of samples.
     pub sample_confidence_mean: f64,
     /// Feature error over samples: mean and max.
@@ -110,6 +115,7 @@ pub fn sweep(
             class_agreement: v.class_agreement,
             verdict: v.verdict,
             certified: v.certified,
+            certified_error_bound: v.certified_error_bound,
             sample_confidence_mean: v.sample_confidence_mean,
             feature_rel_err_mean: v.feature_rel_err_mean,
             feature_rel_err_max: v.feature_rel_err_max,
@@ -184,6 +190,16 @@ pub fn sweep(
     Ok(record)
 }
 
+/// A row's verdict as the table shows it: `collides (certified ≤ bound)` for a certified
+/// hull, `collides (sampled)` when only the samples say so, else the verdict.
+fn verdict_cell(r: &SweepRow) -> String {
+    match (r.verdict, r.certified_error_bound.filter(|_| r.certified)) {
+        (crate::polytope::Verdict::Collides, Some(b)) => format!("collides (certified ≤ {b:.1e})"),
+        (crate::polytope::Verdict::Collides, None) => "collides (sampled)".into(),
+        (v, _) => v.to_string(),
+    }
+}
+
 /// The sweep as a table.
 pub fn sweep_table(record: &SweepRecord) -> Table {
     let mut t = Table::new(
@@ -192,7 +208,8 @@ pub fn sweep_table(record: &SweepRecord) -> Table {
             "layer",
             "units",
             "N+",
-            "success",
+            "verdict",
+            "class agreement",
             "sample conf.",
             "feature err. mean",
             "feature err. max",
@@ -207,6 +224,7 @@ pub fn sweep_table(record: &SweepRecord) -> Table {
             r.layer.clone(),
             r.n_units.to_string(),
             r.n_plus.to_string(),
+            verdict_cell(r),
             fmt_pct(r.class_agreement, 1),
             fmt_num(r.sample_confidence_mean, 4),
             format!("{:.2e}", r.feature_rel_err_mean),
@@ -218,4 +236,56 @@ pub fn sweep_table(record: &SweepRecord) -> Table {
         ]);
     }
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::polytope::Verdict;
+
+    fn row(verdict: Verdict, certified: bool, bound: Option<f64>) -> SweepRow {
+        SweepRow {
+            layer: "fc1".into(),
+            index: 3,
+            n_units: 120,
+            n_plus: 51,
+            class_agreement: 0.5,
+            verdict,
+            certified,
+            certified_error_bound: bound,
+            sample_confidence_mean: 0.9,
+            feature_rel_err_mean: 1e-3,
+            feature_rel_err_max: 2e-3,
+            vertex_feature_rel_err_max: 1e-4,
+            vertex_pairwise_l2: 0.4,
+            vertex_to_dataset_ratio: 0.04,
+            vertex_seconds: 1.0,
+            engine: "autodiff".into(),
+        }
+    }
+
+    #[test]
+    fn the_table_states_each_verdict_and_calls_class_agreement_by_its_name() {
+        let record = SweepRecord {
+            arch: "lenet5".into(),
+            params: VertexParams::default(),
+            samples: 10,
+            seed: 0,
+            dataset_pairwise_l2: 10.0,
+            rows: vec![
+                row(Verdict::Collides, true, Some(1.3e-8)),
+                row(Verdict::Collides, false, None),
+                row(Verdict::Approximate, false, None),
+            ],
+        };
+        let md = sweep_table(&record).to_markdown();
+        assert!(
+            md.contains("class agreement") && !md.contains("success"),
+            "{md}"
+        );
+        assert!(md.contains("collides (certified ≤ 1.3e-8)"), "{md}");
+        assert!(md.contains("collides (sampled)"), "{md}");
+        assert!(md.contains("approximate"), "{md}");
+        assert!(md.contains("50.0%"), "{md}");
+    }
 }

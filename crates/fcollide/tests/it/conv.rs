@@ -461,6 +461,8 @@ fn region_locked_samples_collide_and_free_ones_do_not() {
     assert!(v_locked.certified && v_locked.certified_error_bound.unwrap() <= 1e-3);
     assert_ne!(v_free.verdict, Verdict::Collides, "{v_free:?}");
     assert!(!v_free.certified);
+    // Vertices in different regions give no bound on the hull: none is reported.
+    assert_eq!(v_free.certified_error_bound, None, "{v_free:?}");
     assert_eq!(
         v_free.verdict,
         if v_free.class_agreement.min(v_free.vertex_class_agreement) >= 1.0 {
