@@ -96,31 +96,33 @@ pub struct Histogram {
 pub fn histogram(values: &[f64], bins: usize) -> Option<Histogram> {
     let xs: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
     let bins = bins.max(1);
-    let (lo, hi) = xs.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
-        (a.min(x), b.max(x))
-    });
+    let (lo, hi) = xs
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+            (a.min(x), b.max(x))
+        });
     if xs.is_empty() {
         return None;
     }
     let integer = xs.iter().all(|x| x.fract() == 0.0 && x.abs() < 1e15);
-    let (edges, bin_of): (Vec<f64>, Box<dyn Fn(f64) -> usize>) =
-        if integer && hi - lo < bins as f64 {
-            let n = (hi - lo) as usize + 1;
-            (
-                (0..=n).map(|k| lo - 0.5 + k as f64).collect(),
-                Box::new(move |x: f64| (x - lo) as usize),
-            )
-        } else if lo == hi {
-            (vec![lo - 0.5, lo + 0.5], Box::new(|_| 0))
-        } else {
-            let w = (hi - lo) / bins as f64;
-            (
-                (0..=bins)
-                    .map(|k| if k == bins { hi } else { lo + k as f64 * w })
-                    .collect(),
-                Box::new(move |x: f64| (((x - lo) / w).floor() as usize).min(bins - 1)),
-            )
-        };
+    let (edges, bin_of): (Vec<f64>, Box<dyn Fn(f64) -> usize>) = if integer && hi - lo < bins as f64
+    {
+        let n = (hi - lo) as usize + 1;
+        (
+            (0..=n).map(|k| lo - 0.5 + k as f64).collect(),
+            Box::new(move |x: f64| (x - lo) as usize),
+        )
+    } else if lo == hi {
+        (vec![lo - 0.5, lo + 0.5], Box::new(|_| 0))
+    } else {
+        let w = (hi - lo) / bins as f64;
+        (
+            (0..=bins)
+                .map(|k| if k == bins { hi } else { lo + k as f64 * w })
+                .collect(),
+            Box::new(move |x: f64| (((x - lo) / w).floor() as usize).min(bins - 1)),
+        )
+    };
     let mut counts = vec![0; edges.len() - 1];
     for &x in &xs {
         counts[bin_of(x)] += 1;
@@ -180,7 +182,11 @@ pub fn box_stats(values: &[f64]) -> Option<BoxStats> {
         quantile_sorted(&xs, 0.75),
     );
     let (fence_lo, fence_hi) = (q1 - 1.5 * (q3 - q1), q3 + 1.5 * (q3 - q1));
-    let inside = || xs.iter().copied().filter(|&x| x >= fence_lo && x <= fence_hi);
+    let inside = || {
+        xs.iter()
+            .copied()
+            .filter(|&x| x >= fence_lo && x <= fence_hi)
+    };
     Some(BoxStats {
         n: xs.len(),
         min: xs[0],
@@ -715,7 +721,13 @@ impl Plot {
             }
             c.fill_rect(x - half, yq3, 2 * half + 1, (yq1 - yq3).max(1), color);
             c.rect_outline(x - half, yq3, 2 * half + 1, (yq1 - yq3 + 1).max(1), AXIS);
-            c.line(inner, (x - half, y(b.median)), (x + half, y(b.median)), 2, TEXT);
+            c.line(
+                inner,
+                (x - half, y(b.median)),
+                (x + half, y(b.median)),
+                2,
+                TEXT,
+            );
             for &o in &b.outliers {
                 c.marker(inner, (x, y(o)), 3, Marker::Circle, PALETTE[3]);
             }
@@ -1094,7 +1106,10 @@ mod tests {
         assert_eq!((b.q1, b.median, b.q3), (1.75, 2.5, 3.25));
         assert!(b.outliers.is_empty());
         let one = box_stats(&[2.0]).unwrap();
-        assert_eq!((one.q1, one.median, one.q3, one.whisker_hi), (2.0, 2.0, 2.0, 2.0));
+        assert_eq!(
+            (one.q1, one.median, one.q3, one.whisker_hi),
+            (2.0, 2.0, 2.0, 2.0)
+        );
         assert!(box_stats(&[]).is_none());
     }
 
@@ -1114,7 +1129,10 @@ mod tests {
             .with_categories(["0", "1", "2"])
             .with_boxes(boxes);
         let img = p.render().unwrap();
-        assert!(img.pixels().filter(|q| q.0 == PALETTE[3]).count() > 10, "outlier drawn");
+        assert!(
+            img.pixels().filter(|q| q.0 == PALETTE[3]).count() > 10,
+            "outlier drawn"
+        );
         assert_eq!(p.to_svg().unwrap().matches("<circle ").count(), 1);
     }
 
