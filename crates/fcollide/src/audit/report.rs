@@ -394,7 +394,7 @@ pub fn write_report(
     };
 
     d.heading("What was audited");
-    let mut t = Table::new("", ["", ""]);
+    let mut t = Table::new("", ["", "value"]);
     let examples = if id.examples < id.split_len {
         format!("the first {} of {} (limit)", id.examples, id.split_len)
     } else {
