@@ -1559,6 +1559,88 @@ fn tiny_audit_inputs(dir: &Path) -> std::path::PathBuf {
     model
 }
 
+/// Issue 16: the audit's report names each measured column (summary, histogram), says
+/// which were not measured, and ranks the grids by what was measured.
+#[test]
+fn audit_report_names_the_measured_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let model = tiny_audit_inputs(d);
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let out = d.join("out");
+    let o = fcollide(&[
+        "-q",
+        "audit",
+        "--model",
+        &s(&model),
+        "--data",
+        &s(d),
+        "--limit",
+        "9",
+        "--measures",
+        "chebyshev",
+        "--out",
+        &s(&out),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("report.md, report.html"),
+        "{}",
+        stdout(&o)
+    );
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    for col in [
+        "confidence",
+        "loss",
+        "margin",
+        "n_plus",
+        "affine_dim",
+        "region_rows",
+        "chebyshev_radius",
+    ] {
+        assert!(md.contains(&format!("| `{col}` |")), "{col}: {md}");
+        assert!(html.contains(&format!("audit-hist-{col}.png")), "{col}");
+        assert!(out.join(format!("audit-hist-{col}.svg")).exists(), "{col}");
+    }
+    assert!(
+        md.contains("`mean_extent` (not measured: --measures dim,chebyshev)"),
+        "{md}"
+    );
+    assert!(!out.join("audit-hist-mean_extent.png").exists());
+    assert!(md.contains("Ranked by `chebyshev_radius`"), "{md}");
+    assert!(
+        md.lines()
+            .any(|l| l.starts_with("| split ") && l.contains("| train ")),
+        "{md}"
+    );
+    assert!(md.contains("the first 9 of 12 (limit)"), "{md}");
+    assert!(out.join("audit-box-chebyshev_radius.png").exists());
+    // Basic: no polytope measures, no grids, said so.
+    let basic = d.join("basic");
+    let o = fcollide(&[
+        "-q",
+        "audit",
+        "--model",
+        &s(&model),
+        "--data",
+        &s(d),
+        "--limit",
+        "5",
+        "--measures",
+        "basic",
+        "--out",
+        &s(&basic),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let md = std::fs::read_to_string(basic.join("report.md")).unwrap();
+    assert!(md.contains("--measures basic): no grids"), "{md}");
+    assert!(
+        md.contains("| `margin` |") && !md.contains("| `n_plus` |"),
+        "{md}"
+    );
+}
+
 /// Issue 16: `audit --shard i/4` for i = 0..3 merged by `audit merge` writes the files a
 /// single run writes; malformed shards and limits are usage errors naming the flag.
 #[test]
@@ -1611,7 +1693,18 @@ fn audit_shards_merge_into_the_single_run() {
     args.extend(["--out", m.as_str()]);
     let o = fcollide(&args);
     assert!(o.status.success(), "{}", stderr(&o));
-    for f in ["audit.parquet", "audit.csv", "audit.json"] {
+    for f in [
+        "audit.parquet",
+        "audit.csv",
+        "audit.json",
+        "report.md",
+        "report.html",
+        "audit-examples.safetensors",
+        "audit-largest.png",
+        "audit-smallest.svg",
+        "audit-hist-chebyshev_radius.png",
+        "audit-box-affine_dim.svg",
+    ] {
         let a = std::fs::read(single.join(f)).unwrap();
         assert_eq!(a, std::fs::read(merged.join(f)).unwrap(), "{f} differs");
     }

@@ -90,7 +90,7 @@ pub fn run(a: &AuditCmd, limits: &[String], ctx: &Ctx) -> Result<()> {
         );
     }
     outln!(
-        "wrote {}/audit.parquet, audit.csv, audit.json",
+        "wrote {}/audit.parquet, audit.csv, audit.json, report.md, report.html",
         out.display()
     );
     Ok(())
@@ -104,7 +104,8 @@ fn run_merge(m: &MergeCmd) -> Result<()> {
     out_dir(&m.out)?;
     let s = merge(&m.dirs, &m.out)?;
     outln!(
-        "merged {} shard folder(s): {} rows; wrote {}/audit.parquet, audit.csv, audit.json",
+        "merged {} shard folder(s): {} rows; wrote {}/audit.parquet, audit.csv, audit.json, \
+         report.md, report.html",
         m.dirs.len(),
         s.rows,
         m.out.display()

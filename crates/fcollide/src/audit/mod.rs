@@ -36,12 +36,15 @@
 //! [`run_audit`] computes the rows of one shard ([`Shard`]: positions `j ≡ i mod n` of the
 //! first `limit` examples), in parallel, saves a checkpoint every `checkpoint_every`
 //! examples and when the caller asks to stop ([`crate::progress::Progress::cancelled`]),
-//! resumes from it, and writes `audit.parquet`, `audit.csv` and `audit.json` ([`run`]).
+//! resumes from it, and writes `audit.parquet`, `audit.csv` and `audit.json` ([`run`]), and
+//! `report.md`/`report.html` with histograms, per-class box plots and grids of the examples
+//! with the largest and smallest polytopes ([`report`]).
 //! [`merge`] combines shard folders into exactly the files a single run writes. Every value
 //! depends only on the model, the example, the settings and the seed, so shards, threads
 //! and interruptions do not change it.
 pub mod error;
 pub mod measure;
+pub mod report;
 pub mod row;
 pub mod run;
 pub mod shard;

@@ -4,6 +4,8 @@
 //! Files in the output folder:
 //! - `audit.parquet`, `audit.csv`: the rows of this run, sorted by `index` ([`super::table`]);
 //! - `audit.json`: an [`AuditRecord`] (what was audited, how, which shard, how many rows);
+//! - `report.md`, `report.html`, their figures and `audit-examples.safetensors` (the pixels
+//!   of the grids' examples), see [`super::report`];
 //! - `audit.checkpoint` while a run is unfinished: the rows finished so far (see
 //!   [`Checkpoint`]); removed when the run completes.
 //!
@@ -20,6 +22,7 @@ use sha2::{Digest, Sha256};
 
 use super::error::AuditError;
 use super::measure::Auditor;
+use super::report::{write_report, Examples};
 use super::row::{AuditRow, COLUMNS};
 use super::shard::Shard;
 use super::table::{from_csv, read_csv, to_csv, to_parquet};
@@ -425,7 +428,15 @@ pub fn run_audit(job: &AuditJob, progress: &dyn Progress) -> Result<AuditSummary
     progress.finish();
     let seconds = t0.elapsed().as_secs_f64();
     let rows: Vec<AuditRow> = done.into_values().collect();
-    write_outputs(job.out, &identity, p.shard, &rows)?;
+    let outputs = job.net.shapes()?[job.net.output()].len();
+    let examples = Examples::collect(
+        &rows,
+        &p.measures,
+        job.data.shape,
+        crate::data::imagenet::labels_for(outputs),
+        |i| job.data.image(i),
+    );
+    write_outputs(job.out, &identity, p.shard, &rows, &examples)?;
     if ckpt.exists() {
         std::fs::remove_file(&ckpt).map_err(|e| AuditError::file(&ckpt, e))?;
     }
@@ -439,12 +450,14 @@ pub fn run_audit(job: &AuditJob, progress: &dyn Progress) -> Result<AuditSummary
     })
 }
 
-/// Writes `audit.parquet`, `audit.csv` and `audit.json` (atomically).
+/// Writes `audit.parquet`, `audit.csv`, `audit.json`, the examples and the report
+/// (atomically, file by file).
 fn write_outputs(
     out: &Path,
     identity: &RunIdentity,
     shard: Shard,
     rows: &[AuditRow],
+    examples: &Examples,
 ) -> Result<(), AuditError> {
     let pq = out.join(PARQUET);
     let bytes = to_parquet(rows).map_err(|e| AuditError::file(&pq, e))?;
@@ -453,6 +466,8 @@ fn write_outputs(
     let record = AuditRecord::new(identity, shard, rows);
     let json = serde_json::to_string_pretty(&record).map_err(|e| AuditError::file(out, e))?;
     crate::report::write_atomic(out.join(RECORD), format!("{json}\n").as_bytes())?;
+    examples.save(out)?;
+    write_report(out, &record, rows, examples)?;
     Ok(())
 }
 
@@ -468,6 +483,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<AuditSummary, AuditError> {
     let mut first: Option<(PathBuf, AuditRecord)> = None;
     let mut seen: BTreeMap<usize, PathBuf> = BTreeMap::new();
     let mut all: Vec<AuditRow> = Vec::new();
+    let mut parts: Vec<Examples> = Vec::new();
     for dir in dirs {
         let ck = dir.join(CHECKPOINT);
         if ck.exists() {
@@ -521,6 +537,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<AuditSummary, AuditError> {
             )));
         }
         all.extend(rows);
+        parts.push(Examples::load(dir)?);
         if first.is_none() {
             first = Some((dir.clone(), rec));
         }
@@ -535,7 +552,8 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<AuditSummary, AuditError> {
         return Err(err(format!("missing shard(s) {}", missing.join(", "))));
     }
     all.sort_by_key(|r| r.index);
-    write_outputs(out, &rec.identity, Shard::ALL, &all)?;
+    let examples = Examples::merge(parts, &all, &rec.identity.measures).map_err(err)?;
+    write_outputs(out, &rec.identity, Shard::ALL, &all, &examples)?;
     Ok(AuditSummary {
         rows: all.len(),
         resumed: 0,

@@ -44,7 +44,7 @@ pub use error::ReportError;
 pub use escape::escape_html;
 pub use grid::{difference_map, encode_png, image_to_rgb, save_png, DiffScale, Grid};
 pub use html::{base64_encode, HtmlReport};
-pub use plot::{Plot, Series};
+pub use plot::{box_stats, histogram, BoxStats, Histogram, Plot, Series};
 pub use table::{fmt_num, fmt_pct, fmt_sig, Align, Table};
 
 /// Writes `bytes` to `path` atomically with the library's one writer,

@@ -8,6 +8,12 @@
 //! line. The chart has a title, a legend row under it, axes with "nice" ticks
 //! and grid lines, and optional axis labels (the y label reads bottom-to-top).
 //! Default size 640×400.
+//!
+//! Two statistical charts share the layout: a histogram ([`Plot::with_histogram`], bars over
+//! the bins of [`histogram`]) and box plots ([`Plot::with_boxes`], one per category, from
+//! [`box_stats`]: the box spans the quartiles `q1..q3` with a line at the median, whiskers
+//! reach the most extreme values within `1.5·(q3 − q1)` of the box (Tukey), values beyond
+//! are drawn as points).
 use std::path::Path;
 
 use image::{Rgb, RgbImage};
@@ -68,6 +74,134 @@ pub struct Plot {
     height: u32,
     y_range: Option<(f64, f64)>,
     log_y: bool,
+    bars: Option<Histogram>,
+    boxes: Vec<Option<BoxStats>>,
+}
+
+/// Equal-width bins of a sample: bin `k` is `[edges[k], edges[k+1])`, the last one closed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Histogram {
+    /// `bins + 1` increasing edges.
+    pub edges: Vec<f64>,
+    /// Values in each bin.
+    pub counts: Vec<usize>,
+}
+
+/// The histogram of the finite values of `values` (`None` when there are none).
+///
+/// With `lo = min`, `hi = max`: when every value is an integer and `hi − lo + 1 ≤ bins`, one
+/// bin per integer, `[v − ½, v + ½)`; when `lo = hi`, the one bin `[lo − ½, lo + ½]`;
+/// otherwise `bins` bins of width `w = (hi − lo)/bins`, value `x` in bin
+/// `min(⌊(x − lo)/w⌋, bins − 1)`.
+pub fn histogram(values: &[f64], bins: usize) -> Option<Histogram> {
+    let xs: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    let bins = bins.max(1);
+    let (lo, hi) = xs
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+            (a.min(x), b.max(x))
+        });
+    if xs.is_empty() {
+        return None;
+    }
+    let integer = xs.iter().all(|x| x.fract() == 0.0 && x.abs() < 1e15);
+    let (edges, bin_of): (Vec<f64>, Box<dyn Fn(f64) -> usize>) = if integer && hi - lo < bins as f64
+    {
+        let n = (hi - lo) as usize + 1;
+        (
+            (0..=n).map(|k| lo - 0.5 + k as f64).collect(),
+            Box::new(move |x: f64| (x - lo) as usize),
+        )
+    } else if lo == hi {
+        (vec![lo - 0.5, lo + 0.5], Box::new(|_| 0))
+    } else {
+        let w = (hi - lo) / bins as f64;
+        (
+            (0..=bins)
+                .map(|k| if k == bins { hi } else { lo + k as f64 * w })
+                .collect(),
+            Box::new(move |x: f64| (((x - lo) / w).floor() as usize).min(bins - 1)),
+        )
+    };
+    let mut counts = vec![0; edges.len() - 1];
+    for &x in &xs {
+        counts[bin_of(x)] += 1;
+    }
+    Some(Histogram { edges, counts })
+}
+
+/// The five-number summary of a sample for a box plot.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BoxStats {
+    /// Finite values.
+    pub n: usize,
+    /// Smallest value.
+    pub min: f64,
+    /// First quartile.
+    pub q1: f64,
+    /// Median.
+    pub median: f64,
+    /// Third quartile.
+    pub q3: f64,
+    /// Largest value.
+    pub max: f64,
+    /// Lower whisker: the smallest value `≥ q1 − 1.5·(q3 − q1)`.
+    pub whisker_lo: f64,
+    /// Upper whisker: the largest value `≤ q3 + 1.5·(q3 − q1)`.
+    pub whisker_hi: f64,
+    /// The values beyond the whiskers, ascending.
+    pub outliers: Vec<f64>,
+}
+
+/// The `p`-quantile of ascending `xs` by linear interpolation between order statistics
+/// (Hyndman–Fan type 7, NumPy's default): `h = (n − 1)p`,
+/// `q = x[⌊h⌋] + (h − ⌊h⌋)(x[⌊h⌋+1] − x[⌊h⌋])`.
+pub fn quantile_sorted(xs: &[f64], p: f64) -> f64 {
+    if xs.is_empty() {
+        return f64::NAN;
+    }
+    let h = (xs.len() - 1) as f64 * p.clamp(0.0, 1.0);
+    let i = h.floor() as usize;
+    match xs.get(i + 1) {
+        Some(&next) => xs[i] + (h - i as f64) * (next - xs[i]),
+        None => xs[i],
+    }
+}
+
+/// The box-plot summary of the finite values of `values` (`None` when there are none):
+/// quartiles by [`quantile_sorted`], Tukey's whiskers at 1.5 IQR.
+pub fn box_stats(values: &[f64]) -> Option<BoxStats> {
+    let mut xs: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    if xs.is_empty() {
+        return None;
+    }
+    xs.sort_by(f64::total_cmp);
+    let (q1, median, q3) = (
+        quantile_sorted(&xs, 0.25),
+        quantile_sorted(&xs, 0.5),
+        quantile_sorted(&xs, 0.75),
+    );
+    let (fence_lo, fence_hi) = (q1 - 1.5 * (q3 - q1), q3 + 1.5 * (q3 - q1));
+    let inside = || {
+        xs.iter()
+            .copied()
+            .filter(|&x| x >= fence_lo && x <= fence_hi)
+    };
+    Some(BoxStats {
+        n: xs.len(),
+        min: xs[0],
+        q1,
+        median,
+        q3,
+        max: xs[xs.len() - 1],
+        whisker_lo: inside().fold(f64::INFINITY, f64::min),
+        whisker_hi: inside().fold(f64::NEG_INFINITY, f64::max),
+        outliers: xs
+            .iter()
+            .copied()
+            .filter(|&x| x < fence_lo || x > fence_hi)
+            .collect(),
+    })
 }
 
 /// A "nice" tick step (1, 2 or 5 × 10^k) giving about `target` ticks.
@@ -232,7 +366,39 @@ impl Plot {
             height: 400,
             y_range: None,
             log_y: false,
+            bars: None,
+            boxes: Vec::new(),
         }
+    }
+
+    /// Draws `h` as bars on a numeric x axis (y: the counts, from 0).
+    pub fn with_histogram(mut self, h: &Histogram) -> Self {
+        self.bars = Some(h.clone());
+        self
+    }
+
+    /// Draws one box plot per category (set the names with [`Plot::with_categories`]); `None`
+    /// leaves the category empty.
+    pub fn with_boxes(mut self, boxes: Vec<Option<BoxStats>>) -> Self {
+        self.boxes = boxes;
+        self
+    }
+
+    /// The points that the histogram and the boxes need inside the axes.
+    fn shape_points(&self) -> Vec<(f64, f64)> {
+        let mut pts = Vec::new();
+        if let Some(h) = &self.bars {
+            let top = h.counts.iter().copied().max().unwrap_or(0) as f64;
+            pts.push((h.edges[0], 0.0));
+            pts.push((h.edges[h.edges.len() - 1], top.max(1.0)));
+        }
+        for (i, b) in self.boxes.iter().enumerate() {
+            if let Some(b) = b {
+                pts.push((i as f64, b.min));
+                pts.push((i as f64, b.max));
+            }
+        }
+        pts
     }
 
     /// Sets the image size in pixels.
@@ -319,10 +485,12 @@ impl Plot {
                 Axis::linear(lo, hi, target, false)
             });
         }
+        let extra = self.shape_points();
         let ys = self
             .series
             .iter()
             .flat_map(|s| s.points.iter())
+            .chain(extra.iter())
             .filter(|p| p.0.is_finite())
             .map(|p| p.1)
             .filter(|y| y.is_finite() && (!self.log_y || *y > 0.0));
@@ -343,7 +511,8 @@ impl Plot {
             .iter()
             .map(|s| s.points.len())
             .max()
-            .unwrap_or(0);
+            .unwrap_or(0)
+            .max(self.boxes.len());
         if !self.categories.is_empty() {
             let n = self.categories.len().max(n_points).max(1);
             let ticks = (0..n)
@@ -364,10 +533,12 @@ impl Plot {
                 ticks,
             };
         }
+        let extra = self.shape_points();
         let xs = self
             .series
             .iter()
             .flat_map(|s| s.points.iter())
+            .chain(extra.iter())
             .map(|p| p.0)
             .filter(|x| x.is_finite());
         let (lo, hi) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
@@ -517,8 +688,52 @@ impl Plot {
             }
         }
 
-        // Series.
         let inner = Clip { x0, y0, x1, y1 };
+        // Histogram bars.
+        if let Some(hist) = &self.bars {
+            let color = PALETTE[0];
+            let base = to_pix(py(y_axis.frac(0.0)));
+            for (k, &n) in hist.counts.iter().enumerate() {
+                if n == 0 {
+                    continue;
+                }
+                let (xa, xb) = (
+                    to_pix(px(x_axis.frac(hist.edges[k]))),
+                    to_pix(px(x_axis.frac(hist.edges[k + 1]))),
+                );
+                let top = to_pix(py(y_axis.frac(n as f64)));
+                c.fill_rect(xa, top, (xb - xa).max(1), base - top + 1, color);
+                c.rect_outline(xa, top, (xb - xa + 1).max(1), base - top + 1, AXIS);
+            }
+        }
+        // Box plots.
+        for (i, b) in self.boxes.iter().enumerate() {
+            let Some(b) = b else { continue };
+            let color = PALETTE[0];
+            let x = to_pix(px(x_axis.frac(i as f64)));
+            let half = (slot * 3 / 10).max(2);
+            let y = |v: f64| to_pix(py(y_axis.frac(v)));
+            let (yq1, yq3) = (y(b.q1), y(b.q3));
+            c.line(inner, (x, y(b.whisker_lo)), (x, yq1), 1, AXIS);
+            c.line(inner, (x, yq3), (x, y(b.whisker_hi)), 1, AXIS);
+            for w in [b.whisker_lo, b.whisker_hi] {
+                c.line(inner, (x - half / 2, y(w)), (x + half / 2, y(w)), 1, AXIS);
+            }
+            c.fill_rect(x - half, yq3, 2 * half + 1, (yq1 - yq3).max(1), color);
+            c.rect_outline(x - half, yq3, 2 * half + 1, (yq1 - yq3 + 1).max(1), AXIS);
+            c.line(
+                inner,
+                (x - half, y(b.median)),
+                (x + half, y(b.median)),
+                2,
+                TEXT,
+            );
+            for &o in &b.outliers {
+                c.marker(inner, (x, y(o)), 3, Marker::Circle, PALETTE[3]);
+            }
+        }
+
+        // Series.
         for (si, s) in self.series.iter().enumerate() {
             let pts: Vec<Option<(i64, i64)>> = s
                 .points
@@ -853,6 +1068,72 @@ mod tests {
             .with_y_range(0.0, 1.0)
             .render()
             .is_err());
+    }
+
+    #[test]
+    fn histogram_bins_by_hand() {
+        // lo = 0, hi = 10, 4 bins of width 2.5: [0, 2.5) [2.5, 5) [5, 7.5) [7.5, 10].
+        let h = histogram(&[0.0, 1.0, 2.5, 4.9, 5.0, 9.0, 10.0, f64::NAN, 0.5], 4).unwrap();
+        assert_eq!(h.edges, [0.0, 2.5, 5.0, 7.5, 10.0]);
+        assert_eq!(h.counts, [3, 2, 1, 2]);
+        // Integers spanning fewer values than bins: one bin per integer.
+        let h = histogram(&[3.0, 5.0, 5.0, 4.0, 5.0], 10).unwrap();
+        assert_eq!(h.edges, [2.5, 3.5, 4.5, 5.5]);
+        assert_eq!(h.counts, [1, 1, 3]);
+        // Integers spanning more values than bins: equal widths.
+        let h = histogram(&[0.0, 3.0, 6.0], 2).unwrap();
+        assert_eq!((h.edges, h.counts), (vec![0.0, 3.0, 6.0], vec![1, 2]));
+        // One value repeated (not an integer): one bin around it.
+        let h = histogram(&[0.25, 0.25], 8).unwrap();
+        assert_eq!((h.edges, h.counts), (vec![-0.25, 0.75], vec![2]));
+        assert!(histogram(&[f64::NAN, f64::INFINITY], 5).is_none());
+    }
+
+    #[test]
+    fn box_quartiles_by_hand() {
+        // Sorted: 1 2 3 4 5 6 7 8 100; n = 9, h = 8p: q1 = x[2] = 3, median = x[4] = 5,
+        // q3 = x[6] = 7; IQR 4, fences -3 and 13: 100 is an outlier, whiskers 1 and 8.
+        let b = box_stats(&[5.0, 3.0, 100.0, 1.0, 2.0, 4.0, 6.0, 7.0, 8.0]).unwrap();
+        assert_eq!(
+            (b.n, b.min, b.q1, b.median, b.q3, b.max),
+            (9, 1.0, 3.0, 5.0, 7.0, 100.0)
+        );
+        assert_eq!((b.whisker_lo, b.whisker_hi), (1.0, 8.0));
+        assert_eq!(b.outliers, [100.0]);
+        // n = 4: h = 3p: q1 at h = 0.75: 1 + 0.75·(2 − 1) = 1.75; median at 1.5: 2.5;
+        // q3 at 2.25: 3 + 0.25·(4 − 3) = 3.25.
+        let b = box_stats(&[4.0, 1.0, 3.0, 2.0]).unwrap();
+        assert_eq!((b.q1, b.median, b.q3), (1.75, 2.5, 3.25));
+        assert!(b.outliers.is_empty());
+        let one = box_stats(&[2.0]).unwrap();
+        assert_eq!(
+            (one.q1, one.median, one.q3, one.whisker_hi),
+            (2.0, 2.0, 2.0, 2.0)
+        );
+        assert!(box_stats(&[]).is_none());
+    }
+
+    #[test]
+    fn histogram_and_boxes_render() {
+        let h = histogram(&[0.1, 0.2, 0.2, 0.9], 5).unwrap();
+        let p = Plot::new("hist").with_histogram(&h).with_x_label("value");
+        let img = p.render().unwrap();
+        assert!(img.pixels().filter(|q| q.0 == PALETTE[0]).count() > 500);
+        assert!(p.to_svg().unwrap().matches("<rect ").count() >= 3 + 3);
+        let boxes = vec![
+            box_stats(&[1.0, 2.0, 3.0, 4.0, 40.0]),
+            None,
+            box_stats(&[2.0, 2.5]),
+        ];
+        let p = Plot::new("boxes")
+            .with_categories(["0", "1", "2"])
+            .with_boxes(boxes);
+        let img = p.render().unwrap();
+        assert!(
+            img.pixels().filter(|q| q.0 == PALETTE[3]).count() > 10,
+            "outlier drawn"
+        );
+        assert_eq!(p.to_svg().unwrap().matches("<circle ").count(), 1);
     }
 
     #[test]

@@ -100,11 +100,37 @@ fn audit(
     run_audit(&job, progress)
 }
 
-fn files(dir: &Path) -> Vec<Vec<u8>> {
-    ["audit.parquet", "audit.csv", "audit.json"]
-        .iter()
-        .map(|f| std::fs::read(dir.join(f)).unwrap())
-        .collect()
+/// Every file of an output folder, by name: the tables, the record, the report and its
+/// figures.
+fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let name = e.file_name().to_string_lossy().into_owned();
+            (name, std::fs::read(e.path()).unwrap())
+        })
+        .collect();
+    v.sort();
+    for f in [
+        "audit.parquet",
+        "audit.csv",
+        "audit.json",
+        "report.md",
+        "report.html",
+        "audit-examples.safetensors",
+        "audit-largest.png",
+        "audit-smallest.png",
+        "audit-hist-chebyshev_radius.svg",
+        "audit-box-mean_extent.png",
+    ] {
+        assert!(
+            v.iter().any(|(n, _)| n == f),
+            "{f} missing in {}",
+            dir.display()
+        );
+    }
+    v
 }
 
 #[test]
@@ -192,10 +218,57 @@ fn audit_is_deterministic_and_shards_merge_into_the_single_run() {
             d
         })
         .collect();
+    // Each shard's report covers its own rows.
+    let md = std::fs::read_to_string(shards[1].join("report.md")).unwrap();
+    assert!(
+        md.contains("1/4: the examples at positions ≡ 1 mod 4"),
+        "{md}"
+    );
     let merged = root.path().join("merged");
     let m = merge(&shards, &merged).unwrap();
     assert_eq!(m.rows, 17);
     assert_eq!(files(&merged), files(&single));
+    // The report: every measure, the grids ranked by the Chebyshev radius, no shard.
+    let md = std::fs::read_to_string(merged.join("report.md")).unwrap();
+    for col in [
+        "confidence",
+        "loss",
+        "margin",
+        "n_plus",
+        "affine_dim",
+        "chebyshev_radius",
+        "mean_extent",
+    ] {
+        assert!(
+            md.contains(&format!("| `{col}` |")),
+            "{col} not in the summary: {md}"
+        );
+    }
+    assert!(md.contains("Ranked by `chebyshev_radius`"), "{md}");
+    assert!(md.contains("![The examples with the largest `chebyshev_radius`](audit-largest.png)"));
+    assert!(md.contains("all examples (a single run, or the merge of its shards"));
+    // A grid cell per example of each grid: the 8 largest radii of the table, by hand.
+    let mut by_r: Vec<(f64, i64)> = rows
+        .iter()
+        .map(|r| (r.chebyshev_radius.unwrap(), r.index))
+        .collect();
+    by_r.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    let svg = std::fs::read_to_string(merged.join("audit-largest.svg")).unwrap();
+    for (v, i) in &by_r[..8] {
+        let r = &rows[*i as usize];
+        let cell = format!(
+            ">{i} · {} · {} · {}<",
+            r.label,
+            r.predicted,
+            fcollide::report::fmt_sig(*v, 3)
+        );
+        assert!(svg.contains(&cell), "{cell} not in the grid");
+    }
+    let (_, i9) = by_r[8];
+    assert!(
+        !svg.contains(&format!(">{i9} · ")),
+        "the 9th largest is not shown"
+    );
     // Any order of the folders.
     let rev: Vec<_> = shards.iter().rev().cloned().collect();
     let merged2 = root.path().join("merged2");
