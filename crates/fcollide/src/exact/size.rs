@@ -14,7 +14,11 @@
 //! `r = 0` means the polytope is lower-dimensional than the subspace (some inequality is
 //! tight on all of it, e.g. pixels pinned at the box).
 //!
-//! **How it is solved (default build, no region rows, e.g. `fc1`): bisection on `r`.** For a
+//! [`chebyshev`] solves this LP directly: by the dense simplex with row generation (slow: the
+//! `2d` box rows join the basis), or by HiGHS with `--lp-solver highs`.
+//!
+//! **[`chebyshev_bisection`] (the audit's measure; no region rows, e.g. `fc1`, not HiGHS):
+//! bisection on `r`.** For a
 //! fixed `r` the LP above is a feasibility problem over `u` alone with the box shrunk to
 //! `[lo_i + r‖N_i‖, hi_i − r‖N_i‖]` (column bounds) and the right-hand sides lowered to
 //! `h_k − r‖Nᵀg_k‖`: the vertex LP's shape (`|P| + |Z|` dense rows, boxed columns), which the
@@ -34,9 +38,8 @@
 //! sets `r_hi = r`. Steps are geometric while `r_hi > 4 r_lo`, then halve the bracket, until
 //! `r_hi − r_lo ≤ max(CHEBYSHEV_REL_GAP · r_hi, CHEBYSHEV_ABS_GAP)`. The reported radius is
 //! `r_lo`, the centre its `u`; `r_hi` is in the solver string of the stats. With region rows
-//! (deeper layers), or if a bisection step fails numerically, the LP over `(u, r)` is solved
-//! directly by the dense simplex with row generation (slow: the `2d` box rows join the
-//! basis), or by HiGHS with `--lp-solver highs`.
+//! (deeper layers), or if a bisection step fails numerically, it falls back to
+//! [`chebyshev`].
 //!
 //! (b) Extents: for `K` random unit directions `v = Nξ/‖Nξ‖` (`ξ ~ N(0, I)`) inside the
 //! subspace, `max v·u` and `min v·u` over the polytope (two warm-started LPs each); the width
@@ -68,7 +71,44 @@ pub struct Chebyshev {
     pub stats: Option<LpStats>,
 }
 
-/// Chebyshev centre and radius of the collision polytope inside `ker(W+)` shifted to `t`.
+/// [`chebyshev`] by bisection on `r` (module docs) when the system has no region rows and
+/// the solver is not HiGHS: a certified lower bound within [`CHEBYSHEV_REL_GAP`] of the
+/// optimum (the radius the audit records). Otherwise, or after numerical trouble in a
+/// bisection step, [`chebyshev`] itself.
+pub fn chebyshev_bisection(
+    sys: &CollisionSystem,
+    null_basis: &[Vec<f64>],
+    opts: &LpOptions,
+) -> Result<Chebyshev, ExactError> {
+    if !null_basis.is_empty() && opts.solver != LpSolver::Highs && sys.ineq.len() == sys.n_z_rows()
+    {
+        let (pnorm, nnorm) = ball_norms(sys, null_basis);
+        match chebyshev_bisect(sys, &pnorm, &nnorm, opts) {
+            Ok(c) => return Ok(c),
+            // Numerical trouble: the direct LP.
+            Err(SimplexError::Numerical(_) | SimplexError::IterationLimit(_)) => {}
+            Err(e) => return Err(simplex_error("Chebyshev ball (bisection)", e)),
+        }
+    }
+    chebyshev(sys, null_basis, opts)
+}
+
+/// `(‖Nᵀg_k‖ per inequality, ‖N_i‖ per pixel)`: the coefficients of `r`.
+fn ball_norms(sys: &CollisionSystem, null_basis: &[Vec<f64>]) -> (Vec<f64>, Vec<f64>) {
+    let pnorm = (0..sys.ineq.len())
+        .map(|k| {
+            let p = project(null_basis, sys.ineq.row(k));
+            dot_f64(&p, &p).sqrt()
+        })
+        .collect();
+    let nnorm = (0..sys.d)
+        .map(|i| null_basis.iter().map(|v| v[i] * v[i]).sum::<f64>().sqrt())
+        .collect();
+    (pnorm, nnorm)
+}
+
+/// Chebyshev centre and radius of the collision polytope inside `ker(W+)` shifted to `t`
+/// (the LP over `(u, r)`, solved to optimality).
 pub fn chebyshev(
     sys: &CollisionSystem,
     null_basis: &[Vec<f64>],
@@ -83,28 +123,12 @@ pub fn chebyshev(
         });
     }
     // Row coefficients of r: ‖Nᵀg‖ for the inequalities, ‖N_i‖ for the box.
-    let pnorm: Vec<f64> = (0..sys.ineq.len())
-        .map(|k| {
-            let p = project(null_basis, sys.ineq.row(k));
-            dot_f64(&p, &p).sqrt()
-        })
-        .collect();
-    let nnorm: Vec<f64> = (0..d)
-        .map(|i| null_basis.iter().map(|v| v[i] * v[i]).sum::<f64>().sqrt())
-        .collect();
+    let (pnorm, nnorm) = ball_norms(sys, null_basis);
     if opts.solver == LpSolver::Highs {
         #[cfg(feature = "highs")]
         return chebyshev_highs(sys, &pnorm, &nnorm, opts);
         #[cfg(not(feature = "highs"))]
         return Err(super::lp::highs_missing("Chebyshev ball"));
-    }
-    if sys.ineq.len() == sys.n_z_rows() {
-        match chebyshev_bisect(sys, &pnorm, &nnorm, opts) {
-            Ok(c) => return Ok(c),
-            // Numerical trouble: the direct LP below.
-            Err(SimplexError::Numerical(_) | SimplexError::IterationLimit(_)) => {}
-            Err(e) => return Err(simplex_error("Chebyshev ball (bisection)", e)),
-        }
     }
     // Over (u, r): the dense simplex with row generation (the 2d box rows and the region
     // rows in the pool; the equalities and Z rows in the core). r is boxed by the box's

@@ -851,7 +851,7 @@ fn dense_simplex_matches_highs_on_collision_polytopes() {
 #[cfg(feature = "highs")]
 #[test]
 fn chebyshev_bisection_matches_highs() {
-    use fcollide::exact::{analyze, chebyshev};
+    use fcollide::exact::{analyze, chebyshev, chebyshev_bisection};
     let mut checked = 0;
     for seed in 0..4u64 {
         let mut rng = ChaCha8Rng::seed_from_u64(300 + seed);
@@ -868,7 +868,7 @@ fn chebyshev_bisection_matches_highs() {
             solver: LpSolver::Highs,
             ..LpOptions::default()
         };
-        let a = chebyshev(&sys, &sub.null_basis, &LpOptions::default()).unwrap();
+        let a = chebyshev_bisection(&sys, &sub.null_basis, &LpOptions::default()).unwrap();
         let b = chebyshev(&sys, &sub.null_basis, &highs).unwrap();
         if sub.null_basis.is_empty() {
             continue;
