@@ -7,7 +7,8 @@ use super::error::AuditError;
 use super::row::AuditRow;
 use super::ValidAuditParams;
 use crate::exact::{
-    analyze, build_system, chebyshev, extents, forward, resolve_layer, ExactError, VertexLp,
+    analyze, build_system, chebyshev_bisection, extents, forward, resolve_layer, ExactError,
+    VertexLp,
 };
 use crate::model::Graph;
 use crate::progress::Progress;
@@ -164,7 +165,7 @@ impl<'a> Auditor<'a> {
                 }
                 .into());
             }
-            match chebyshev(&sys, &sub.null_basis, &p.lp) {
+            match chebyshev_bisection(&sys, &sub.null_basis, &p.lp) {
                 Ok(c) => row.chebyshev_radius = Some(c.radius),
                 Err(e) => errors.push(format!("chebyshev_radius: {e}")),
             }

@@ -58,7 +58,7 @@ pub use polytope::{
     analyze, analyze_rows, build_system, Analysis, CollisionSystem, Subspace, Violation,
 };
 pub use simplex::{DenseLp, DenseOptions, DenseSolution, SimplexError};
-pub use size::{chebyshev, extents, mean_pairwise_l2, Chebyshev, Extent};
+pub use size::{chebyshev, chebyshev_bisection, extents, mean_pairwise_l2, Chebyshev, Extent};
 
 use crate::model::Graph;
 

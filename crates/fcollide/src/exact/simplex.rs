@@ -240,6 +240,27 @@ impl DenseLp {
         (self.lo[j], self.hi[j])
     }
 
+    /// Replaces the bounds of variable `j` (structural column `j < n`, or the activity of
+    /// row `j − n`). The last optimal basis is kept: the costs are unchanged, so it is still
+    /// dual feasible and a warm [`DenseLp::solve`] repairs only the primal side (the dual
+    /// simplex's natural use). Bounds must be finite; `lo > hi` is reported as infeasible.
+    pub fn set_bounds(&mut self, j: usize, lo: f64, hi: f64) -> Result<(), SimplexError> {
+        if j >= self.n + self.m || !lo.is_finite() || !hi.is_finite() {
+            return Err(SimplexError::Input(format!(
+                "bounds [{lo}, {hi}] for variable {j} of {}",
+                self.n + self.m
+            )));
+        }
+        if lo > hi {
+            return Err(SimplexError::Infeasible(format!(
+                "variable {j} has bounds [{lo}, {hi}]"
+            )));
+        }
+        self.lo[j] = lo;
+        self.hi[j] = hi;
+        Ok(())
+    }
+
     /// Coefficient `A[i, j]`.
     pub fn coeff(&self, i: usize, j: usize) -> f64 {
         self.cols[j * self.m + i]

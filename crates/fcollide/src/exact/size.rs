@@ -14,6 +14,33 @@
 //! `r = 0` means the polytope is lower-dimensional than the subspace (some inequality is
 //! tight on all of it, e.g. pixels pinned at the box).
 //!
+//! [`chebyshev`] solves this LP directly: by the dense simplex with row generation (slow: the
+//! `2d` box rows join the basis), or by HiGHS with `--lp-solver highs`.
+//!
+//! **[`chebyshev_bisection`] (the audit's measure; no region rows, e.g. `fc1`, not HiGHS):
+//! bisection on `r`.** For a
+//! fixed `r` the LP above is a feasibility problem over `u` alone with the box shrunk to
+//! `[lo_i + r‖N_i‖, hi_i − r‖N_i‖]` (column bounds) and the right-hand sides lowered to
+//! `h_k − r‖Nᵀg_k‖`: the vertex LP's shape (`|P| + |Z|` dense rows, boxed columns), which the
+//! dense dual simplex solves warm from the previous step's basis (changing bounds keeps a
+//! basis dual feasible). With
+//!
+//! ```text
+//!   ρ(u) = min( min_k (h_k − g_k·u)/‖Nᵀg_k‖,  min_i (hi_i − u_i)/‖N_i‖,  min_i (u_i − lo_i)/‖N_i‖ )
+//! ```
+//!
+//! (terms with a zero norm left out) the radius of the largest ball around a point `u` of
+//! the subspace, the bracket starts at `r_lo = max(0, ρ(t))` (the target is in the polytope)
+//! and `r_hi = min_i (hi_i − lo_i) / (2‖N_i‖)` (the ball's extent along pixel `i`). A feasible
+//! step at `r` sets `r_lo = max(r_lo, ρ(u))` with `u` the point found (so `r_lo` is always the
+//! radius of an explicit centre, evaluated in f64: a certified lower bound, up to the
+//! solver's `primal_tol` on the equalities); an infeasible step (the dual simplex's dual ray)
+//! sets `r_hi = r`. Steps are geometric while `r_hi > 4 r_lo`, then halve the bracket, until
+//! `r_hi − r_lo ≤ max(CHEBYSHEV_REL_GAP · r_hi, CHEBYSHEV_ABS_GAP)`. The reported radius is
+//! `r_lo`, the centre its `u`; `r_hi` is in the solver string of the stats. With region rows
+//! (deeper layers), or if a bisection step fails numerically, it falls back to
+//! [`chebyshev`].
+//!
 //! (b) Extents: for `K` random unit directions `v = Nξ/‖Nξ‖` (`ξ ~ N(0, I)`) inside the
 //! subspace, `max v·u` and `min v·u` over the polytope (two warm-started LPs each); the width
 //! is their difference.
@@ -30,6 +57,7 @@ use super::lp::LpBuilder;
 use super::lp::{finite_box, simplex_error, LpOptions, LpSolver, LpStats, VertexLp};
 use super::polytope::CollisionSystem;
 use super::qr::project;
+use super::simplex::{DenseLp, DenseOptions, SimplexError};
 use crate::linalg::dot_f64;
 
 /// Largest ball inside the polytope within the affine subspace.
@@ -43,7 +71,44 @@ pub struct Chebyshev {
     pub stats: Option<LpStats>,
 }
 
-/// Chebyshev centre and radius of the collision polytope inside `ker(W+)` shifted to `t`.
+/// [`chebyshev`] by bisection on `r` (module docs) when the system has no region rows and
+/// the solver is not HiGHS: a certified lower bound within [`CHEBYSHEV_REL_GAP`] of the
+/// optimum (the radius the audit records). Otherwise, or after numerical trouble in a
+/// bisection step, [`chebyshev`] itself.
+pub fn chebyshev_bisection(
+    sys: &CollisionSystem,
+    null_basis: &[Vec<f64>],
+    opts: &LpOptions,
+) -> Result<Chebyshev, ExactError> {
+    if !null_basis.is_empty() && opts.solver != LpSolver::Highs && sys.ineq.len() == sys.n_z_rows()
+    {
+        let (pnorm, nnorm) = ball_norms(sys, null_basis);
+        match chebyshev_bisect(sys, &pnorm, &nnorm, opts) {
+            Ok(c) => return Ok(c),
+            // Numerical trouble: the direct LP.
+            Err(SimplexError::Numerical(_) | SimplexError::IterationLimit(_)) => {}
+            Err(e) => return Err(simplex_error("Chebyshev ball (bisection)", e)),
+        }
+    }
+    chebyshev(sys, null_basis, opts)
+}
+
+/// `(‖Nᵀg_k‖ per inequality, ‖N_i‖ per pixel)`: the coefficients of `r`.
+fn ball_norms(sys: &CollisionSystem, null_basis: &[Vec<f64>]) -> (Vec<f64>, Vec<f64>) {
+    let pnorm = (0..sys.ineq.len())
+        .map(|k| {
+            let p = project(null_basis, sys.ineq.row(k));
+            dot_f64(&p, &p).sqrt()
+        })
+        .collect();
+    let nnorm = (0..sys.d)
+        .map(|i| null_basis.iter().map(|v| v[i] * v[i]).sum::<f64>().sqrt())
+        .collect();
+    (pnorm, nnorm)
+}
+
+/// Chebyshev centre and radius of the collision polytope inside `ker(W+)` shifted to `t`
+/// (the LP over `(u, r)`, solved to optimality).
 pub fn chebyshev(
     sys: &CollisionSystem,
     null_basis: &[Vec<f64>],
@@ -58,15 +123,7 @@ pub fn chebyshev(
         });
     }
     // Row coefficients of r: ‖Nᵀg‖ for the inequalities, ‖N_i‖ for the box.
-    let pnorm: Vec<f64> = (0..sys.ineq.len())
-        .map(|k| {
-            let p = project(null_basis, sys.ineq.row(k));
-            dot_f64(&p, &p).sqrt()
-        })
-        .collect();
-    let nnorm: Vec<f64> = (0..d)
-        .map(|i| null_basis.iter().map(|v| v[i] * v[i]).sum::<f64>().sqrt())
-        .collect();
+    let (pnorm, nnorm) = ball_norms(sys, null_basis);
     if opts.solver == LpSolver::Highs {
         #[cfg(feature = "highs")]
         return chebyshev_highs(sys, &pnorm, &nnorm, opts);
@@ -148,6 +205,177 @@ pub fn chebyshev(
         radius: s.x[d],
         centre: s.x[..d].to_vec(),
         stats: Some(stats),
+    })
+}
+
+/// Relative gap `(r_hi − r_lo) / r_hi` at which the bisection stops.
+pub const CHEBYSHEV_REL_GAP: f64 = 1e-4;
+/// Absolute gap (input units) at which the bisection stops (radii below it read as 0).
+pub const CHEBYSHEV_ABS_GAP: f64 = 1e-9;
+/// Most bisection steps (the gap is reached in ≈ 20 from any bracket in `[1e-9, 1e7]`).
+const CHEBYSHEV_MAX_STEPS: usize = 80;
+
+/// `ρ(u)`: the largest `r` with `g_k·u + r p_k ≤ h_k` and `lo_i + r n_i ≤ u_i ≤ hi_i − r n_i`
+/// (rows or pixels with a zero norm skipped); negative when `u` violates one.
+fn ball_radius(
+    rows: &[f64],
+    h: &[f64],
+    pnorm: &[f64],
+    lo: &[f64],
+    hi: &[f64],
+    nnorm: &[f64],
+    u: &[f64],
+) -> f64 {
+    let d = u.len();
+    let mut r = f64::INFINITY;
+    for (k, (&hk, &pk)) in h.iter().zip(pnorm).enumerate() {
+        if pk > 0.0 {
+            r = r.min((hk - dot_f64(&rows[k * d..(k + 1) * d], u)) / pk);
+        }
+    }
+    for i in 0..d {
+        if nnorm[i] > 0.0 {
+            r = r
+                .min((hi[i] - u[i]) / nnorm[i])
+                .min((u[i] - lo[i]) / nnorm[i]);
+        }
+    }
+    r
+}
+
+/// The Chebyshev radius by bisection on `r` (module docs): the dense simplex over the
+/// equalities and inequality rows, bounds shifted by `r` at each step, warm started.
+/// `eq`/`ineq` rows are row-major over `d` columns. Returns `(r_lo, r_hi, centre, steps,
+/// simplex iterations)`.
+#[allow(clippy::too_many_arguments)]
+fn bisect_radius(
+    eq: &[f64],
+    eq_b: &[f64],
+    ineq: &[f64],
+    h: &[f64],
+    pnorm: &[f64],
+    lo: &[f64],
+    hi: &[f64],
+    nnorm: &[f64],
+    start: &[f64],
+    opts: &DenseOptions,
+) -> Result<(f64, f64, Vec<f64>, usize, usize), SimplexError> {
+    let d = lo.len();
+    let (me, mi) = (eq_b.len(), h.len());
+    let mut a = Vec::with_capacity((me + mi) * d);
+    a.extend_from_slice(eq);
+    a.extend_from_slice(ineq);
+    let mut rl = eq_b.to_vec();
+    let mut ru = eq_b.to_vec();
+    rl.extend(std::iter::repeat_n(f64::NEG_INFINITY, mi));
+    ru.extend_from_slice(h);
+    let mut lp = DenseLp::new(&a, me + mi, d, &rl, &ru, lo, hi)?;
+    // The rows' lower bounds (implied ones for the inequalities), kept as they are.
+    let row_lo: Vec<f64> = (0..mi).map(|k| lp.bounds(d + me + k).0).collect();
+    let mut r_lo = ball_radius(ineq, h, pnorm, lo, hi, nnorm, start).max(0.0);
+    let mut centre = start.to_vec();
+    let mut r_hi = (0..d)
+        .filter(|&i| nnorm[i] > 0.0)
+        .map(|i| (hi[i] - lo[i]) / (2.0 * nnorm[i]))
+        .fold(f64::INFINITY, f64::min);
+    if !r_hi.is_finite() {
+        return Err(SimplexError::Input(
+            "the subspace has no direction (every ‖N_i‖ is 0)".into(),
+        ));
+    }
+    // Any cost answers "feasible?"; a zero cost leaves every reduced cost at 0 (fully dual
+    // degenerate), on which the dual simplex stalls. A fixed, generic one (a Weyl sequence
+    // in [−0.5, 0.5)) avoids that and keeps the run deterministic.
+    let cost: Vec<f64> = (0..d)
+        .map(|j| ((j as f64 + 1.0) * 0.618_033_988_749_895).fract() - 0.5)
+        .collect();
+    let (mut steps, mut iterations) = (0, 0);
+    while r_hi - r_lo > (CHEBYSHEV_REL_GAP * r_hi).max(CHEBYSHEV_ABS_GAP)
+        && steps < CHEBYSHEV_MAX_STEPS
+    {
+        steps += 1;
+        let floor = r_lo.max(CHEBYSHEV_ABS_GAP);
+        let r = if r_hi > 4.0 * floor {
+            (floor * r_hi).sqrt()
+        } else {
+            0.5 * (r_lo + r_hi)
+        };
+        let mut shifted = Ok(());
+        for i in 0..d {
+            shifted = shifted.and(lp.set_bounds(i, lo[i] + r * nnorm[i], hi[i] - r * nnorm[i]));
+        }
+        for k in 0..mi {
+            shifted = shifted.and(lp.set_bounds(d + me + k, row_lo[k], h[k] - r * pnorm[k]));
+        }
+        let solved = match shifted {
+            Ok(()) => match lp.solve(&cost, true, opts) {
+                Err(SimplexError::Numerical(_) | SimplexError::IterationLimit(_)) => {
+                    lp.solve(&cost, false, opts)
+                }
+                s => s,
+            },
+            Err(e) => Err(e),
+        };
+        match solved {
+            Ok(s) => {
+                iterations += s.iterations;
+                let rho = ball_radius(ineq, h, pnorm, lo, hi, nnorm, &s.x);
+                // ρ may fall a hair below r (the point is feasible to the solver's
+                // tolerance): r_lo stays the radius of an explicit centre.
+                if rho > r_lo {
+                    r_lo = rho;
+                    centre = s.x;
+                }
+            }
+            Err(SimplexError::Infeasible(_)) => r_hi = r,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((r_lo.min(r_hi), r_hi, centre, steps, iterations))
+}
+
+/// [`bisect_radius`] on the collision system.
+fn chebyshev_bisect(
+    sys: &CollisionSystem,
+    pnorm: &[f64],
+    nnorm: &[f64],
+    opts: &LpOptions,
+) -> Result<Chebyshev, SimplexError> {
+    let t0 = std::time::Instant::now();
+    let (lo, hi, artificial) = finite_box(&sys.lo, &sys.hi);
+    let (r_lo, r_hi, centre, steps, iterations) = bisect_radius(
+        &sys.eq_a,
+        &sys.eq_b,
+        &sys.ineq.g,
+        &sys.ineq.h,
+        pnorm,
+        &lo,
+        &hi,
+        nnorm,
+        &sys.target,
+        &opts.dense_settings(),
+    )?;
+    if artificial
+        && centre
+            .iter()
+            .any(|v| v.abs() >= super::lp::ARTIFICIAL_BOUND * (1.0 - 1e-9))
+    {
+        return Err(SimplexError::Numerical(
+            "the ball reaches the stand-in for an infinite pixel bound".into(),
+        ));
+    }
+    Ok(Chebyshev {
+        radius: r_lo,
+        centre,
+        stats: Some(LpStats {
+            objective: r_lo,
+            seconds: t0.elapsed().as_secs_f64(),
+            iterations: iterations as i64,
+            warm: true,
+            solver: format!(
+                "dense bisection on r ({steps} steps): radius in [{r_lo:.6e}, {r_hi:.6e}]"
+            ),
+        }),
     })
 }
 
@@ -283,6 +511,66 @@ pub fn mean_pairwise_l2(points: &[Vec<f64>]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The triangle `u1, u2 ≥ 0`, `u1 + u2 ≤ 1` (box `[0, 1]²`, no equalities, `N = I`): its
+    /// inscribed circle has radius `1/(2 + √2)` (the centre `(r, r)` is at distance `r` from
+    /// both axes and `(1 − 2r)/√2 = r` from the hypotenuse).
+    #[test]
+    fn bisection_radius_of_a_triangle() {
+        let s2 = 2f64.sqrt();
+        let (r_lo, r_hi, c, steps, _) = bisect_radius(
+            &[],
+            &[],
+            &[1.0, 1.0],
+            &[1.0],
+            &[s2],
+            &[0.0, 0.0],
+            &[1.0, 1.0],
+            &[1.0, 1.0],
+            &[0.1, 0.1],
+            &DenseOptions::default(),
+        )
+        .unwrap();
+        let r = 1.0 / (2.0 + s2);
+        assert!(r_lo <= r + 1e-12 && r <= r_hi + 1e-12, "{r_lo} {r} {r_hi}");
+        assert!(r_hi - r_lo <= CHEBYSHEV_REL_GAP * r_hi, "{r_lo} {r_hi}");
+        assert!(steps > 0);
+        // The centre is a certificate: its ball fits.
+        let rho = ball_radius(
+            &[1.0, 1.0],
+            &[1.0],
+            &[s2],
+            &[0.0; 2],
+            &[1.0; 2],
+            &[1.0; 2],
+            &c,
+        );
+        assert!(rho >= r_lo - 1e-15, "{rho} {r_lo}");
+    }
+
+    /// In the plane `u1 = u2` of the unit square (`N = (1, 1)/√2`, so `‖N_i‖ = 1/√2`), with
+    /// `u1 ≤ 0.8` from a `Z` row (`‖Nᵀg‖ = 1/√2`): the segment from `(0, 0)` to `(0.8, 0.8)`
+    /// has half-length `0.4·√2`.
+    #[test]
+    fn bisection_radius_in_a_subspace() {
+        let h = 1.0 / 2f64.sqrt();
+        let (r_lo, r_hi, _, _, _) = bisect_radius(
+            &[1.0, -1.0],
+            &[0.0],
+            &[1.0, 0.0],
+            &[0.8],
+            &[h],
+            &[0.0, 0.0],
+            &[1.0, 1.0],
+            &[h, h],
+            &[0.5, 0.5],
+            &DenseOptions::default(),
+        )
+        .unwrap();
+        let r = 0.4 * 2f64.sqrt();
+        assert!(r_lo <= r + 1e-12 && r <= r_hi + 1e-12, "{r_lo} {r} {r_hi}");
+        assert!(r_hi - r_lo <= CHEBYSHEV_REL_GAP * r_hi);
+    }
 
     #[test]
     fn pairwise() {

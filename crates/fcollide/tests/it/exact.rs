@@ -844,3 +844,45 @@ fn dense_simplex_matches_highs_on_collision_polytopes() {
         }
     }
 }
+
+/// With `--features highs`: the Chebyshev radius by bisection (the default build's method at
+/// `fc1`) brackets HiGHS's optimum of the direct LP over `(u, r)`: the reported radius is a
+/// lower bound within the stated relative gap, and its centre's ball fits.
+#[cfg(feature = "highs")]
+#[test]
+fn chebyshev_bisection_matches_highs() {
+    use fcollide::exact::{analyze, chebyshev, chebyshev_bisection};
+    let mut checked = 0;
+    for seed in 0..4u64 {
+        let mut rng = ChaCha8Rng::seed_from_u64(300 + seed);
+        let n = random_mlp(&mut rng, &[64, 24, 16, 4], 8);
+        let t = random_image(&mut rng, 64);
+        let p = params("fc1", |_| {});
+        let sys = match collision_system(&n, &t, &p) {
+            Ok(s) => s,
+            Err(ExactError::NoRoom { .. }) => continue,
+            Err(e) => panic!("{e}"),
+        };
+        let sub = analyze(&sys, 1e-9, 1e-9);
+        let highs = LpOptions {
+            solver: LpSolver::Highs,
+            ..LpOptions::default()
+        };
+        let a = chebyshev_bisection(&sys, &sub.null_basis, &LpOptions::default()).unwrap();
+        let b = chebyshev(&sys, &sub.null_basis, &highs).unwrap();
+        if sub.null_basis.is_empty() {
+            continue;
+        }
+        let solver = &a.stats.as_ref().unwrap().solver;
+        assert!(solver.starts_with("dense bisection"), "{solver}");
+        assert!(
+            a.radius <= b.radius * (1.0 + 1e-7) + 1e-9
+                && a.radius >= b.radius * (1.0 - 1.01e-4) - 1e-9,
+            "seed {seed}: bisection {} vs HiGHS {}",
+            a.radius,
+            b.radius
+        );
+        checked += 1;
+    }
+    assert!(checked > 0, "no system to compare");
+}
