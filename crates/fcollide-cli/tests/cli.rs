@@ -1745,3 +1745,64 @@ fn audit_shards_merge_into_the_single_run() {
     assert_clean_failure(&o, &["--limit '5'", "fcollide audit"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// Issue 16 (§5.2): `inspect --hyperplanes` summarizes every weighted layer's pairwise
+/// cosines on stdout and, with `--out`, writes the JSON, the table and one histogram per
+/// layer; the figures match a cosine computed here from the model's own weights.
+#[test]
+fn inspect_hyperplanes_summarizes_every_weighted_layer() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_audit_inputs(dir.path());
+    let out = dir.path().join("hp");
+    let o = fcollide(&[
+        "-q",
+        "inspect",
+        model.to_str().unwrap(),
+        "--hyperplanes",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains("| fc1") && text.contains("| fc2"), "{text}");
+    for f in [
+        "hyperplanes.json",
+        "hyperplanes.md",
+        "hyperplanes-fc1.png",
+        "hyperplanes-fc1.svg",
+        "hyperplanes-fc2.png",
+    ] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let layers: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("hyperplanes.json")).unwrap())
+            .unwrap();
+    // fc2: 3 rows of 10, so 3 pairs; its max cosine, from the file's weights.
+    let bytes = std::fs::read(&model).unwrap();
+    let net = fcollide::model::io::from_safetensors(&bytes, &model, None).unwrap();
+    let w = match &net.nodes[net.find("fc2").unwrap()].op {
+        fcollide::model::Op::Linear { weight, .. } => weight.clone(),
+        _ => unreachable!(),
+    };
+    let row = |i: usize| &w[i * 10..(i + 1) * 10];
+    let cos = |a: &[f32], b: &[f32]| {
+        let d = |x: &[f32], y: &[f32]| {
+            x.iter()
+                .zip(y)
+                .map(|(p, q)| *p as f64 * *q as f64)
+                .sum::<f64>()
+        };
+        d(a, b) / (d(a, a) * d(b, b)).sqrt()
+    };
+    let max = [(0, 1), (0, 2), (1, 2)]
+        .map(|(i, j)| cos(row(i), row(j)))
+        .into_iter()
+        .fold(f64::NEG_INFINITY, f64::max);
+    let fc2 = &layers[1];
+    assert_eq!(fc2["layer"], "fc2");
+    assert_eq!(fc2["pairs"], 3);
+    assert!((fc2["max"].as_f64().unwrap() - max).abs() < 1e-9, "{fc2}");
+    // --out without --hyperplanes is a usage error.
+    let o = fcollide(&["inspect", model.to_str().unwrap(), "--out", "x"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}

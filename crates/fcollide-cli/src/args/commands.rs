@@ -132,9 +132,25 @@ pub struct InspectCmd {
     /// Class names, one per line (default: the ImageNet names for 1000 outputs).
     #[arg(long)]
     pub labels: Option<PathBuf>,
-    /// Write one JSON object (keys include "logits" and "collision_layers").
+    /// Write one JSON object (keys include "logits" and "collision_layers"; with
+    /// --hyperplanes, the per-layer summaries).
     #[arg(long)]
     pub json: bool,
+    /// Summarize the cosine similarity between every pair of unit hyperplanes (rows of W,
+    /// flattened conv filters) of each Linear and Conv2d layer (§5.2 of the paper).
+    #[arg(long)]
+    pub hyperplanes: bool,
+    /// With --hyperplanes: write hyperplanes.json, hyperplanes.md and a histogram per layer
+    /// (hyperplanes-LAYER.png/.svg) into this folder.
+    #[arg(long, requires = "hyperplanes")]
+    pub out: Option<PathBuf>,
+    /// With --hyperplanes: the most rows per layer (a layer with more uses a sample of this
+    /// many, seeded by --seed).
+    #[arg(long, default_value_t = 512, requires = "hyperplanes", value_parser = clap::value_parser!(u64).range(2..=100_000))]
+    pub max_rows: u64,
+    /// With --hyperplanes: the seed of the row sample.
+    #[arg(long, default_value_t = 0, requires = "hyperplanes")]
+    pub seed: u64,
 }
 
 #[derive(Args, Debug)]

@@ -428,7 +428,13 @@ pub fn write_report(
         ("shard", shard),
         ("collision layer", id.layer.clone()),
         ("measures", m.to_string()),
-        ("directions (mean extent)", setting("directions")),
+        (
+            "directions (mean extent)",
+            match m.extents {
+                true => setting("directions"),
+                false => "— (mean extent not measured)".into(),
+            },
+        ),
         ("seed", setting("seed")),
         ("rows", record.rows.to_string()),
         (

@@ -325,6 +325,11 @@ fn bisect_radius(
                 if rho > r_lo {
                     r_lo = rho;
                     centre = s.x;
+                } else {
+                    // No progress: the point found at r is no better centre than the one
+                    // held, so the same r would come again. Stop with the bracket as it is
+                    // (`r_lo` stays certified; the gap is in the stats).
+                    break;
                 }
             }
             Err(SimplexError::Infeasible(_)) => r_hi = r,

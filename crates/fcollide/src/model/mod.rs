@@ -3,6 +3,7 @@ pub mod arch;
 pub mod error;
 pub mod finite;
 pub mod graph;
+pub mod hyperplanes;
 pub mod import;
 pub mod inspect;
 pub mod io;
