@@ -245,6 +245,8 @@ pub fn train(args: &TrainArgs) -> Result<ValidTrainParams> {
         epochs: args.epochs,
         batch_size: args.batch_size,
         lr: args.train_lr,
+        hyperplane_penalty: args.hyperplane_penalty,
+        hyperplane_layers: args.hyperplane_layers.clone(),
     }
     .check()
     .map_err(|e| name_flag_dashed(e, &[("lr", "--train-lr")]))

@@ -58,6 +58,15 @@ pub struct TrainArgs {
     /// Adam learning rate.
     #[arg(long, default_value_t = TrainParams::default().lr, allow_negative_numbers = true)]
     pub train_lr: f64,
+    /// λ of the hyperplane penalty (§5.2 of the paper): the training loss gains λ times the
+    /// mean over pairs of units of max(0, cos) between their hyperplanes (rows of W), per
+    /// layer of --hyperplane-layers. 0 = off.
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    pub hyperplane_penalty: f64,
+    /// The layers the hyperplane penalty applies to, comma-separated (default: every
+    /// collision layer).
+    #[arg(long, value_delimiter = ',', requires = "hyperplane_penalty")]
+    pub hyperplane_layers: Vec<String>,
 }
 
 #[derive(Args, Debug)]

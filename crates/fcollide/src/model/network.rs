@@ -504,6 +504,22 @@ impl Network {
             .collect()
     }
 
+    /// The rows of `W` of node `name` as `[units, dim]` (a `Linear`'s weight; a `Conv2d`'s
+    /// filters flattened over `[in/groups, kh, kw]`), tracked by autodiff like the weights
+    /// themselves; `None` for another node or an unknown name.
+    pub fn weight_rows(&self, name: &str) -> Option<Tensor<2>> {
+        let i = self.graph.find(name)?;
+        match &self.steps[i] {
+            Step::Linear(k) => Some(self.dense[*k].weight.val()),
+            Step::Conv(k, _) => {
+                let w = self.conv[*k].weight.val();
+                let [o, c, kh, kw] = w.dims();
+                Some(w.reshape([o, c * kh * kw]))
+            }
+            _ => None,
+        }
+    }
+
     /// Logits `[B, classes]` for a batch `[B, C·H·W]`.
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
         self.forward_to(x, self.steps.len() - 1)

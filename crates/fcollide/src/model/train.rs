@@ -19,6 +19,19 @@ pub struct TrainParams {
     pub batch_size: usize,
     /// Adam learning rate at the start; decays by cosine to `lr / 20` at the end.
     pub lr: f64,
+    /// λ of the hyperplane penalty (§5.2 of the paper; [`hyperplane_penalty`]): the loss
+    /// gains `λ · mean_{i<j} max(0, cos(w_i, w_j))` per layer of `hyperplane_layers`. 0 (the
+    /// default) trains without it; records of such runs are unchanged.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub hyperplane_penalty: f64,
+    /// The layers the penalty applies to (`Linear` or `Conv2d` nodes); empty: every
+    /// collision layer of the network.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hyperplane_layers: Vec<String>,
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }
 
 impl Default for TrainParams {
@@ -27,6 +40,8 @@ impl Default for TrainParams {
             epochs: 12,
             batch_size: 64,
             lr: 1e-3,
+            hyperplane_penalty: 0.0,
+            hyperplane_layers: Vec::new(),
         }
     }
 }
@@ -62,6 +77,17 @@ impl TrainParams {
         if !(self.lr.is_finite() && self.lr > 0.0 && self.lr <= MAX_LR) {
             return bad("lr", format!("{}: must be in (0, {MAX_LR}]", self.lr));
         }
+        if !(self.hyperplane_penalty.is_finite()
+            && (0.0..=MAX_HYPERPLANE_PENALTY).contains(&self.hyperplane_penalty))
+        {
+            return bad(
+                "hyperplane_penalty",
+                format!(
+                    "{}: must be in [0, {MAX_HYPERPLANE_PENALTY}]",
+                    self.hyperplane_penalty
+                ),
+            );
+        }
         Ok(ValidTrainParams(self))
     }
 }
@@ -72,6 +98,25 @@ pub const MAX_EPOCHS: usize = 100_000;
 pub const MAX_BATCH_SIZE: usize = 65_536;
 /// Largest Adam learning rate.
 pub const MAX_LR: f64 = 10.0;
+/// Largest λ of the hyperplane penalty.
+pub const MAX_HYPERPLANE_PENALTY: f64 = 1e6;
+
+/// The hyperplane penalty of §5.2 for one layer's rows `w` (`[n, dim]`, on an autodiff
+/// device): with `u_i = w_i / max(‖w_i‖, 1e-12)`, `G = U Uᵀ` (`G_ij = cos(w_i, w_j)`,
+/// `G_ii = 1` for nonzero rows), the mean over pairs `i < j` of `max(0, G_ij)`:
+/// `(Σ_ij max(0, G_ij) − Σ_i max(0, G_ii)) / (n(n − 1))` (0 for fewer than 2 rows).
+pub fn hyperplane_penalty(w: Tensor<2>) -> Tensor<1> {
+    let [n, _] = w.dims();
+    let device = w.device();
+    if n < 2 {
+        return Tensor::zeros([1], &device);
+    }
+    let norm = (w.clone() * w.clone()).sum_dim(1).sqrt().clamp_min(1e-12);
+    let u = w / norm;
+    let g = u.clone().matmul(u.clone().transpose());
+    let diag = (u.clone() * u).sum_dim(1).clamp_min(0.0).sum();
+    (burn::tensor::activation::relu(g).sum() - diag) / (n * (n - 1)) as f32
+}
 
 /// Errors unless `data` is non-empty, its images have `d` finite values each and every
 /// label is below `classes` (naming the data set, the example and the label).
@@ -161,9 +206,25 @@ pub fn train(
         path: "(the network to train)".into(),
         msg,
     })?;
+    let penalized: Vec<String> = match (
+        params.hyperplane_penalty > 0.0,
+        params.hyperplane_layers.is_empty(),
+    ) {
+        (false, _) => Vec::new(),
+        (true, true) => net.collision_layers(),
+        (true, false) => params.hyperplane_layers.clone(),
+    };
     let plain = device.clone();
     let device = plain.clone().autodiff();
     let mut model = Network::from_graph(net, &device)?;
+    for layer in &penalized {
+        if model.weight_rows(layer).is_none() {
+            return Err(ModelError::Param {
+                param: "hyperplane_layers",
+                msg: format!("{layer}: not a Linear or Conv2d layer of {}", net.arch),
+            });
+        }
+    }
     let mut optim = AdamConfig::new().init();
     let n = train.labels.len();
     let steps_per_epoch = n.div_ceil(params.batch_size);
@@ -196,7 +257,11 @@ pub fn train(
             let y: Tensor<2> =
                 Tensor::from_data(TensorData::new(onehot.clone(), [b, classes]), &device);
             let logp = log_softmax(model.forward(x), 1);
-            let loss = (logp * y).sum().neg() / b as f32;
+            let mut loss = (logp * y).sum().neg() / b as f32;
+            for layer in &penalized {
+                let w = model.weight_rows(layer).expect("checked above");
+                loss = loss + hyperplane_penalty(w) * params.hyperplane_penalty as f32;
+            }
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             let frac = step as f64 / total.max(1) as f64;
             let lr = params.lr * (0.05 + 0.95 * 0.5 * (1.0 + (std::f64::consts::PI * frac).cos()));
@@ -233,6 +298,7 @@ mod tests {
     use crate::model::arch;
     use crate::progress::Silent;
     use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
 
     /// Asks to stop after `after` minibatches.
     struct StopAfter {
@@ -352,11 +418,86 @@ mod tests {
                     ..Default::default()
                 },
             ),
+            (
+                "hyperplane_penalty",
+                TrainParams {
+                    hyperplane_penalty: -1.0,
+                    ..Default::default()
+                },
+            ),
         ] {
             match p.check() {
                 Err(ModelError::Param { param, .. }) => assert_eq!(param, name),
                 other => panic!("{name}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn hyperplane_penalty_by_hand() {
+        // Rows (1, 0), (1, 1), (−1, 0): cosines 1/√2, −1, −1/√2; the mean of max(0, cos)
+        // over the 3 pairs is (1/√2)/3.
+        let device = Default::default();
+        let w: Tensor<2> = Tensor::from_data(
+            TensorData::new(vec![1.0f32, 0.0, 2.0, 2.0, -3.0, 0.0], [3, 2]),
+            &device,
+        );
+        let p = to_vec(hyperplane_penalty(w))[0] as f64;
+        assert!(
+            (p - std::f64::consts::FRAC_1_SQRT_2 / 3.0).abs() < 1e-6,
+            "{p}"
+        );
+    }
+
+    #[test]
+    fn the_hyperplane_penalty_lowers_the_cosines_and_is_off_by_default() {
+        let (train_set, test_set) = crate::data::embedded::mnist_split(0).unwrap();
+        let small = |d: &crate::data::Dataset, n: usize| crate::data::Dataset {
+            name: d.name.clone(),
+            shape: d.shape,
+            images: d.images[..n * 784].to_vec(),
+            labels: d.labels[..n].to_vec(),
+        };
+        let (tr, te) = (small(&train_set, 600), small(&test_set, 100));
+        let run = |lambda: f64, layers: Vec<String>| {
+            let mut rng = ChaCha8Rng::seed_from_u64(0);
+            let net = crate::model::arch::mlp(&mut rng);
+            let p = TrainParams {
+                epochs: 2,
+                lr: 1e-2,
+                hyperplane_penalty: lambda,
+                hyperplane_layers: layers,
+                ..Default::default()
+            }
+            .check()
+            .unwrap();
+            let (net, _) =
+                train(&net, (&tr, &te), &p, &Default::default(), &mut rng, &Silent).unwrap();
+            let mut r = ChaCha8Rng::seed_from_u64(0);
+            crate::model::hyperplanes::hyperplanes(&net, 512, &mut r)
+        };
+        let plain = run(0.0, vec![]);
+        let penalized = run(10.0, vec!["fc1".into()]);
+        assert!(
+            penalized[0].mean_positive_part < 0.75 * plain[0].mean_positive_part,
+            "{} vs {}",
+            penalized[0].mean_positive_part,
+            plain[0].mean_positive_part
+        );
+        // A penalty of 0 names no layer and changes nothing: the record is the old one.
+        let json = serde_json::to_string(&TrainParams::default()).unwrap();
+        assert!(!json.contains("hyperplane"), "{json}");
+        // A layer without weights is refused, naming it.
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let net = crate::model::arch::mlp(&mut rng);
+        let p = TrainParams {
+            hyperplane_penalty: 1.0,
+            hyperplane_layers: vec!["relu1".into()],
+            ..Default::default()
+        }
+        .check()
+        .unwrap();
+        let e = train(&net, (&tr, &te), &p, &Default::default(), &mut rng, &Silent).unwrap_err();
+        assert!(e.to_string().contains("relu1"), "{e}");
     }
 }

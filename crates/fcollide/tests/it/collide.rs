@@ -23,6 +23,7 @@ fn small_model() -> &'static (Graph, Vec<f32>, Vec<f32>) {
             epochs: 2,
             batch_size: 64,
             lr: 2e-3,
+            ..TrainParams::default()
         }
         .check()
         .unwrap();
