@@ -119,6 +119,8 @@ pub struct ExactRunParams {
 /// `results.json` with a `kind` key (`mnist`, `images` or `exact`) beside the variant's fields.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+// One per run, written once into the record: the variants' size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum RunParams {
     /// `reproduce mnist`, `reproduce lenet`, `reproduce patches` on the digits.
     Mnist(MnistParams),
