@@ -68,6 +68,11 @@ pub fn le_f32s(b: &[u8]) -> Vec<f32> {
         .collect()
 }
 
+/// `v` as little-endian bytes, 4 per value: the inverse of [`le_f32s`] (tensor files).
+pub fn f32s_to_le(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
 /// The little-endian `f64`s of `b`, 8 bytes each (a trailing partial value is left out:
 /// callers check the length first).
 pub fn le_f64s(b: &[u8]) -> Vec<f64> {

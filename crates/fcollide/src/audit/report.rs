@@ -263,7 +263,7 @@ impl Examples {
         let bytes: Vec<u8> = self
             .images
             .values()
-            .flat_map(|v| v.iter().flat_map(|x| x.to_le_bytes()))
+            .flat_map(|v| crate::bytes::f32s_to_le(v))
             .collect();
         let [c, h, w] = self.shape;
         let view = TensorView::new(Dtype::F32, vec![self.images.len(), c, h, w], &bytes)

@@ -2,6 +2,7 @@
 //! and `target` `[C, H, W]` (f32, raw pixels), and metadata `fcollide.vertices` holding the
 //! layer, units, per-vertex figures and search parameters as JSON.
 use super::{CollideError, VertexSet};
+use crate::bytes::f32s_to_le;
 use crate::model::io::write_atomic;
 use crate::model::ModelError;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
@@ -31,18 +32,14 @@ fn err(path: &Path, msg: impl Into<String>) -> CollideError {
     })
 }
 
-fn bytes(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
 /// Saves a vertex file atomically.
 pub fn save_vertices(file: &VertexFile, path: &Path) -> Result<(), CollideError> {
     let [c, h, w] = file.set.shape;
     let k = file.set.len();
     let (vb, ib, tb) = (
-        bytes(&file.set.vertices),
-        bytes(&file.init),
-        bytes(&file.target),
+        f32s_to_le(&file.set.vertices),
+        f32s_to_le(&file.init),
+        f32s_to_le(&file.target),
     );
     let views = [
         ("vertices", vec![k, c, h, w], &vb),

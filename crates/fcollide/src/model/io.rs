@@ -34,10 +34,6 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ModelError> {
     })
 }
 
-fn le_bytes(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
 /// Serializes a network to safetensors bytes.
 pub fn to_safetensors(net: &Graph) -> Result<Vec<u8>, ModelError> {
     to_safetensors_with(net, HashMap::new())
@@ -52,7 +48,7 @@ pub fn to_safetensors_with(
     let owned: Vec<(String, Vec<usize>, Vec<u8>)> = net
         .named_params()
         .into_iter()
-        .map(|(name, shape, values)| (name, shape, le_bytes(values)))
+        .map(|(name, shape, values)| (name, shape, crate::bytes::f32s_to_le(values)))
         .collect();
     let views = owned
         .iter()

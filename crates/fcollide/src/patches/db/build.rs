@@ -1,6 +1,7 @@
 //! The streaming builder ([`build`]) and the image sources it reads ([`ImageSource`]: the
 //! embedded digits, an IDX file, a folder of JPEG/PNG images, any in-memory [`Dataset`]).
 use super::{Layout, PatchDbError, PatchDbHeader, ProjectionInfo};
+use crate::bytes::f32s_to_le;
 use crate::data::{self, idx, DataError, Dataset, IdxImages};
 use crate::fsutil::AtomicFile;
 use crate::patches::extract::{window, window_corners};
@@ -419,14 +420,6 @@ struct Cut {
     sources: Vec<u8>,
 }
 
-fn le_bytes(v: &[f32]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(4 * v.len());
-    for x in v {
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out
-}
-
 fn cut(
     source: &dyn ImageSource,
     i: usize,
@@ -465,13 +458,13 @@ fn cut(
     }
     Ok(match projection {
         None => Cut {
-            rows: le_bytes(&raw),
+            rows: f32s_to_le(&raw),
             raw: Vec::new(),
             sources,
         },
         Some(p) => Cut {
-            rows: le_bytes(&p.apply(&raw)),
-            raw: le_bytes(&raw),
+            rows: f32s_to_le(&p.apply(&raw)),
+            raw: f32s_to_le(&raw),
             sources,
         },
     })
@@ -736,7 +729,7 @@ impl Job<'_> {
         let mut tail = Vec::new();
         if let Some(p) = self.projection {
             let mut pw = section_writer(tmp, layout.projection).map_err(io)?;
-            pw.write_all(&le_bytes(&p.matrix)).map_err(io)?;
+            pw.write_all(&f32s_to_le(&p.matrix)).map_err(io)?;
             tail.push(pw);
         }
         let mut nw = section_writer(tmp, layout.name_offsets).map_err(io)?;
