@@ -21,9 +21,10 @@
 //!   the ball `{u + N ζ : ‖ζ‖ ≤ r}` of the subspace lies in the polytope — one LP over
 //!   `(u, r)`: maximize `r` s.t. `W+ u = W+ t`, `g·u + r‖Nᵀg‖ ≤ h` for every inequality
 //!   `g·u ≤ h` (`Z` rows, region rows), `lo_i + r‖N_i‖ ≤ u_i ≤ hi_i − r‖N_i‖`, `r ≥ 0`
-//!   ([`crate::exact::chebyshev_bisection`]: without region rows solved by bisection on `r`,
-//!   and the value is then a certified lower bound within `CHEBYSHEV_REL_GAP` = 1e-4
-//!   relative of the optimum); 0 when the subspace is a point;
+//!   ([`crate::exact::chebyshev_bisection`]: solved by bisection on `r`, region rows
+//!   generated as needed, and the value is then a certified lower bound within
+//!   `CHEBYSHEV_REL_GAP` = 1e-4 relative of the optimum; the direct LP with HiGHS or after
+//!   numerical trouble); 0 when the subspace is a point;
 //! - `mean_extent = (1/r) Σ_k (max_{u∈polytope} v_k·u − min_{u∈polytope} v_k·u)` over `r`
 //!   (`directions`) unit directions `v_k = Nξ_k/‖Nξ_k‖`, `ξ_k ~ N(0, I)` drawn from a ChaCha8
 //!   stream seeded by [`measure::example_seed`]`(seed, index)` (two LPs per direction on one

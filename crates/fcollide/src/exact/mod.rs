@@ -463,7 +463,7 @@ pub fn exact_polytope_and_system(
     let t0 = Instant::now();
     let cheb = if params.chebyshev {
         Some(phase(progress, "exact: Chebyshev LP", || {
-            chebyshev(&sys, &sub.null_basis, &params.lp)
+            chebyshev_bisection(&sys, &sub.null_basis, &params.lp)
         })?)
     } else {
         None

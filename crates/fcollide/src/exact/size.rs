@@ -17,7 +17,7 @@
 //! [`chebyshev`] solves this LP directly: by the dense simplex with row generation (slow: the
 //! `2d` box rows join the basis), or by HiGHS with `--lp-solver highs`.
 //!
-//! **[`chebyshev_bisection`] (the audit's measure; no region rows, e.g. `fc1`, not HiGHS):
+//! **[`chebyshev_bisection`] (what `exact` and the audit report, unless HiGHS is asked for):
 //! bisection on `r`.** For a
 //! fixed `r` the LP above is a feasibility problem over `u` alone with the box shrunk to
 //! `[lo_i + r‖N_i‖, hi_i − r‖N_i‖]` (column bounds) and the right-hand sides lowered to
@@ -37,9 +37,16 @@
 //! solver's `primal_tol` on the equalities); an infeasible step (the dual simplex's dual ray)
 //! sets `r_hi = r`. Steps are geometric while `r_hi > 4 r_lo`, then halve the bracket, until
 //! `r_hi − r_lo ≤ max(CHEBYSHEV_REL_GAP · r_hi, CHEBYSHEV_ABS_GAP)`. The reported radius is
-//! `r_lo`, the centre its `u`; `r_hi` is in the solver string of the stats. With region rows
-//! (deeper layers), or if a bisection step fails numerically, it falls back to
-//! [`chebyshev`].
+//! `r_lo`, the centre its `u`; `r_hi` is in the solver string of the stats. If a bisection
+//! step fails numerically, it falls back to [`chebyshev`].
+//!
+//! Region rows (deeper layers: one per earlier ReLU and max-pool comparison, ≈ 9,000 at
+//! LeNet-5's `fc1`) are generated: the LP holds the equalities and `Z` rows; a step's point
+//! is checked against every region row with its right-hand side shifted by `r`, the most
+//! violated are appended (their logicals basic, so the basis stays dual feasible and the
+//! re-solve is warm) until none is violated. The LP over a subset of the rows is a
+//! relaxation, so its infeasibility proves the step's; a point that meets every row is a
+//! feasible one. `ρ` is always evaluated over all rows.
 //!
 //! (b) Extents: for `K` random unit directions `v = Nξ/‖Nξ‖` (`ξ ~ N(0, I)`) inside the
 //! subspace, `max v·u` and `min v·u` over the polytope (two warm-started LPs each); the width
@@ -71,17 +78,16 @@ pub struct Chebyshev {
     pub stats: Option<LpStats>,
 }
 
-/// [`chebyshev`] by bisection on `r` (module docs) when the system has no region rows and
-/// the solver is not HiGHS: a certified lower bound within [`CHEBYSHEV_REL_GAP`] of the
-/// optimum (the radius the audit records). Otherwise, or after numerical trouble in a
-/// bisection step, [`chebyshev`] itself.
+/// [`chebyshev`] by bisection on `r` (module docs; region rows generated) unless the solver
+/// is HiGHS: a certified lower bound within [`CHEBYSHEV_REL_GAP`] of the optimum (the radius
+/// `exact` and the audit record). With HiGHS, or after numerical trouble in a bisection
+/// step, [`chebyshev`] itself.
 pub fn chebyshev_bisection(
     sys: &CollisionSystem,
     null_basis: &[Vec<f64>],
     opts: &LpOptions,
 ) -> Result<Chebyshev, ExactError> {
-    if !null_basis.is_empty() && opts.solver != LpSolver::Highs && sys.ineq.len() == sys.n_z_rows()
-    {
+    if !null_basis.is_empty() && opts.solver != LpSolver::Highs {
         let (pnorm, nnorm) = ball_norms(sys, null_basis);
         match chebyshev_bisect(sys, &pnorm, &nnorm, opts) {
             Ok(c) => return Ok(c),
@@ -243,35 +249,72 @@ fn ball_radius(
     r
 }
 
+/// What [`bisect_radius`] found.
+#[derive(Clone, Debug, PartialEq)]
+struct Bisection {
+    /// Radius of the ball around `centre` (evaluated in f64 over every row).
+    r_lo: f64,
+    /// No ball of a larger radius fits (an infeasible step), or the starting bound.
+    r_hi: f64,
+    centre: Vec<f64>,
+    steps: usize,
+    iterations: usize,
+    /// Pool rows brought into the LP by row generation.
+    generated: usize,
+}
+
 /// The Chebyshev radius by bisection on `r` (module docs): the dense simplex over the
 /// equalities and inequality rows, bounds shifted by `r` at each step, warm started.
-/// `eq`/`ineq` rows are row-major over `d` columns. Returns `(r_lo, r_hi, centre, steps,
-/// simplex iterations)`.
+/// `eq`/`ineq` rows are row-major over `d` columns. The first `n_core` inequality rows are
+/// always in the LP; the others (the region rows of deeper layers, thousands of them) form
+/// a pool: a step's point is checked against every pool row (right-hand side shifted by
+/// `r`), the most violated ones ([`super::lazy::BATCH`] at most) are appended to the LP
+/// (their logicals basic, so the basis stays dual feasible) and the step is solved again.
+/// An infeasible subset means an infeasible step; a point that satisfies every row is a
+/// feasible one. The rows stay for later steps.
 #[allow(clippy::too_many_arguments)]
 fn bisect_radius(
     eq: &[f64],
     eq_b: &[f64],
     ineq: &[f64],
     h: &[f64],
+    n_core: usize,
     pnorm: &[f64],
     lo: &[f64],
     hi: &[f64],
     nnorm: &[f64],
     start: &[f64],
     opts: &DenseOptions,
-) -> Result<(f64, f64, Vec<f64>, usize, usize), SimplexError> {
+) -> Result<Bisection, SimplexError> {
     let d = lo.len();
     let (me, mi) = (eq_b.len(), h.len());
-    let mut a = Vec::with_capacity((me + mi) * d);
+    let row = |k: usize| &ineq[k * d..(k + 1) * d];
+    let mut a = Vec::with_capacity((me + n_core) * d);
     a.extend_from_slice(eq);
-    a.extend_from_slice(ineq);
+    a.extend_from_slice(&ineq[..n_core * d]);
     let mut rl = eq_b.to_vec();
     let mut ru = eq_b.to_vec();
-    rl.extend(std::iter::repeat_n(f64::NEG_INFINITY, mi));
-    ru.extend_from_slice(h);
-    let mut lp = DenseLp::new(&a, me + mi, d, &rl, &ru, lo, hi)?;
-    // The rows' lower bounds (implied ones for the inequalities), kept as they are.
-    let row_lo: Vec<f64> = (0..mi).map(|k| lp.bounds(d + me + k).0).collect();
+    rl.extend(std::iter::repeat_n(f64::NEG_INFINITY, n_core));
+    ru.extend_from_slice(&h[..n_core]);
+    let mut lp = DenseLp::new(&a, me + n_core, d, &rl, &ru, lo, hi)?;
+    // Every inequality's lower bound: the one implied by the unshifted box, less 1 (as
+    // `DenseLp::new` sets it for the core rows), kept as it is at every r (the shifted box
+    // is inside the unshifted one, so the bound never cuts).
+    let row_lo: Vec<f64> = (0..mi)
+        .map(|k| {
+            let v: f64 = row(k)
+                .iter()
+                .zip(lo.iter().zip(hi))
+                .map(|(&g, (&l, &u))| (g * l).min(g * u))
+                .sum();
+            v - 1.0
+        })
+        .collect();
+    // The LP's inequality rows, in order: ineq index of each.
+    let mut in_lp: Vec<usize> = (0..n_core).collect();
+    let mut in_pool = vec![true; mi];
+    in_pool[..n_core].iter_mut().for_each(|b| *b = false);
+    let gnorm: Vec<f64> = (0..mi).map(|k| dot_f64(row(k), row(k)).sqrt()).collect();
     let mut r_lo = ball_radius(ineq, h, pnorm, lo, hi, nnorm, start).max(0.0);
     let mut centre = start.to_vec();
     let mut r_hi = (0..d)
@@ -290,7 +333,7 @@ fn bisect_radius(
         .map(|j| ((j as f64 + 1.0) * 0.618_033_988_749_895).fract() - 0.5)
         .collect();
     let (mut steps, mut iterations) = (0, 0);
-    while r_hi - r_lo > (CHEBYSHEV_REL_GAP * r_hi).max(CHEBYSHEV_ABS_GAP)
+    'steps: while r_hi - r_lo > (CHEBYSHEV_REL_GAP * r_hi).max(CHEBYSHEV_ABS_GAP)
         && steps < CHEBYSHEV_MAX_STEPS
     {
         steps += 1;
@@ -304,39 +347,87 @@ fn bisect_radius(
         for i in 0..d {
             shifted = shifted.and(lp.set_bounds(i, lo[i] + r * nnorm[i], hi[i] - r * nnorm[i]));
         }
-        for k in 0..mi {
-            shifted = shifted.and(lp.set_bounds(d + me + k, row_lo[k], h[k] - r * pnorm[k]));
+        for (p, &k) in in_lp.iter().enumerate() {
+            shifted = shifted.and(lp.set_bounds(d + me + p, row_lo[k], h[k] - r * pnorm[k]));
         }
-        let solved = match shifted {
-            Ok(()) => match lp.solve(&cost, true, opts) {
-                Err(SimplexError::Numerical(_) | SimplexError::IterationLimit(_)) => {
-                    lp.solve(&cost, false, opts)
-                }
-                s => s,
-            },
-            Err(e) => Err(e),
-        };
-        match solved {
-            Ok(s) => {
+        let mut point = None;
+        if shifted.is_ok() {
+            loop {
+                let s = match lp.solve(&cost, true, opts) {
+                    Err(SimplexError::Numerical(_) | SimplexError::IterationLimit(_)) => {
+                        lp.solve(&cost, false, opts)
+                    }
+                    s => s,
+                };
+                let s = match s {
+                    Ok(s) => s,
+                    Err(SimplexError::Infeasible(_)) => break,
+                    Err(e) => return Err(e),
+                };
                 iterations += s.iterations;
-                let rho = ball_radius(ineq, h, pnorm, lo, hi, nnorm, &s.x);
+                // Pool rows the point violates at this r, most violated (relative to the
+                // row's norm) first.
+                let mut viol: Vec<(f64, usize)> = (0..mi)
+                    .filter(|&k| in_pool[k])
+                    .filter_map(|k| {
+                        let v = dot_f64(row(k), &s.x) - (h[k] - r * pnorm[k]);
+                        (v > opts.primal_tol * (1.0 + gnorm[k]))
+                            .then(|| (v / gnorm[k].max(1e-300), k))
+                    })
+                    .collect();
+                if viol.is_empty() {
+                    point = Some(s.x);
+                    break;
+                }
+                viol.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+                viol.truncate(super::lazy::BATCH);
+                let (mut ra, mut rlo, mut rhi) = (Vec::new(), Vec::new(), Vec::new());
+                for &(_, k) in &viol {
+                    let top = h[k] - r * pnorm[k];
+                    if top < row_lo[k] {
+                        // Not even the shifted box reaches it: this r is too large.
+                        break;
+                    }
+                    ra.extend_from_slice(row(k));
+                    rlo.push(row_lo[k]);
+                    rhi.push(top);
+                    in_pool[k] = false;
+                    in_lp.push(k);
+                }
+                if rlo.len() < viol.len() {
+                    // (the rows pushed so far stay; their bounds are set at the next step)
+                    lp.add_rows(&ra, &rlo, &rhi)?;
+                    break;
+                }
+                lp.add_rows(&ra, &rlo, &rhi)?;
+            }
+        }
+        match point {
+            Some(x) => {
+                let rho = ball_radius(ineq, h, pnorm, lo, hi, nnorm, &x);
                 // ρ may fall a hair below r (the point is feasible to the solver's
                 // tolerance): r_lo stays the radius of an explicit centre.
                 if rho > r_lo {
                     r_lo = rho;
-                    centre = s.x;
+                    centre = x;
                 } else {
                     // No progress: the point found at r is no better centre than the one
                     // held, so the same r would come again. Stop with the bracket as it is
                     // (`r_lo` stays certified; the gap is in the stats).
-                    break;
+                    break 'steps;
                 }
             }
-            Err(SimplexError::Infeasible(_)) => r_hi = r,
-            Err(e) => return Err(e),
+            None => r_hi = r,
         }
     }
-    Ok((r_lo.min(r_hi), r_hi, centre, steps, iterations))
+    Ok(Bisection {
+        r_lo: r_lo.min(r_hi),
+        r_hi,
+        centre,
+        steps,
+        iterations,
+        generated: in_lp.len() - n_core,
+    })
 }
 
 /// [`bisect_radius`] on the collision system.
@@ -348,11 +439,19 @@ fn chebyshev_bisect(
 ) -> Result<Chebyshev, SimplexError> {
     let t0 = std::time::Instant::now();
     let (lo, hi, artificial) = finite_box(&sys.lo, &sys.hi);
-    let (r_lo, r_hi, centre, steps, iterations) = bisect_radius(
+    let Bisection {
+        r_lo,
+        r_hi,
+        centre,
+        steps,
+        iterations,
+        generated,
+    } = bisect_radius(
         &sys.eq_a,
         &sys.eq_b,
         &sys.ineq.g,
         &sys.ineq.h,
+        sys.n_z_rows(),
         pnorm,
         &lo,
         &hi,
@@ -377,9 +476,15 @@ fn chebyshev_bisect(
             seconds: t0.elapsed().as_secs_f64(),
             iterations: iterations as i64,
             warm: true,
-            solver: format!(
-                "dense bisection on r ({steps} steps): radius in [{r_lo:.6e}, {r_hi:.6e}]"
-            ),
+            solver: if sys.ineq.len() > sys.n_z_rows() {
+                format!(
+                    "dense bisection on r ({steps} steps; {generated} of {} region rows \
+                     generated): radius in [{r_lo:.6e}, {r_hi:.6e}]",
+                    sys.ineq.len() - sys.n_z_rows()
+                )
+            } else {
+                format!("dense bisection on r ({steps} steps): radius in [{r_lo:.6e}, {r_hi:.6e}]")
+            },
         }),
     })
 }
@@ -523,11 +628,18 @@ mod tests {
     #[test]
     fn bisection_radius_of_a_triangle() {
         let s2 = 2f64.sqrt();
-        let (r_lo, r_hi, c, steps, _) = bisect_radius(
+        let Bisection {
+            r_lo,
+            r_hi,
+            centre: c,
+            steps,
+            ..
+        } = bisect_radius(
             &[],
             &[],
             &[1.0, 1.0],
             &[1.0],
+            1,
             &[s2],
             &[0.0, 0.0],
             &[1.0, 1.0],
@@ -559,11 +671,12 @@ mod tests {
     #[test]
     fn bisection_radius_in_a_subspace() {
         let h = 1.0 / 2f64.sqrt();
-        let (r_lo, r_hi, _, _, _) = bisect_radius(
+        let Bisection { r_lo, r_hi, .. } = bisect_radius(
             &[1.0, -1.0],
             &[0.0],
             &[1.0, 0.0],
             &[0.8],
+            1,
             &[h],
             &[0.0, 0.0],
             &[1.0, 1.0],
@@ -575,6 +688,46 @@ mod tests {
         let r = 0.4 * 2f64.sqrt();
         assert!(r_lo <= r + 1e-12 && r <= r_hi + 1e-12, "{r_lo} {r} {r_hi}");
         assert!(r_hi - r_lo <= CHEBYSHEV_REL_GAP * r_hi);
+    }
+
+    /// Rows in the pool (generated when violated) give the radius of the LP that holds them
+    /// all: the triangle above, its hypotenuse and 200 rows no point of the box violates
+    /// (tangent to a circle of radius 1.1 around the incentre) in the pool, a loose core row.
+    /// Only the hypotenuse is ever violated, so only it is generated.
+    #[test]
+    fn bisection_generates_pool_rows() {
+        let s2 = 2f64.sqrt();
+        let r = 1.0 / (2.0 + s2);
+        let (mut g, mut h, mut p) = (vec![1.0, 0.0], vec![2.0], vec![1.0]);
+        g.extend([1.0, 1.0]);
+        h.push(1.0);
+        p.push(s2);
+        for k in 0..200 {
+            let a = k as f64 * 0.0314;
+            let (c, s) = (a.cos(), a.sin());
+            g.extend([c, s]);
+            h.push(c * r + s * r + 1.1);
+            p.push(1.0);
+        }
+        let b = bisect_radius(
+            &[],
+            &[],
+            &g,
+            &h,
+            1,
+            &p,
+            &[0.0, 0.0],
+            &[1.0, 1.0],
+            &[1.0, 1.0],
+            &[0.1, 0.1],
+            &DenseOptions::default(),
+        )
+        .unwrap();
+        assert!(b.r_lo <= r + 1e-12 && r <= b.r_hi + 1e-12, "{b:?}");
+        assert!(b.r_hi - b.r_lo <= CHEBYSHEV_REL_GAP * b.r_hi, "{b:?}");
+        assert_eq!(b.generated, 1, "{b:?}");
+        let rho = ball_radius(&g, &h, &p, &[0.0; 2], &[1.0; 2], &[1.0; 2], &b.centre);
+        assert!(rho >= b.r_lo - 1e-15, "{rho} {b:?}");
     }
 
     #[test]

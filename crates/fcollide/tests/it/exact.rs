@@ -845,44 +845,91 @@ fn dense_simplex_matches_highs_on_collision_polytopes() {
     }
 }
 
-/// With `--features highs`: the Chebyshev radius by bisection (the default build's method at
-/// `fc1`) brackets HiGHS's optimum of the direct LP over `(u, r)`: the reported radius is a
-/// lower bound within the stated relative gap, and its centre's ball fits.
-#[cfg(feature = "highs")]
-#[test]
-fn chebyshev_bisection_matches_highs() {
-    use fcollide::exact::{analyze, chebyshev, chebyshev_bisection};
-    let mut checked = 0;
+/// Collision systems with and without region rows for the Chebyshev comparisons: random
+/// MLPs at `fc1` (no region rows) and `fc2` (ReLU rows of `fc1`), and the conv net at `conv2`
+/// (ReLU and max-pool rows of the first stage), with their null-space bases.
+fn chebyshev_cases() -> Vec<(String, fcollide::exact::CollisionSystem, Vec<Vec<f64>>)> {
+    use fcollide::exact::analyze;
+    let mut out = Vec::new();
     for seed in 0..4u64 {
         let mut rng = ChaCha8Rng::seed_from_u64(300 + seed);
-        let n = random_mlp(&mut rng, &[64, 24, 16, 4], 8);
+        let mlp = random_mlp(&mut rng, &[64, 24, 16, 4], 8);
         let t = random_image(&mut rng, 64);
-        let p = params("fc1", |_| {});
-        let sys = match collision_system(&n, &t, &p) {
-            Ok(s) => s,
-            Err(ExactError::NoRoom { .. }) => continue,
-            Err(e) => panic!("{e}"),
-        };
-        let sub = analyze(&sys, 1e-9, 1e-9);
-        let highs = LpOptions {
-            solver: LpSolver::Highs,
-            ..LpOptions::default()
-        };
-        let a = chebyshev_bisection(&sys, &sub.null_basis, &LpOptions::default()).unwrap();
-        let b = chebyshev(&sys, &sub.null_basis, &highs).unwrap();
-        if sub.null_basis.is_empty() {
-            continue;
+        let conv = conv_net(&mut rng);
+        let tc = random_image(&mut rng, 36);
+        for (n, t, layer) in [(&mlp, &t, "fc1"), (&mlp, &t, "fc2"), (&conv, &tc, "conv2")] {
+            let p = params(layer, |_| {});
+            let sys = match collision_system(n, t, &p) {
+                Ok(s) => s,
+                Err(ExactError::NoRoom { .. }) => continue,
+                Err(e) => panic!("{e}"),
+            };
+            let sub = analyze(&sys, 1e-9, 1e-9);
+            if !sub.null_basis.is_empty() {
+                out.push((format!("seed {seed} {layer}"), sys, sub.null_basis));
+            }
         }
+    }
+    let region = out
+        .iter()
+        .filter(|(_, s, _)| s.ineq.len() > s.n_z_rows())
+        .count();
+    assert!(region >= 4, "only {region} systems with region rows");
+    assert!(out.len() > region, "no system without region rows");
+    out
+}
+
+/// The Chebyshev radius by bisection on `r` (region rows generated when violated) brackets
+/// `reference`'s optimum of the direct LP over `(u, r)`: a lower bound within the stated
+/// relative gap, and its centre's ball fits every row and the box (checked here in f64).
+fn check_bisection_against(reference: &LpOptions, what: &str) {
+    use fcollide::exact::{chebyshev, chebyshev_bisection};
+    for (name, sys, null_basis) in chebyshev_cases() {
+        let a = chebyshev_bisection(&sys, &null_basis, &LpOptions::default()).unwrap();
+        let b = chebyshev(&sys, &null_basis, reference).unwrap();
         let solver = &a.stats.as_ref().unwrap().solver;
-        assert!(solver.starts_with("dense bisection"), "{solver}");
+        assert!(solver.starts_with("dense bisection"), "{name}: {solver}");
         assert!(
             a.radius <= b.radius * (1.0 + 1e-7) + 1e-9
                 && a.radius >= b.radius * (1.0 - 1.01e-4) - 1e-9,
-            "seed {seed}: bisection {} vs HiGHS {}",
+            "{name}: bisection {} vs {what} {}",
             a.radius,
             b.radius
         );
-        checked += 1;
+        // The certificate, recomputed here: the ball of radius r around the centre (within
+        // the subspace) meets no inequality and stays in the box.
+        let c = &a.centre;
+        assert!(sys.violation(c).max() < 1e-9, "{name}");
+        for k in 0..sys.ineq.len() {
+            let g = sys.ineq.row(k);
+            let pg: f64 = null_basis
+                .iter()
+                .map(|v| v.iter().zip(g).map(|(x, y)| x * y).sum::<f64>().powi(2))
+                .sum::<f64>()
+                .sqrt();
+            let gc: f64 = g.iter().zip(c).map(|(x, y)| x * y).sum();
+            assert!(
+                gc + a.radius * pg <= sys.ineq.h[k] + 1e-9,
+                "{name}: row {k}"
+            );
+        }
     }
-    assert!(checked > 0, "no system to compare");
+}
+
+/// Default build: bisection against the dense simplex over `(u, r)` with row generation.
+#[test]
+fn chebyshev_bisection_matches_the_direct_lp() {
+    check_bisection_against(&LpOptions::default(), "direct dense LP");
+}
+
+/// With `--features highs`: bisection against HiGHS's optimum of the direct LP, an
+/// independent solver.
+#[cfg(feature = "highs")]
+#[test]
+fn chebyshev_bisection_matches_highs() {
+    let highs = LpOptions {
+        solver: LpSolver::Highs,
+        ..LpOptions::default()
+    };
+    check_bisection_against(&highs, "HiGHS");
 }
