@@ -18,9 +18,10 @@ pub fn run(a: &TrainCmd, ctx: &Ctx) -> Result<()> {
         fcollide::model::train::train(&net, (&tr, &te), &p, &ctx.device, &mut rng, &ctx.bars)?;
     model_io::save(&net, &a.out)?;
     outln!(
-        "test accuracy {:.2} % after {} epochs ({:.1} s); wrote {}",
+        "test accuracy {:.2} % after {} epoch{} ({:.1} s); wrote {}",
         100.0 * report.test_accuracy,
         p.epochs,
+        if p.epochs == 1 { "" } else { "s" },
         report.seconds,
         a.out.display()
     );

@@ -364,6 +364,17 @@ pub fn verdict_line(
     }
 }
 
+/// A verdict as a table cell: `collides (certified ≤ bound)` for a certified hull,
+/// `collides (sampled)` when only the samples say so, else the verdict (the short form of
+/// [`verdict_line`], shared by every table).
+pub fn verdict_cell(verdict: Verdict, certified: bool, bound: Option<f64>) -> String {
+    match (verdict, bound.filter(|_| certified)) {
+        (Verdict::Collides, Some(b)) => format!("collides (certified ≤ {b:.1e})"),
+        (Verdict::Collides, None) => "collides (sampled)".into(),
+        (v, _) => v.to_string(),
+    }
+}
+
 /// The exact counterpart of a row.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ExactRowRecord {

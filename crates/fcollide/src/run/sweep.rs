@@ -190,16 +190,6 @@ pub fn sweep(
     Ok(record)
 }
 
-/// A row's verdict as the table shows it: `collides (certified ≤ bound)` for a certified
-/// hull, `collides (sampled)` when only the samples say so, else the verdict.
-fn verdict_cell(r: &SweepRow) -> String {
-    match (r.verdict, r.certified_error_bound.filter(|_| r.certified)) {
-        (crate::polytope::Verdict::Collides, Some(b)) => format!("collides (certified ≤ {b:.1e})"),
-        (crate::polytope::Verdict::Collides, None) => "collides (sampled)".into(),
-        (v, _) => v.to_string(),
-    }
-}
-
 /// The sweep as a table.
 pub fn sweep_table(record: &SweepRecord) -> Table {
     let mut t = Table::new(
@@ -224,7 +214,7 @@ pub fn sweep_table(record: &SweepRecord) -> Table {
             r.layer.clone(),
             r.n_units.to_string(),
             r.n_plus.to_string(),
-            verdict_cell(r),
+            super::record::verdict_cell(r.verdict, r.certified, r.certified_error_bound),
             fmt_pct(r.class_agreement, 1),
             fmt_num(r.sample_confidence_mean, 4),
             format!("{:.2e}", r.feature_rel_err_mean),

@@ -249,13 +249,7 @@ pub fn table2(record: &RunRecord) -> Table {
         let mut cells = vec![
             r.name.clone(),
             r.init.clone(),
-            match (r.verdict, r.certified) {
-                (crate::polytope::Verdict::Collides, true) => format!(
-                    "collides (certified ≤ {:.1e})",
-                    r.certified_error_bound.unwrap_or(0.0)
-                ),
-                (v, _) => v.to_string(),
-            },
+            super::record::verdict_cell(r.verdict, r.certified, r.certified_error_bound),
             fmt_pct(r.class_agreement, 1),
             fmt_num(r.target_confidence, 4),
             fmt_num(r.sample_confidence_mean, 4),
