@@ -46,6 +46,7 @@
 //! and interruptions do not change it.
 pub mod error;
 pub mod measure;
+pub mod mislabel;
 pub mod report;
 pub mod row;
 pub mod run;
