@@ -42,7 +42,9 @@ pub fn run_audit(args: &ReproduceArgs, limits: &[String], ctx: &Ctx) -> Result<(
             m.audited_flipped,
             m.audit_computed,
             m.audit_seconds,
-            if m.audit_computed > 0 {
+            if m.audit_reused {
+                " (reused the finished audit in the folder)".to_string()
+            } else if m.audit_computed > 0 {
                 format!(
                     " ({:.3} s per example)",
                     m.audit_seconds / m.audit_computed as f64

@@ -72,7 +72,7 @@ pub fn flip_labels(
     rng: &mut impl Rng,
 ) -> Result<(Dataset, Vec<usize>), AuditError> {
     flips.check()?;
-    if classes < 2 || classes > 256 {
+    if !(2..=256).contains(&classes) {
         return Err(AuditError::Input(format!(
             "flipping labels needs 2..=256 classes, the model has {classes}"
         )));

@@ -61,7 +61,7 @@ use serde::{Deserialize, Serialize};
 pub use error::AuditError;
 pub use measure::Auditor;
 pub use row::{AuditRow, COLUMNS};
-pub use run::{merge, run_audit, AuditJob, AuditRecord, AuditSummary, RunIdentity};
+pub use run::{finished, merge, run_audit, AuditJob, AuditRecord, AuditSummary, RunIdentity};
 pub use shard::Shard;
 
 use crate::exact::LpOptions;

@@ -9,7 +9,8 @@
 //!    matches; the cached file's metadata also holds the AUM;
 //! 3. audit the first `audit.limit` training examples **with the flipped labels** (what
 //!    someone auditing a noisy data set has) with [`run_audit`] into `out/{arch}/` (its
-//!    progress, checkpoints, `resume` and Ctrl-C);
+//!    progress, checkpoints, `resume` and Ctrl-C), or reuse the finished audit there when
+//!    it is of the same model, data and settings ([`finished`]);
 //! 4. for each measure, the AUROC ([`auroc`]) for detecting the flipped labels among the
 //!    audited examples. A low margin, low confidence, high loss and low AUM are suspicious
 //!    (the baselines); for the polytope measures (`n_plus`, `affine_dim`,
@@ -40,7 +41,7 @@ use crate::audit::mislabel::{
 };
 use crate::audit::run::CSV;
 use crate::audit::table::read_csv;
-use crate::audit::{run_audit, AuditError, AuditJob, AuditParams, AuditRow, Shard};
+use crate::audit::{finished, run_audit, AuditError, AuditJob, AuditParams, AuditRow, Shard};
 use crate::data::Dataset;
 use crate::model::train::{accuracy, train_with_hook, TrainParams};
 use crate::model::{arch, io as model_io, Graph, ModelError};
@@ -235,6 +236,9 @@ pub struct ModelAuroc {
     pub audit_seconds: f64,
     /// Rows computed by this run.
     pub audit_computed: usize,
+    /// Whether the finished audit already in the folder (same model, data and settings)
+    /// was reused instead of computed again.
+    pub audit_reused: bool,
     /// Whether the model was reused from the cache or trained, and why.
     pub cache: CacheReport,
     /// AUROC of every scored measure that has values.
@@ -284,7 +288,12 @@ pub fn reproduce_audit(
             out: &dir,
             resume: p.resume,
         };
-        let summary = run_audit(&job, progress)?;
+        // A finished audit of the same model, data and settings is reused (resuming a
+        // two-model run does not audit the first model again).
+        let (summary, audit_reused) = match finished(&job)? {
+            Some(s) => (s, true),
+            None => (run_audit(&job, progress)?, false),
+        };
         let rows = read_csv(&dir.join(CSV))?;
         let idx: Vec<usize> = rows.iter().map(|r| r.index as usize).collect();
         let aum_values = aum.values();
@@ -318,6 +327,7 @@ pub fn reproduce_audit(
             rows_with_errors: summary.rows_with_errors,
             audit_seconds: summary.seconds,
             audit_computed: summary.computed,
+            audit_reused,
             cache,
             measures: score(&rows, &extras),
             largest: largest(&rows, &extras, p.top_fraction),
@@ -568,7 +578,7 @@ pub fn markdown(r: &AurocRecord) -> String {
             s,
             "\n## {} at `{}`\n\nTest accuracy {:.2} %. {} of {} training labels flipped; {} \
              examples audited, {} of them flipped (base rate {:.2} %); the model predicts the \
-             flipped label for {} of those. Model: {}.{}{}\n",
+             flipped label for {} of those. Model: {}. Audit: {}.{}{}\n",
             m.arch,
             m.layer,
             100.0 * m.test_accuracy,
@@ -579,6 +589,14 @@ pub fn markdown(r: &AurocRecord) -> String {
             100.0 * m.audited_flipped as f64 / m.audited.max(1) as f64,
             m.flipped_fitted,
             m.cache.status,
+            if m.audit_reused {
+                "reused the finished audit in the folder".to_string()
+            } else {
+                format!(
+                    "{} example(s) computed in {:.1} s",
+                    m.audit_computed, m.audit_seconds
+                )
+            },
             if m.behind_nonlinearity {
                 " The layer lies behind a nonlinearity: the polytope measures are those of \
                  each example's linear region (lower bounds)."
