@@ -401,6 +401,10 @@ pub fn reproduce_audit(
                 limit,
                 checkpoint_every: args.checkpoint_every,
                 threads: args.threads,
+                lp: fcollide::exact::LpOptions {
+                    solver: args.lp_solver.into(),
+                    ..Default::default()
+                },
                 ..AuditParams::default()
             },
             resume: args.resume,

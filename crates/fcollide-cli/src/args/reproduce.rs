@@ -2,6 +2,7 @@
 use super::common::{
     count_in, DataArgs, SearchArgs, TrainArgs, MAX_K, MAX_PATCH_SIDE, MAX_SAMPLES,
 };
+use super::values::LpSolverArg;
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 
@@ -103,6 +104,9 @@ pub struct ReproduceArgs {
     /// `audit`: worker threads of the audit (0: one per core).
     #[arg(long, allow_negative_numbers = true, default_value_t = 0)]
     pub threads: usize,
+    /// `audit`: solver of the LPs: auto, dense or highs (a build with `--features highs`).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub lp_solver: LpSolverArg,
     /// `audit`: neighbours k of the k-NN distance of the largest polytopes.
     #[arg(long, allow_negative_numbers = true, default_value_t = 5)]
     pub knn: usize,

@@ -24,6 +24,14 @@ pub fn run(experiment: Experiment, args: &ReproduceArgs, ctx: &Ctx) -> Result<()
 
 /// `reproduce audit`: label flips, training with the AUM, the audit, and the AUROC table.
 pub fn run_audit(args: &ReproduceArgs, limits: &[String], ctx: &Ctx) -> Result<()> {
+    if args.lp_solver == crate::args::values::LpSolverArg::Highs
+        && !fcollide::exact::HIGHS_AVAILABLE
+    {
+        usage_bail!(
+            "--lp-solver highs: HiGHS is not compiled into this build; rebuild with \
+             `cargo build --release --features highs`, or use --lp-solver auto/dense"
+        );
+    }
     let p = params::reproduce_audit(args, params::example_limit(limits)?, ctx.device_name)?;
     if args.out.exists() && !args.out.is_dir() {
         usage_bail!("--out {}: not a folder", args.out.display());
