@@ -38,7 +38,14 @@ use clap::Parser;
 /// 1 (the run failed) or 2 (usage: a bad flag, flag value or combination of flags).
 fn main() {
     let cli = args::Cli::parse();
-    let audit_run = matches!(cli.command, Some(args::Command::Audit(_)));
+    let audit_run = matches!(
+        cli.command,
+        Some(args::Command::Audit(_))
+            | Some(args::Command::Reproduce {
+                experiment: args::reproduce::Experiment::Audit,
+                ..
+            })
+    );
     if let Err(e) = params::apply_limits(&cli.limit, audit_run) {
         std::process::exit(error::report(&e));
     }

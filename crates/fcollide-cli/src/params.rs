@@ -6,6 +6,7 @@ use crate::args::patches::IndexCmd;
 use crate::args::reproduce::{Experiment, ReproduceArgs};
 use crate::error::{usage, usage_bail};
 use anyhow::Result;
+use fcollide::audit::mislabel::FlipParams;
 use fcollide::audit::{AuditError, AuditParams, ValidAuditParams};
 use fcollide::collide::{CollideError, ValidVertexParams, VertexParams};
 use fcollide::exact::ExactError;
@@ -15,6 +16,7 @@ use fcollide::patches::db::PatchDbError;
 use fcollide::patches::knn::DciParams;
 use fcollide::patches::knn::KnnError;
 use fcollide::patches::space::PatchParams;
+use fcollide::run::audit::AuditExperimentParams;
 use fcollide::run::images::ImagesParams;
 use fcollide::run::MnistParams;
 use fcollide::{BadParam, ParamError};
@@ -136,8 +138,9 @@ pub fn example_limit(values: &[String]) -> Result<Option<usize>> {
     }
 }
 
-/// Applies `--limit NAME=VALUE` settings to the library's limits. A plain number is `audit`'s
-/// example limit (`audit_run`: the command is `audit`), an error elsewhere.
+/// Applies `--limit NAME=VALUE` settings to the library's limits. A plain number is the
+/// example limit of `audit` and `reproduce audit` (`audit_run`: the command is one of them),
+/// an error elsewhere.
 pub fn apply_limits(settings: &[String], audit_run: bool) -> Result<()> {
     if settings.is_empty() {
         return Ok(());
@@ -149,7 +152,8 @@ pub fn apply_limits(settings: &[String], audit_run: bool) -> Result<()> {
                 continue;
             }
             usage_bail!(
-                "--limit '{setting}': a plain number is the example limit of `fcollide audit`; \
+                "--limit '{setting}': a plain number is the example limit of `fcollide audit` \
+                 and `fcollide reproduce audit`; \
                  resource limits are NAME=VALUE (e.g. --limit max_tensor_bytes=16G)"
             );
         }
@@ -353,6 +357,66 @@ pub const AUDIT_FLAGS: Flags = &[
     ("checkpoint_every", "--checkpoint-every"),
     ("threads", "--threads"),
 ];
+
+/// `reproduce audit`: the parameters its flags name.
+pub const REPRODUCE_AUDIT_FLAGS: Flags = &[
+    ("archs", "--arch"),
+    ("flip_rate", "--flip-rate"),
+    ("knn", "--knn"),
+    ("top_fraction", "--top-fraction"),
+    ("layer", "--layer"),
+    ("measures", "--measures"),
+    ("directions", "--directions"),
+    ("limit", "--limit"),
+    ("checkpoint_every", "--checkpoint-every"),
+    ("threads", "--threads"),
+];
+
+/// The parameters of `reproduce audit`, validated (a refused value names its flag).
+pub fn reproduce_audit(
+    args: &ReproduceArgs,
+    limit: Option<usize>,
+    device: &str,
+) -> Result<AuditExperimentParams> {
+    let train = (*train(&args.train)?).clone();
+    let check = || -> fcollide::Result<AuditExperimentParams> {
+        let p = AuditExperimentParams {
+            seed: args.data.seed,
+            archs: match &args.arch {
+                Some(a) => vec![a.clone()],
+                None => vec!["mlp".into(), "lenet5".into()],
+            },
+            data_dir: args.data.data.clone(),
+            retrain: args.retrain,
+            train,
+            flips: FlipParams {
+                rate: args.flip_rate,
+                seed: args.flip_seed,
+            },
+            audit: AuditParams {
+                layer: args.search.layer.clone().unwrap_or_else(|| "fc1".into()),
+                measures: args.measures.parse()?,
+                directions: args.directions,
+                seed: args.data.seed,
+                limit,
+                checkpoint_every: args.checkpoint_every,
+                threads: args.threads,
+                lp: fcollide::exact::LpOptions {
+                    solver: args.lp_solver.into(),
+                    ..Default::default()
+                },
+                ..AuditParams::default()
+            },
+            resume: args.resume,
+            device: device.to_string(),
+            knn: args.knn,
+            top_fraction: args.top_fraction,
+        };
+        p.check()?;
+        Ok(p)
+    };
+    check().map_err(|e| name_flag(e, REPRODUCE_AUDIT_FLAGS))
+}
 
 /// The parameters of `fcollide audit`, validated (a refused value names its flag).
 pub fn audit(args: &AuditRunArgs, limit: Option<usize>) -> Result<ValidAuditParams> {

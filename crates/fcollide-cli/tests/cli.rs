@@ -1806,3 +1806,187 @@ fn inspect_hyperplanes_summarizes_every_weighted_layer() {
     let o = fcollide(&["inspect", model.to_str().unwrap(), "--out", "x"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
+
+/// Rows of a CSV file without quoted fields, as maps from the header's names.
+fn csv_rows(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<String> = lines
+        .next()
+        .unwrap()
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    lines
+        .map(|l| {
+            assert!(!l.contains('"'), "{}: a quoted field: {l}", path.display());
+            header
+                .iter()
+                .cloned()
+                .zip(l.split(',').map(str::to_string))
+                .collect()
+        })
+        .collect()
+}
+
+/// Issue 16: `reproduce audit` flips labels, trains (recording the AUM), audits the first
+/// examples with the flipped labels, and writes an AUROC table that the written rows
+/// reproduce by counting pairs; a second run reuses the cached model and its AUM; bad flags
+/// are usage errors naming the flag.
+#[test]
+fn reproduce_audit_writes_aurocs_the_rows_reproduce() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let args = [
+        "-q",
+        "reproduce",
+        "audit",
+        "--arch",
+        "mlp",
+        "--epochs",
+        "1",
+        "--limit",
+        "40",
+        "--measures",
+        "dim",
+        "--flip-rate",
+        "0.25",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let o = fcollide(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("trained a new model"), "{}", stdout(&o));
+    for f in [
+        "auroc.md",
+        "auroc.json",
+        "model-mlp.safetensors",
+        "mlp/audit.csv",
+        "mlp/audit.parquet",
+        "mlp/flips.csv",
+        "mlp/report.md",
+    ] {
+        assert!(out.join(f).exists(), "{f}");
+    }
+    assert!(!out.join("lenet5").exists());
+    let rec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("auroc.json")).unwrap()).unwrap();
+    let model = &rec["models"][0];
+    assert_eq!(model["arch"], "mlp");
+    assert_eq!(model["audited"], 40);
+    assert_eq!(model["train_flipped"], 2000);
+    // The rows: audit.csv joined with flips.csv on index.
+    let audit = csv_rows(&out.join("mlp/audit.csv"));
+    let flips = csv_rows(&out.join("mlp/flips.csv"));
+    assert_eq!((audit.len(), flips.len()), (40, 40));
+    let flipped: Vec<bool> = flips.iter().map(|r| r["flipped"] == "true").collect();
+    for (a, f) in audit.iter().zip(&flips) {
+        assert_eq!(a["index"], f["index"]);
+        assert_eq!(a["label"], f["label"]);
+        assert_eq!(f["flipped"] == "true", f["label"] != f["clean_label"]);
+    }
+    let n_flipped = flipped.iter().filter(|&&f| f).count();
+    assert!(n_flipped > 0 && n_flipped < 40, "{n_flipped}");
+    assert_eq!(model["audited_flipped"], n_flipped);
+    let measures = model["measures"].as_array().unwrap();
+    let names: Vec<&str> = measures
+        .iter()
+        .map(|m| m["measure"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "loss",
+            "margin",
+            "confidence",
+            "aum",
+            "n_plus",
+            "affine_dim"
+        ]
+    );
+    let md = std::fs::read_to_string(out.join("auroc.md")).unwrap();
+    for m in measures {
+        let name = m["measure"].as_str().unwrap();
+        let v: Vec<f64> = audit
+            .iter()
+            .zip(&flips)
+            .map(|(a, f)| {
+                a.get(name)
+                    .or_else(|| f.get(name))
+                    .unwrap()
+                    .parse()
+                    .unwrap()
+            })
+            .collect();
+        // AUROC with "larger = flipped" by counting pairs, ties ½.
+        let (mut num, mut den) = (0.0, 0.0);
+        for i in (0..40).filter(|&i| flipped[i]) {
+            for j in (0..40).filter(|&j| !flipped[j]) {
+                den += 1.0;
+                num += if v[i] > v[j] {
+                    1.0
+                } else if v[i] == v[j] {
+                    0.5
+                } else {
+                    0.0
+                };
+            }
+        }
+        let larger = m["auroc_larger"].as_f64().unwrap();
+        let suspicious = m["auroc_suspicious"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&larger), "{name}: {larger}");
+        assert!(
+            (larger - num / den).abs() < 1e-12,
+            "{name}: {larger} vs {}",
+            num / den
+        );
+        let want = match m["suspicious"].as_str().unwrap() {
+            "higher" => larger,
+            _ => 1.0 - larger,
+        };
+        assert!((suspicious - want).abs() < 1e-12, "{name}");
+        assert_eq!(m["examples"], 40);
+        assert!(md.contains(&format!("| {name} |")), "{name}: {md}");
+    }
+    assert_eq!(model["largest"].as_array().unwrap().len(), 2);
+    // Again: the cached model and its AUM are reused, the AUROCs are the same.
+    let o = fcollide(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("reused the cached model"),
+        "{}",
+        stdout(&o)
+    );
+    let again: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("auroc.json")).unwrap()).unwrap();
+    assert_eq!(again["models"][0]["measures"], model["measures"]);
+    // Another flip seed is another model.
+    let other: Vec<&str> = args
+        .iter()
+        .map(|&a| if a == "dim" { "basic" } else { a })
+        .chain(["--flip-seed", "1"])
+        .collect();
+    let o = fcollide(&other);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("flips.seed: 0 → 1"), "{}", stdout(&o));
+    // Bad flags.
+    for (flag, value, needle) in [
+        ("--flip-rate", "0", "--flip-rate"),
+        ("--flip-rate", "1.5", "--flip-rate"),
+        ("--arch", "vgg16", "--arch"),
+        ("--limit", "0", "--limit"),
+        ("--measures", "size", "--measures"),
+        ("--knn", "0", "--knn"),
+    ] {
+        let o = fcollide(&[
+            "reproduce",
+            "audit",
+            flag,
+            value,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{flag} {value}: {}", stderr(&o));
+        assert_clean_failure(&o, &[needle]);
+    }
+}

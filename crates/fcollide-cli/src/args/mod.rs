@@ -29,8 +29,8 @@ pub struct Cli {
     pub device: DeviceArg,
     /// Raise (or lower) a resource limit on inputs, `NAME=VALUE` with an optional K/M/G/T
     /// suffix, e.g. `--limit max_tensor_bytes=16G`; repeatable. Names and defaults:
-    /// `fcollide::limits` (README, "Limits on inputs"). With `fcollide audit`, a plain
-    /// number `--limit N` audits the first N examples of the split.
+    /// `fcollide::limits` (README, "Limits on inputs"). With `fcollide audit` and
+    /// `fcollide reproduce audit`, a plain number `--limit N` audits the first N examples.
     #[arg(long, global = true, value_name = "NAME=VALUE")]
     pub limit: Vec<String>,
     #[command(subcommand)]

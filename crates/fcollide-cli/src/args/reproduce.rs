@@ -2,6 +2,7 @@
 use super::common::{
     count_in, DataArgs, SearchArgs, TrainArgs, MAX_K, MAX_PATCH_SIDE, MAX_SAMPLES,
 };
+use super::values::LpSolverArg;
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 
@@ -17,6 +18,11 @@ pub enum Experiment {
     /// §3.2: an image model (default VGG-16 at fc6) with --weights, --target-image and
     /// --init-image.
     Imagenet,
+    /// §5: does polytope size find mislabelled data? Flips --flip-rate of the training
+    /// labels, trains (--arch mlp, lenet5, or both), audits the training examples
+    /// (--limit N, --measures) and writes the AUROC of every measure and baseline
+    /// (auroc.md).
+    Audit,
 }
 
 #[derive(Args, Debug)]
@@ -30,7 +36,8 @@ pub struct ReproduceArgs {
     pub train: TrainArgs,
     #[command(flatten)]
     pub search: SearchArgs,
-    /// Architecture (default: mlp for `mnist`, lenet5 for `lenet`).
+    /// Architecture (default: mlp for `mnist`, lenet5 for `lenet`; for `audit` mlp or
+    /// lenet5, default both one after the other).
     #[arg(long)]
     pub arch: Option<String>,
     /// `lenet`: the conv layer of the extra row.
@@ -72,12 +79,40 @@ pub struct ReproduceArgs {
     /// ImageNet-1k names when the model has 1000 classes).
     #[arg(long)]
     pub labels: Option<PathBuf>,
-    /// `imagenet`: steps between checkpoints (also written on Ctrl-C).
+    /// `imagenet`: steps between checkpoints; `audit`: examples between checkpoints (both
+    /// also written on Ctrl-C).
     #[arg(long, allow_negative_numbers = true, default_value_t = 500)]
     pub checkpoint_every: usize,
-    /// `imagenet`: continue from the checkpoints in --out.
+    /// `imagenet`, `audit`: continue from the checkpoints in --out.
     #[arg(long)]
     pub resume: bool,
+    /// `audit`: fraction of the training labels flipped, each to a uniformly chosen other
+    /// class.
+    #[arg(long, default_value_t = 0.05, allow_negative_numbers = true)]
+    pub flip_rate: f64,
+    /// `audit`: seed of the label flips.
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0)]
+    pub flip_seed: u64,
+    /// `audit`: measures, comma-separated: basic (classifier columns only), dim (|P|, rank,
+    /// affine dimension), chebyshev (Chebyshev radius, one LP), extents (mean extent, 2 LPs
+    /// per direction), all.
+    #[arg(long, default_value = "all")]
+    pub measures: String,
+    /// `audit`: random directions r of the mean extent.
+    #[arg(long, allow_negative_numbers = true, default_value_t = 8)]
+    pub directions: usize,
+    /// `audit`: worker threads of the audit (0: one per core).
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0)]
+    pub threads: usize,
+    /// `audit`: solver of the LPs: auto, dense or highs (a build with `--features highs`).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub lp_solver: LpSolverArg,
+    /// `audit`: neighbours k of the k-NN distance of the largest polytopes.
+    #[arg(long, allow_negative_numbers = true, default_value_t = 5)]
+    pub knn: usize,
+    /// `audit`: the fraction of audited examples that count as the largest polytopes.
+    #[arg(long, default_value_t = 0.01, allow_negative_numbers = true)]
+    pub top_fraction: f64,
     /// `patches`: patch side.
     #[arg(long, default_value_t = 14, allow_hyphen_values = true, value_parser = count_in(1, MAX_PATCH_SIDE))]
     pub patch_size: usize,

@@ -37,6 +37,10 @@ pub fn run(cli: Cli) -> Result<()> {
     };
     match cli.command {
         None => reproduce::run(Experiment::Mnist, &ReproduceArgs::defaults(), &ctx),
+        Some(Command::Reproduce {
+            experiment: Experiment::Audit,
+            run,
+        }) => reproduce::run_audit(&run, &cli.limit, &ctx),
         Some(Command::Reproduce { experiment, run }) => reproduce::run(experiment, &run, &ctx),
         Some(Command::Train(a)) => train::run(&a, &ctx),
         Some(Command::Vertices(a)) => vertices::run(&a, &ctx),

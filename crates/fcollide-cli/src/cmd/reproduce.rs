@@ -1,5 +1,5 @@
-//! `fcollide reproduce mnist|lenet|patches|imagenet`: one of the paper's experiments end to
-//! end into `--out`.
+//! `fcollide reproduce mnist|lenet|patches|imagenet|audit`: one of the paper's experiments
+//! end to end into `--out`.
 use super::inputs::load_model;
 use super::Ctx;
 use crate::args::reproduce::{Experiment, ReproduceArgs};
@@ -22,8 +22,65 @@ pub fn run(experiment: Experiment, args: &ReproduceArgs, ctx: &Ctx) -> Result<()
     }
 }
 
+/// `reproduce audit`: label flips, training with the AUM, the audit, and the AUROC table.
+pub fn run_audit(args: &ReproduceArgs, limits: &[String], ctx: &Ctx) -> Result<()> {
+    if args.lp_solver == crate::args::values::LpSolverArg::Highs
+        && !fcollide::exact::HIGHS_AVAILABLE
+    {
+        usage_bail!(
+            "--lp-solver highs: HiGHS is not compiled into this build; rebuild with \
+             `cargo build --release --features highs`, or use --lp-solver auto/dense"
+        );
+    }
+    let p = params::reproduce_audit(args, params::example_limit(limits)?, ctx.device_name)?;
+    if args.out.exists() && !args.out.is_dir() {
+        usage_bail!("--out {}: not a folder", args.out.display());
+    }
+    let rec = fcollide::run::audit::reproduce_audit(&p, &args.out, &ctx.bars)?;
+    crate::progress::end_phase();
+    for m in &rec.models {
+        outln!("model {}: {}", m.arch, m.cache.line());
+        outln!(
+            "model {}: test accuracy {:.2} %; audited {} training examples at {}, {} of them \
+             flipped; {} computed in {:.1} s{}",
+            m.arch,
+            100.0 * m.test_accuracy,
+            m.audited,
+            m.layer,
+            m.audited_flipped,
+            m.audit_computed,
+            m.audit_seconds,
+            if m.audit_reused {
+                " (reused the finished audit in the folder)".to_string()
+            } else if m.audit_computed > 0 {
+                format!(
+                    " ({:.3} s per example)",
+                    m.audit_seconds / m.audit_computed as f64
+                )
+            } else {
+                String::new()
+            }
+        );
+        for a in &m.measures {
+            outln!(
+                "  {:<17} AUROC {} (larger = flipped: {})",
+                a.measure,
+                a.auroc_suspicious.map_or("–".into(), |x| format!("{x:.3}")),
+                a.auroc_larger.map_or("–".into(), |x| format!("{x:.3}"))
+            );
+        }
+    }
+    outln!(
+        "wrote {}/auroc.md, auroc.json, and per model the audit folder with flips.csv",
+        args.out.display()
+    );
+    Ok(())
+}
+
 fn reproduce(experiment: Experiment, args: &ReproduceArgs, ctx: &Ctx) -> Result<()> {
     match experiment {
+        // Reached without the global flags (`cmd::run` passes them to `run_audit`).
+        Experiment::Audit => return run_audit(args, &[], ctx),
         Experiment::Imagenet => return images(args, ctx, false),
         Experiment::Patches if args.target_image.is_some() => return images(args, ctx, true),
         _ => {}

@@ -47,6 +47,7 @@
 //! and interruptions do not change it.
 pub mod error;
 pub mod measure;
+pub mod mislabel;
 pub mod report;
 pub mod row;
 pub mod run;
@@ -61,7 +62,7 @@ use serde::{Deserialize, Serialize};
 pub use error::AuditError;
 pub use measure::Auditor;
 pub use row::{AuditRow, COLUMNS};
-pub use run::{merge, run_audit, AuditJob, AuditRecord, AuditSummary, RunIdentity};
+pub use run::{finished, merge, run_audit, AuditJob, AuditRecord, AuditSummary, RunIdentity};
 pub use shard::Shard;
 
 use crate::exact::LpOptions;

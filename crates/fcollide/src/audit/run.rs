@@ -450,6 +450,40 @@ pub fn run_audit(job: &AuditJob, progress: &dyn Progress) -> Result<AuditSummary
     })
 }
 
+/// The summary of a finished audit of `job` already in `job.out`, or `None`: its
+/// `audit.json` records the same [`RunIdentity`] and shard, no checkpoint is pending, and
+/// `audit.csv` holds exactly the shard's rows. A caller can then skip [`run_audit`], which
+/// would write the same bytes again (every value depends only on the identity).
+pub fn finished(job: &AuditJob) -> Result<Option<AuditSummary>, AuditError> {
+    let p = job.params;
+    let behind = Auditor::new(job.net, p)?.behind_nonlinearity()?;
+    if job.out.join(CHECKPOINT).exists() || job.data.image_len() != job.net.input_len() {
+        return Ok(None);
+    }
+    let Ok(rec) = AuditRecord::read(&job.out.join(RECORD)) else {
+        return Ok(None);
+    };
+    let identity = RunIdentity::new(job, behind);
+    if identity.difference(&rec.identity).is_some() || rec.shard != p.shard.to_string() {
+        return Ok(None);
+    }
+    let Ok(rows) = read_csv(&job.out.join(CSV)) else {
+        return Ok(None);
+    };
+    let want = p.shard.positions(identity.examples);
+    if rows.len() != rec.rows || !rows.iter().map(|r| r.index as usize).eq(want) {
+        return Ok(None);
+    }
+    Ok(Some(AuditSummary {
+        rows: rows.len(),
+        resumed: rows.len(),
+        computed: 0,
+        seconds: 0.0,
+        rows_with_errors: rows.iter().filter(|r| r.error.is_some()).count(),
+        behind_nonlinearity: behind,
+    }))
+}
+
 /// Writes `audit.parquet`, `audit.csv`, `audit.json`, the examples and the report
 /// (atomically, file by file).
 fn write_outputs(

@@ -1,4 +1,8 @@
 //! Training by minibatch Adam on the cross-entropy `−(1/B) Σ_b log softmax(f(x_b))[y_b]`.
+//!
+//! [`train_with_hook`] calls an [`EpochHook`] with the network after each epoch (e.g. the
+//! margins of the area under the margin, [`crate::audit::mislabel::Aum`]); [`logits`] is the
+//! gradient-free forward pass over a data set.
 use super::network::{batch, to_vec, Network};
 use super::{Graph, ModelError};
 use crate::data::Dataset;
@@ -182,14 +186,47 @@ pub fn accuracy(net: &Graph, data: &Dataset, device: &Device) -> Result<f64, Mod
     Ok(correct as f64 / data.labels.len().max(1) as f64)
 }
 
+/// The logits `[n, classes]` of `net` on every example of `data` (batches of 500, no
+/// gradients), one `Vec` per example.
+pub fn logits(net: &Graph, data: &Dataset, device: &Device) -> Result<Vec<Vec<f32>>, ModelError> {
+    let classes = net.check()?;
+    let d = net.input_len();
+    check_data(data, d, classes, "the data set")?;
+    let model = Network::from_graph(net, device)?;
+    let mut out = Vec::with_capacity(data.len());
+    for xs in data.images.chunks(500 * d) {
+        let z = to_vec(model.forward(batch(xs, d, device)));
+        out.extend(z.chunks(classes).map(<[f32]>::to_vec));
+    }
+    Ok(out)
+}
+
+/// Called at the end of each epoch with the epoch (0-based), the network as trained so far
+/// and the plain (gradient-free) device, e.g. to record margins ([`crate::audit::mislabel::Aum`]).
+pub type EpochHook<'a> = &'a mut dyn FnMut(usize, &Graph, &Device) -> Result<(), ModelError>;
+
 /// Trains `net` on `train` (on `device`) and reports accuracy on `test`.
 pub fn train(
+    net: &Graph,
+    data: (&Dataset, &Dataset),
+    params: &ValidTrainParams,
+    device: &Device,
+    rng: &mut impl Rng,
+    progress: &dyn Progress,
+) -> Result<(Graph, TrainReport), ModelError> {
+    train_with_hook(net, data, params, device, rng, progress, None)
+}
+
+/// [`train`], calling `on_epoch` (when given) after each epoch. The hook draws nothing from
+/// `rng`, so the trained network is the same with or without it.
+pub fn train_with_hook(
     net: &Graph,
     (train, test): (&Dataset, &Dataset),
     params: &ValidTrainParams,
     device: &Device,
     rng: &mut impl Rng,
     progress: &dyn Progress,
+    mut on_epoch: Option<EpochHook<'_>>,
 ) -> Result<(Graph, TrainReport), ModelError> {
     let start = std::time::Instant::now();
     let classes = net.check()?;
@@ -236,7 +273,7 @@ pub fn train(
     let batch_cap = params.batch_size.min(n);
     let mut xs = Vec::with_capacity(batch_cap * d);
     let mut onehot = Vec::with_capacity(batch_cap * classes);
-    for _ in 0..params.epochs {
+    for epoch in 0..params.epochs {
         order.shuffle(rng);
         let mut sum = 0.0f64;
         for chunk in order.chunks(params.batch_size) {
@@ -278,6 +315,9 @@ pub fn train(
             progress.advance(1, &format!("loss {l:.4}"));
         }
         epoch_loss.push(sum / steps_per_epoch as f64);
+        if let Some(hook) = on_epoch.as_mut() {
+            hook(epoch, &model.to_graph(), &plain)?;
+        }
     }
     progress.finish();
     let trained = model.to_graph();
@@ -431,6 +471,70 @@ mod tests {
                 other => panic!("{name}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn the_epoch_hook_sees_each_epoch_and_changes_nothing() {
+        let (full, _) = crate::data::embedded::mnist_split(0).unwrap();
+        let tr = crate::data::Dataset {
+            name: full.name.clone(),
+            shape: full.shape,
+            images: full.images[..200 * 784].to_vec(),
+            labels: full.labels[..200].to_vec(),
+        };
+        let p = TrainParams {
+            epochs: 3,
+            batch_size: 50,
+            lr: 1e-2,
+            ..Default::default()
+        }
+        .check()
+        .unwrap();
+        let device = Default::default();
+        let run = |hook: Option<EpochHook<'_>>| {
+            let mut rng = ChaCha8Rng::seed_from_u64(1);
+            let net = arch::mlp(&mut rng);
+            train_with_hook(&net, (&tr, &tr), &p, &device, &mut rng, &Silent, hook)
+                .unwrap()
+                .0
+        };
+        let plain = run(None);
+        let mut seen = Vec::new();
+        let mut aum = crate::audit::mislabel::Aum::default();
+        let mut last = Vec::new();
+        let mut hook = |e: usize, g: &Graph, d: &Device| {
+            seen.push(e);
+            aum.record(g, &tr, d)?;
+            last = logits(g, &tr, d)?;
+            Ok(())
+        };
+        let hooked = run(Some(&mut hook));
+        assert_eq!(seen, vec![0, 1, 2]);
+        assert_eq!(hooked.named_params(), plain.named_params());
+        // The last epoch's network is the trained one; its margins are z_y − max_{j≠y} z_j.
+        let z = logits(&plain, &tr, &device).unwrap();
+        assert_eq!(z, last);
+        let m0 = crate::audit::mislabel::margin(&z[0], tr.labels[0] as usize);
+        let mut other = f32::NEG_INFINITY;
+        for (j, &v) in z[0].iter().enumerate() {
+            if j != tr.labels[0] as usize {
+                other = other.max(v);
+            }
+        }
+        assert_eq!(
+            m0,
+            f64::from(z[0][tr.labels[0] as usize]) - f64::from(other)
+        );
+        assert_eq!(aum.epochs, 3);
+        let v = aum.values();
+        assert_eq!(v.len(), 200);
+        // Training raises the margins: the mean AUM lies below the final mean margin.
+        let final_mean: f64 = (0..200)
+            .map(|i| crate::audit::mislabel::margin(&z[i], tr.labels[i] as usize))
+            .sum::<f64>()
+            / 200.0;
+        let aum_mean = v.iter().sum::<f64>() / 200.0;
+        assert!(aum_mean < final_mean, "{aum_mean} vs {final_mean}");
     }
 
     #[test]

@@ -75,6 +75,10 @@ pub struct TrainKey {
     pub train: TrainParams,
     /// Compute device of the training.
     pub device: String,
+    /// The training labels flipped before training (`reproduce audit`); none: the labels as
+    /// the data set gives them. Not written when none, so older keys read as "no flips".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flips: Option<crate::audit::mislabel::FlipParams>,
 }
 
 /// What happened to the cached model.
@@ -132,8 +136,20 @@ pub fn lookup(path: &Path, key: &TrainKey, template: &Graph) -> Result<Graph, St
 
 /// Saves `net` with its key, atomically.
 pub fn store(net: &Graph, path: &Path, key: &TrainKey) -> Result<(), ModelError> {
+    store_with(net, path, key, HashMap::new())
+}
+
+/// Saves `net` with its key and more metadata entries (e.g. what training recorded), in one
+/// atomic write.
+pub fn store_with(
+    net: &Graph,
+    path: &Path,
+    key: &TrainKey,
+    mut extra: HashMap<String, String>,
+) -> Result<(), ModelError> {
     let json = serde_json::to_string(key).expect("the key serializes");
-    model_io::save_with(net, path, HashMap::from([(KEY_ENTRY.to_string(), json)]))
+    extra.insert(KEY_ENTRY.to_string(), json);
+    model_io::save_with(net, path, extra)
 }
 
 /// `field: old → new` for every leaf (dotted path) whose value differs.
@@ -191,6 +207,7 @@ mod tests {
             data: DataFingerprint::of(d),
             train: TrainParams::default(),
             device: "cpu".into(),
+            flips: None,
         }
     }
 
@@ -243,5 +260,25 @@ mod tests {
             "{why}"
         );
         assert!(!why.contains("seed"), "{why}");
+        // Flips are part of the key: a clean model is not reused for a flipped run, nor
+        // the other way round; a key written before flips existed means "no flips".
+        store(&net, &path, &k0).unwrap();
+        let mut kf = k0.clone();
+        kf.flips = Some(crate::audit::mislabel::FlipParams::default());
+        let why = lookup(&path, &kf, &net).unwrap_err();
+        assert!(why.contains("flips.rate: (none) → 0.05"), "{why}");
+        store(&net, &path, &kf).unwrap();
+        lookup(&path, &kf, &net).unwrap();
+        let why = lookup(&path, &k0, &net).unwrap_err();
+        assert!(why.contains("flips.seed: 0 → (none)"), "{why}");
+        let mut other_seed = kf.clone();
+        other_seed.flips.as_mut().unwrap().seed = 9;
+        assert!(lookup(&path, &other_seed, &net)
+            .unwrap_err()
+            .contains("flips.seed: 0 → 9"));
+        let old = r#"{"arch":"mlp","seed":0,"data":{"images":3,"shape":[1,2,2],"hash":"00"},"train":{"epochs":12,"batch_size":64,"lr":0.001},"device":"cpu"}"#;
+        let back: TrainKey = serde_json::from_str(old).unwrap();
+        assert_eq!(back.flips, None);
+        assert!(!serde_json::to_string(&k0).unwrap().contains("flips"));
     }
 }

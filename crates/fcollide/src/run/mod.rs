@@ -5,7 +5,10 @@
 //! `reproduce patches` with an image model, §3.2 and §4), [`exact`] (`fcollide exact` and the
 //! exact rows) and [`sweep`]. All but the sweep are composed of the shared [`steps`];
 //! [`params`] holds their parameters, [`record`] the run record they return, [`mod@write`] the
-//! files they write, and [`cache`] the trained-model cache.
+//! files they write, and [`cache`] the trained-model cache. [`mod@audit`] is `reproduce audit`
+//! (issue 16: does polytope size find mislabelled data?), on the audit machinery of
+//! [`crate::audit`].
+pub mod audit;
 pub mod cache;
 pub mod exact;
 pub mod images;

@@ -83,6 +83,7 @@ pub fn get_model(
         data: DataFingerprint::of(train_set),
         train: p.train.clone(),
         device: p.device.clone(),
+        flips: None,
     };
     let report_for = |status: &str, reason: String| CacheReport {
         status: status.into(),
