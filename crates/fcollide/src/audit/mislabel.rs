@@ -177,6 +177,28 @@ pub fn auroc(scores: &[f64], positive: &[bool]) -> Option<f64> {
     Some(twice_u as f64 / (2 * n_pos * n_neg) as f64)
 }
 
+/// The standard error of an AUROC `a` from `n_pos` positives and `n_neg` negatives (Hanley
+/// and McNeil 1982):
+///
+/// ```text
+///   SE² = (a(1 − a) + (n_pos − 1)(Q1 − a²) + (n_neg − 1)(Q2 − a²)) / (n_pos · n_neg),
+///   Q1 = a / (2 − a),  Q2 = 2a² / (1 + a).
+/// ```
+///
+/// An approximation (it models the scores as exponentially distributed); `a ± 2·SE` is the
+/// rough band outside which an AUROC differs from another. `None` without a positive or a
+/// negative.
+pub fn auroc_se(a: f64, n_pos: usize, n_neg: usize) -> Option<f64> {
+    if n_pos == 0 || n_neg == 0 || !(0.0..=1.0).contains(&a) {
+        return None;
+    }
+    let (p, n) = (n_pos as f64, n_neg as f64);
+    let q1 = a / (2.0 - a);
+    let q2 = 2.0 * a * a / (1.0 + a);
+    let v = (a * (1.0 - a) + (p - 1.0) * (q1 - a * a) + (n - 1.0) * (q2 - a * a)) / (p * n);
+    Some(v.max(0.0).sqrt())
+}
+
 /// The L2 distance of each example in `indices` to the mean image of its class in `data`
 /// (the labels as `data` assigns them).
 pub fn class_mean_distances(data: &Dataset, indices: &[usize]) -> Vec<f64> {
@@ -315,6 +337,19 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("label 5") && e.contains("5 classes"), "{e}");
+    }
+
+    /// Hanley–McNeil by hand: at a = 0.5, Q1 = Q2 = 1/3, so with 10 positives and 10
+    /// negatives SE² = (0.25 + 9/12 + 9/12)/100 = 0.0175; a perfect AUROC has SE 0; the SE
+    /// shrinks with more examples.
+    #[test]
+    fn auroc_standard_error() {
+        let se = auroc_se(0.5, 10, 10).unwrap();
+        assert!((se - 0.0175f64.sqrt()).abs() < 1e-15, "{se}");
+        assert_eq!(auroc_se(1.0, 5, 7), Some(0.0));
+        assert!(auroc_se(0.7, 100, 1000).unwrap() < auroc_se(0.7, 10, 100).unwrap());
+        assert_eq!(auroc_se(0.7, 0, 10), None);
+        assert_eq!(auroc_se(f64::NAN, 3, 10), None);
     }
 
     #[test]

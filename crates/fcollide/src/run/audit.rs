@@ -37,7 +37,7 @@ use serde::{Deserialize, Serialize};
 use super::cache::{self, CacheReport, DataFingerprint, TrainKey};
 use super::record::MachineInfo;
 use crate::audit::mislabel::{
-    auroc, class_mean_distances, flip_labels, knn_distances, Aum, FlipParams,
+    auroc, auroc_se, class_mean_distances, flip_labels, knn_distances, Aum, FlipParams,
 };
 use crate::audit::run::CSV;
 use crate::audit::table::read_csv;
@@ -179,6 +179,10 @@ pub struct MeasureAuroc {
     pub auroc_larger: Option<f64>,
     /// AUROC in the suspicious direction (`auroc_larger`, or `1 − auroc_larger`).
     pub auroc_suspicious: Option<f64>,
+    /// Standard error of the AUROC (Hanley–McNeil, [`auroc_se`]; the same in both
+    /// directions): an AUROC within ≈ 2 SE of 0.5 is not told apart from chance.
+    #[serde(default)]
+    pub auroc_se: Option<f64>,
 }
 
 /// The examples with the largest polytopes by one measure.
@@ -489,12 +493,14 @@ fn score(rows: &[AuditRow], x: &Extras) -> Vec<MeasureAuroc> {
                 return None;
             }
             let larger = auroc(&s, &f);
+            let flipped = f.iter().filter(|&&b| b).count();
             Some(MeasureAuroc {
                 measure: measure.into(),
                 kind: kind.into(),
                 suspicious,
                 examples: s.len(),
-                flipped: f.iter().filter(|&&b| b).count(),
+                flipped,
+                auroc_se: larger.and_then(|a| auroc_se(a, flipped, s.len() - flipped)),
                 auroc_larger: larger,
                 auroc_suspicious: larger.map(|a| match suspicious {
                     Suspicious::Higher => a,
@@ -561,7 +567,9 @@ pub fn markdown(r: &AurocRecord) -> String {
          one (ties count ½); 0.5 is chance. Suspicious: high loss, low margin, low \
          confidence, low AUM (area under the margin over the training epochs, Pleiss et al. \
          2020); for the polytope measures the paper's conjecture, larger = mislabelled, whose \
-         opposite direction scores 1 − AUROC. Both directions are in the table.",
+         opposite direction scores 1 − AUROC. Both directions are in the table. SE: the \
+         AUROC's standard error (Hanley and McNeil 1982, an approximation); an AUROC within \
+         about 2 SE of 0.5 is not told apart from chance.",
         100.0 * p.flips.rate,
         p.flips.seed,
         p.seed,
@@ -615,8 +623,8 @@ pub fn markdown(r: &AurocRecord) -> String {
         );
         s.push_str(
             "| measure | kind | suspicious when | AUROC (suspicious direction) | AUROC (larger = \
-             flipped) | AUROC (smaller = flipped) | examples | flipped |\n\
-             |---|---|---|---:|---:|---:|---:|---:|\n",
+             flipped) | AUROC (smaller = flipped) | SE | examples | flipped |\n\
+             |---|---|---|---:|---:|---:|---:|---:|---:|\n",
         );
         for a in &m.measures {
             let when = match (a.kind.as_str(), a.suspicious) {
@@ -626,13 +634,14 @@ pub fn markdown(r: &AurocRecord) -> String {
             };
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 a.measure,
                 a.kind,
                 when,
                 opt(a.auroc_suspicious),
                 opt(a.auroc_larger),
                 opt(a.auroc_larger.map(|x| 1.0 - x)),
+                opt(a.auroc_se),
                 a.examples,
                 a.flipped
             );
