@@ -63,9 +63,10 @@ pub fn run_audit(args: &ReproduceArgs, limits: &[String], ctx: &Ctx) -> Result<(
         );
         for a in &m.measures {
             outln!(
-                "  {:<17} AUROC {} (larger = flipped: {})",
+                "  {:<17} AUROC {}{} (larger = flipped: {})",
                 a.measure,
                 a.auroc_suspicious.map_or("–".into(), |x| format!("{x:.3}")),
+                a.auroc_se.map_or(String::new(), |x| format!(" ± {x:.3}")),
                 a.auroc_larger.map_or("–".into(), |x| format!("{x:.3}"))
             );
         }

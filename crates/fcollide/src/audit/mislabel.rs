@@ -185,13 +185,16 @@ pub fn auroc(scores: &[f64], positive: &[bool]) -> Option<f64> {
 ///   Q1 = a / (2 − a),  Q2 = 2a² / (1 + a).
 /// ```
 ///
-/// An approximation (it models the scores as exponentially distributed); `a ± 2·SE` is the
-/// rough band outside which an AUROC differs from another. `None` without a positive or a
-/// negative.
+/// An approximation (it models the scores as exponentially distributed, the positives'
+/// higher), so it is taken at `max(a, 1 − a)`: negating the scores turns `a` into `1 − a`
+/// and leaves the variance of the pair count unchanged, and the SE is the same for both
+/// directions. `a ± 2·SE` is the rough band outside which an AUROC differs from another.
+/// `None` without a positive or a negative.
 pub fn auroc_se(a: f64, n_pos: usize, n_neg: usize) -> Option<f64> {
     if n_pos == 0 || n_neg == 0 || !(0.0..=1.0).contains(&a) {
         return None;
     }
+    let a = a.max(1.0 - a);
     let (p, n) = (n_pos as f64, n_neg as f64);
     let q1 = a / (2.0 - a);
     let q2 = 2.0 * a * a / (1.0 + a);
@@ -340,13 +343,16 @@ mod tests {
     }
 
     /// Hanley–McNeil by hand: at a = 0.5, Q1 = Q2 = 1/3, so with 10 positives and 10
-    /// negatives SE² = (0.25 + 9/12 + 9/12)/100 = 0.0175; a perfect AUROC has SE 0; the SE
-    /// shrinks with more examples.
+    /// negatives SE² = (0.25 + 9/12 + 9/12)/100 = 0.0175; a perfect AUROC has SE 0 (and so
+    /// has its reverse); the SE shrinks with more examples.
     #[test]
     fn auroc_standard_error() {
         let se = auroc_se(0.5, 10, 10).unwrap();
         assert!((se - 0.0175f64.sqrt()).abs() < 1e-15, "{se}");
         assert_eq!(auroc_se(1.0, 5, 7), Some(0.0));
+        assert_eq!(auroc_se(0.0, 5, 7), Some(0.0));
+        // Both directions of one score: one SE.
+        assert_eq!(auroc_se(0.3, 10, 20), auroc_se(0.7, 10, 20));
         assert!(auroc_se(0.7, 100, 1000).unwrap() < auroc_se(0.7, 10, 100).unwrap());
         assert_eq!(auroc_se(0.7, 0, 10), None);
         assert_eq!(auroc_se(f64::NAN, 3, 10), None);
