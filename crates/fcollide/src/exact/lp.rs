@@ -28,7 +28,7 @@
 //! rows are dense. Above that (deeper layers of conv nets: thousands of region half-spaces)
 //! it generates rows ([`super::lazy`]): the dense simplex over the `P`/`Z` rows plus the
 //! region rows found violated so far. If the dense solver reports numerical trouble, the
-//! solve is redone with safer settings (no cost perturbation, frequent refactorization), and
+//! solve is redone with other settings (cost perturbation switched, frequent refactorization), and
 //! with HiGHS when the `highs` cargo feature is on; [`LpStats::solver`] says which ran.
 //! `Restart` starts each dense solve from the slack basis, the other strategies from the
 //! previous optimal basis. With the `highs` feature, [`LpSolver::Highs`] solves every LP
@@ -91,7 +91,12 @@ pub struct LpOptions {
     pub solver: LpSolver,
     /// With [`LpSolver::Auto`], the dense simplex is used up to this many rows.
     pub dense_max_rows: usize,
-    /// Settings of the dense simplex (its tolerances are `primal_tol` and `dual_tol`).
+    /// Settings of the dense simplex (its tolerances are `primal_tol` and `dual_tol`). By
+    /// default without cost perturbation: with it, every vertex LP of the MLP's `fc2` (region
+    /// rows, row generation) stalled until the iteration limit (≈ 22,000 iterations at the
+    /// optimal value, then solved by the retry in 2,000–6,500); without it they take
+    /// 2,600–8,500 and `fc1`'s are unchanged (BENCHMARKS.md, 2026-12-04). The retry after
+    /// numerical trouble flips the choice.
     pub dense: DenseOptions,
 }
 
@@ -171,7 +176,10 @@ impl Default for LpOptions {
             highs_options: Vec::new(),
             solver: LpSolver::Auto,
             dense_max_rows: 1024,
-            dense: DenseOptions::default(),
+            dense: DenseOptions {
+                perturb: false,
+                ..DenseOptions::default()
+            },
         }
     }
 }
@@ -187,10 +195,12 @@ impl LpOptions {
         }
     }
 
-    /// The dense simplex's safer settings for a retry after numerical trouble.
+    /// The dense simplex's settings for a retry after numerical trouble or the iteration
+    /// limit: frequent refactorization, and the other choice of cost perturbation (a stall
+    /// with one is often none with the other).
     pub(crate) fn dense_retry_settings(&self) -> DenseOptions {
         DenseOptions {
-            perturb: false,
+            perturb: !self.dense.perturb,
             refactor_every: 10,
             ..self.dense_settings()
         }
