@@ -25,7 +25,7 @@
 //! runs into numerical trouble is redone cold.
 use std::time::Instant;
 
-use super::simplex::{DenseLp, DenseOptions, DenseSolution, SimplexError};
+use super::simplex::{implied_range, DenseLp, DenseOptions, DenseSolution, SimplexError};
 
 /// The most pool rows added per round.
 pub const BATCH: usize = 128;
@@ -228,16 +228,6 @@ impl LazyLp {
             lp.add_rows(&a, &lo, &hi)?;
         }
     }
-}
-
-/// `(min, max)` of `a·x` over the box `lo ≤ x ≤ hi`.
-fn implied_range(a: &[f64], lo: &[f64], hi: &[f64]) -> (f64, f64) {
-    a.iter()
-        .zip(lo.iter().zip(hi))
-        .fold((0.0, 0.0), |(l, u), (&c, (&p, &q))| {
-            let (x, y) = (c * p, c * q);
-            (l + x.min(y), u + x.max(y))
-        })
 }
 
 #[cfg(test)]

@@ -140,6 +140,17 @@ struct Basis {
     status: Vec<Status>,
 }
 
+/// `(min, max)` of `a·x` over the box `lo ≤ x ≤ hi`: a row's implied range, which stands in
+/// for its infinite bounds (widened by 1).
+pub(crate) fn implied_range(a: &[f64], lo: &[f64], hi: &[f64]) -> (f64, f64) {
+    a.iter()
+        .zip(lo.iter().zip(hi))
+        .fold((0.0, 0.0), |(l, u), (&c, (&p, &q))| {
+            let (x, y) = (c * p, c * q);
+            (l + x.min(y), u + x.max(y))
+        })
+}
+
 /// A dense LP with boxed columns, kept between solves that change only the costs.
 #[derive(Clone, Debug)]
 pub struct DenseLp {
@@ -191,13 +202,10 @@ impl DenseLp {
         let mut hi = col_hi.to_vec();
         for i in 0..m {
             let row = &rows[i * n..(i + 1) * n];
-            let (mut imp_lo, mut imp_hi) = (0.0, 0.0);
             for (j, &a) in row.iter().enumerate() {
                 cols[j * m + i] = a;
-                let (p, q) = (a * col_lo[j], a * col_hi[j]);
-                imp_lo += p.min(q);
-                imp_hi += p.max(q);
             }
+            let (imp_lo, imp_hi) = implied_range(row, col_lo, col_hi);
             let (rl, ru) = (row_lo[i], row_hi[i]);
             if rl.is_nan() || ru.is_nan() || rl > ru || rl == f64::INFINITY {
                 return bad(format!("row {i} bounds [{rl}, {ru}]"));

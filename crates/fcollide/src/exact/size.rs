@@ -64,7 +64,7 @@ use super::lp::LpBuilder;
 use super::lp::{finite_box, simplex_error, LpOptions, LpSolver, LpStats, VertexLp};
 use super::polytope::CollisionSystem;
 use super::qr::project;
-use super::simplex::{DenseLp, DenseOptions, SimplexError};
+use super::simplex::{implied_range, DenseLp, DenseOptions, SimplexError};
 use crate::linalg::dot_f64;
 
 /// Largest ball inside the polytope within the affine subspace.
@@ -301,14 +301,7 @@ fn bisect_radius(
     // `DenseLp::new` sets it for the core rows), kept as it is at every r (the shifted box
     // is inside the unshifted one, so the bound never cuts).
     let row_lo: Vec<f64> = (0..mi)
-        .map(|k| {
-            let v: f64 = row(k)
-                .iter()
-                .zip(lo.iter().zip(hi))
-                .map(|(&g, (&l, &u))| (g * l).min(g * u))
-                .sum();
-            v - 1.0
-        })
+        .map(|k| implied_range(row(k), lo, hi).0 - 1.0)
         .collect();
     // The LP's inequality rows, in order: ineq index of each.
     let mut in_lp: Vec<usize> = (0..n_core).collect();
@@ -394,12 +387,12 @@ fn bisect_radius(
                     in_pool[k] = false;
                     in_lp.push(k);
                 }
+                // The rows taken stay (their bounds are set again at each step); a row cut
+                // short ends this step as infeasible.
+                lp.add_rows(&ra, &rlo, &rhi)?;
                 if rlo.len() < viol.len() {
-                    // (the rows pushed so far stay; their bounds are set at the next step)
-                    lp.add_rows(&ra, &rlo, &rhi)?;
                     break;
                 }
-                lp.add_rows(&ra, &rlo, &rhi)?;
             }
         }
         match point {
