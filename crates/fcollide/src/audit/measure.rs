@@ -112,19 +112,13 @@ impl<'a> Auditor<'a> {
         let zmax = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let lse = zmax + z.iter().map(|&v| (v - zmax).exp()).sum::<f64>().ln();
         let predicted = crate::linalg::argmax(z).unwrap_or(0);
-        let other = z
-            .iter()
-            .enumerate()
-            .filter(|&(j, _)| j != y)
-            .map(|(_, &v)| v)
-            .fold(f64::NEG_INFINITY, f64::max);
         let mut row = AuditRow {
             index: index as i64,
             label: y as i64,
             predicted: predicted as i64,
             confidence: (zmax - lse).exp(),
             loss: lse - z[y],
-            margin: z[y] - other,
+            margin: super::mislabel::margin(z, y),
             ..Default::default()
         };
         if let Some(li) = self.layer_index {

@@ -96,15 +96,15 @@ pub fn flip_labels(
     Ok((out, idx))
 }
 
-/// `z_y − max_{j≠y} z_j` (`−∞` when `z` has one entry).
-pub fn margin(z: &[f32], y: usize) -> f64 {
+/// `z_y − max_{j≠y} z_j` in f64 (`−∞` when `z` has one entry).
+pub fn margin<T: Copy + Into<f64>>(z: &[T], y: usize) -> f64 {
     let other = z
         .iter()
         .enumerate()
         .filter(|&(j, _)| j != y)
-        .map(|(_, &v)| f64::from(v))
+        .map(|(_, &v)| v.into())
         .fold(f64::NEG_INFINITY, f64::max);
-    f64::from(z[y]) - other
+    z[y].into() - other
 }
 
 /// The running area under the margin of every example of a training set.
