@@ -17,7 +17,8 @@
 //! model `fcollide-out/model-lenet5.safetensors` when it exists, otherwise a random one.
 //!
 //! Run: `cargo bench -p fcollide --bench exact` (optional args: number of targets, default 3;
-//! `--fc1-only` to skip the slower `fc2` rows).
+//! `--fc1-only` to skip the slower `fc2` rows; `--lenet-only` runs only the LeNet-5 vertex
+//! LPs, as many as the number argument, without the radius and extents).
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -159,6 +160,14 @@ fn main() {
         .find_map(|a| a.parse().ok())
         .unwrap_or(3);
     let fc1_only = std::env::args().any(|a| a == "--fc1-only");
+    if std::env::args().any(|a| a == "--lenet-only") {
+        // Only the LeNet-5 section (vertex LPs, no radius or extents): for solver work.
+        let x = mnist_digits()
+            .and_then(|d| d.into_iter().next().map(|(_, x)| x))
+            .unwrap_or_else(|| synthetic(0));
+        lenet(&x, n_targets.max(1), false);
+        return;
+    }
     let model_path = root().join("fcollide-out/model-mlp.safetensors");
     let (net, source) = match load_safetensors(&model_path) {
         Some(n) => (n, format!("trained ({})", model_path.display())),
@@ -260,7 +269,7 @@ fn main() {
                 Err(e) => println!("  fc2: error: {e}"),
             }
         }
-        lenet(x);
+        lenet(x, 5, true);
     }
     println!(
         "fc1 bars: worst first LP {worst_first:.3}s (bar 0.5s: {}), worst warm vertex LP {worst_warm:.3}s (bar 0.15s: {})",
@@ -270,7 +279,7 @@ fn main() {
 }
 
 /// LeNet-5 at `fc1`: the region rows of both conv stages, solved by row generation.
-fn lenet(x: &[f32]) {
+fn lenet(x: &[f32], vertices: usize, sizes: bool) {
     let path = root().join("fcollide-out/model-lenet5.safetensors");
     let (net, source) = match fcollide::model::load(&path, &Default::default()) {
         Ok(l) => (l.graph, format!("trained ({})", path.display())),
@@ -282,8 +291,9 @@ fn lenet(x: &[f32]) {
     };
     println!("LeNet-5 at fc1, {source}:");
     let mut p = ExactParams::new("fc1");
-    p.vertices = 5;
-    p.directions = 2;
+    p.vertices = vertices;
+    p.directions = if sizes { 2 } else { 0 };
+    p.chebyshev = sizes;
     let p = p.check().expect("valid params");
     let t0 = Instant::now();
     match exact_polytope(&net, x, &p) {
