@@ -1824,7 +1824,10 @@ mod tests {
                     run.ftran(&col, &mut out);
                     for (t, &o) in out.iter().enumerate() {
                         let want = if t == r { 1.0 } else { 0.0 };
-                        assert!((o - want).abs() < 1e-8, "case {case}: (B⁻¹B)[{t},{r}] = {o}");
+                        assert!(
+                            (o - want).abs() < 1e-8,
+                            "case {case}: (B⁻¹B)[{t},{r}] = {o}"
+                        );
                     }
                 }
                 let structural = run.head.iter().filter(|&&j| j < n).count();
