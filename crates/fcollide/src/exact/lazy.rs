@@ -30,6 +30,21 @@ use super::simplex::{implied_range, DenseLp, DenseOptions, DenseSolution, Simple
 /// The most pool rows added per round.
 pub const BATCH: usize = 128;
 
+/// The rows `(i, violation, ‖a_i‖)` violated by more than `tol·(1 + ‖a_i‖)`, as
+/// `(violation / ‖a_i‖, i)`, most violated first (ties by index): the rows a round of row
+/// generation adds (here and in the Chebyshev bisection of [`super::size`]).
+pub(crate) fn most_violated(
+    rows: impl Iterator<Item = (usize, f64, f64)>,
+    tol: f64,
+) -> Vec<(f64, usize)> {
+    let mut out: Vec<(f64, usize)> = rows
+        .filter(|&(_, v, norm)| v > tol * (1.0 + norm))
+        .map(|(i, v, norm)| (v / norm.max(1e-300), i))
+        .collect();
+    out.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    out
+}
+
 /// Rows `rl ≤ a·x ≤ ru`, `a` row-major.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Rows {
@@ -156,16 +171,19 @@ impl LazyLp {
     /// Pool rows outside the working set violated at `x` by more than `tol·(1 + ‖a‖)`, most
     /// violated first (violation relative to `‖a‖`).
     fn violated(&self, x: &[f64], tol: f64) -> Vec<(f64, usize)> {
-        let mut out: Vec<(f64, usize)> = (0..self.pool.len())
-            .filter(|&i| !self.in_working[i])
-            .filter_map(|i| {
-                let ax = crate::linalg::dot_f64(self.pool.row(i), x);
-                let v = (self.pool.lo[i] - ax).max(ax - self.pool.hi[i]);
-                (v > tol * (1.0 + self.norms[i])).then(|| (v / self.norms[i].max(1e-300), i))
-            })
-            .collect();
-        out.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        out
+        most_violated(
+            (0..self.pool.len())
+                .filter(|&i| !self.in_working[i])
+                .map(|i| {
+                    let ax = crate::linalg::dot_f64(self.pool.row(i), x);
+                    (
+                        i,
+                        (self.pool.lo[i] - ax).max(ax - self.pool.hi[i]),
+                        self.norms[i],
+                    )
+                }),
+            tol,
+        )
     }
 
     /// Minimizes `cost·x` over all rows (see the module doc).

@@ -360,19 +360,17 @@ fn bisect_radius(
                 iterations += s.iterations;
                 // Pool rows the point violates at this r, most violated (relative to the
                 // row's norm) first.
-                let mut viol: Vec<(f64, usize)> = (0..mi)
-                    .filter(|&k| in_pool[k])
-                    .filter_map(|k| {
+                let mut viol = super::lazy::most_violated(
+                    (0..mi).filter(|&k| in_pool[k]).map(|k| {
                         let v = dot_f64(row(k), &s.x) - (h[k] - r * pnorm[k]);
-                        (v > opts.primal_tol * (1.0 + gnorm[k]))
-                            .then(|| (v / gnorm[k].max(1e-300), k))
-                    })
-                    .collect();
+                        (k, v, gnorm[k])
+                    }),
+                    opts.primal_tol,
+                );
                 if viol.is_empty() {
                     point = Some(s.x);
                     break;
                 }
-                viol.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
                 viol.truncate(super::lazy::BATCH);
                 let (mut ra, mut rlo, mut rhi) = (Vec::new(), Vec::new(), Vec::new());
                 for &(_, k) in &viol {
