@@ -4,6 +4,7 @@ use crate::args::audit::AuditRunArgs;
 use crate::args::common::{SearchArgs, TrainArgs};
 use crate::args::patches::IndexCmd;
 use crate::args::reproduce::{Experiment, ReproduceArgs};
+use crate::args::values::LpSolverArg;
 use crate::error::{usage, usage_bail};
 use anyhow::Result;
 use fcollide::audit::mislabel::FlipParams;
@@ -393,20 +394,16 @@ pub fn reproduce_audit(
                 rate: args.flip_rate,
                 seed: args.flip_seed,
             },
-            audit: AuditParams {
-                layer: args.search.layer.clone().unwrap_or_else(|| "fc1".into()),
-                measures: args.measures.parse()?,
-                directions: args.directions,
-                seed: args.data.seed,
+            audit: audit_flags(
+                args.search.layer.clone().unwrap_or_else(|| "fc1".into()),
+                &args.measures,
+                args.directions,
+                args.data.seed,
                 limit,
-                checkpoint_every: args.checkpoint_every,
-                threads: args.threads,
-                lp: fcollide::exact::LpOptions {
-                    solver: args.lp_solver.into(),
-                    ..Default::default()
-                },
-                ..AuditParams::default()
-            },
+                args.checkpoint_every,
+                args.threads,
+                args.lp_solver,
+            )?,
             resume: args.resume,
             device: device.to_string(),
             knn: args.knn,
@@ -422,21 +419,48 @@ pub fn reproduce_audit(
 pub fn audit(args: &AuditRunArgs, limit: Option<usize>) -> Result<ValidAuditParams> {
     let check = || -> std::result::Result<ValidAuditParams, AuditError> {
         AuditParams {
-            layer: args.layer.clone(),
-            measures: args.measures.parse()?,
-            directions: args.directions,
-            seed: args.data.seed,
-            limit,
             shard: args.shard.parse()?,
-            checkpoint_every: args.checkpoint_every,
-            threads: args.threads,
-            lp: fcollide::exact::LpOptions {
-                solver: args.lp_solver.into(),
-                ..Default::default()
-            },
-            ..AuditParams::default()
+            ..audit_flags(
+                args.layer.clone(),
+                &args.measures,
+                args.directions,
+                args.data.seed,
+                limit,
+                args.checkpoint_every,
+                args.threads,
+                args.lp_solver,
+            )?
         }
         .check()
     };
     check().map_err(|e| name_flag(e, AUDIT_FLAGS))
+}
+
+/// The audit parameters that `audit` and `reproduce audit` both take from flags (not yet
+/// validated; the rest at their defaults).
+#[allow(clippy::too_many_arguments)]
+fn audit_flags(
+    layer: String,
+    measures: &str,
+    directions: usize,
+    seed: u64,
+    limit: Option<usize>,
+    checkpoint_every: usize,
+    threads: usize,
+    lp_solver: LpSolverArg,
+) -> std::result::Result<AuditParams, AuditError> {
+    Ok(AuditParams {
+        layer,
+        measures: measures.parse()?,
+        directions,
+        seed,
+        limit,
+        checkpoint_every,
+        threads,
+        lp: fcollide::exact::LpOptions {
+            solver: lp_solver.into(),
+            ..Default::default()
+        },
+        ..AuditParams::default()
+    })
 }
