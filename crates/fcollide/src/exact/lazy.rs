@@ -26,7 +26,9 @@
 //! runs into numerical trouble is redone cold.
 use std::time::Instant;
 
-use super::simplex::{implied_range, DenseLp, DenseOptions, DenseSolution, SimplexError};
+use super::simplex::{
+    finite_row_bounds, implied_range, DenseLp, DenseOptions, DenseSolution, SimplexError,
+};
 
 /// The most pool rows added per round.
 pub const BATCH: usize = 128;
@@ -260,20 +262,15 @@ impl LazyLp {
                 self.in_working[i] = true;
                 self.working.push(i);
                 let row = self.pool.row(i);
-                let (imp_lo, imp_hi) = implied_range(row, &self.col_lo, &self.col_hi);
                 a.extend_from_slice(row);
-                // Infinite row bounds become the box's implied range widened by 1 (as
-                // `DenseLp::new` sets them; the column box never changes here).
-                lo.push(if self.pool.lo[i].is_finite() {
-                    self.pool.lo[i]
-                } else {
-                    imp_lo - 1.0
-                });
-                hi.push(if self.pool.hi[i].is_finite() {
-                    self.pool.hi[i]
-                } else {
-                    imp_hi + 1.0
-                });
+                // As `DenseLp::new` sets them (the column box never changes here).
+                let (l, u) = finite_row_bounds(
+                    self.pool.lo[i],
+                    self.pool.hi[i],
+                    implied_range(row, &self.col_lo, &self.col_hi),
+                );
+                lo.push(l);
+                hi.push(u);
             }
             lp.add_rows(&a, &lo, &hi)?;
         }

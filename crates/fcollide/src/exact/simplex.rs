@@ -165,6 +165,16 @@ pub(crate) fn implied_range(a: &[f64], lo: &[f64], hi: &[f64]) -> (f64, f64) {
         })
 }
 
+/// Row bounds `[rl, ru]` with an infinite side replaced by the row's implied range over the
+/// box (from [`implied_range`]) widened by 1, which no point of the box reaches: the feasible
+/// set is unchanged and the row's logical is boxed.
+pub(crate) fn finite_row_bounds(rl: f64, ru: f64, implied: (f64, f64)) -> (f64, f64) {
+    (
+        if rl.is_finite() { rl } else { implied.0 - 1.0 },
+        if ru.is_finite() { ru } else { implied.1 + 1.0 },
+    )
+}
+
 /// A dense LP with boxed columns, kept between solves that change only the costs.
 #[derive(Clone, Debug)]
 pub struct DenseLp {
@@ -236,8 +246,9 @@ impl DenseLp {
                     "row {i} needs [{rl}, {ru}] but ranges over [{imp_lo}, {imp_hi}] on the box"
                 )));
             }
-            lo.push(if rl.is_finite() { rl } else { imp_lo - 1.0 });
-            hi.push(if ru.is_finite() { ru } else { imp_hi + 1.0 });
+            let (l, u) = finite_row_bounds(rl, ru, (imp_lo, imp_hi));
+            lo.push(l);
+            hi.push(u);
         }
         Ok(DenseLp {
             m,
@@ -567,6 +578,16 @@ fn unit_hash(j: usize) -> f64 {
     (h >> 11) as f64 / (1u64 << 53) as f64
 }
 
+/// `1` if the basic variable at position `r` is a logical (its implied unit column of
+/// `B⁻¹` adds `(−1)²` to the norm of row `r`), else `0`.
+fn implied_weight(head: &[usize], n: usize, r: usize) -> f64 {
+    if head[r] >= n {
+        1.0
+    } else {
+        0.0
+    }
+}
+
 /// Working state of one solve.
 struct Run<'a> {
     lp: &'a DenseLp,
@@ -696,26 +717,12 @@ impl<'a> Run<'a> {
         &self.binv[r * self.stride..r * self.stride + self.k]
     }
 
-    /// `1` if the basic variable at position `r` is a logical (its unit column of `B⁻¹`
-    /// contributes `(−1)²` to the row's norm), else `0`.
-    fn implied_weight(&self, r: usize) -> f64 {
-        if self.head[r] >= self.lp.n {
-            1.0
-        } else {
-            0.0
-        }
-    }
-
     /// `out = B⁻¹ v`: the stored slots, plus `−v_i` at the position of each basic logical.
     fn ftran(&self, v: &[f64], out: &mut [f64]) {
         let n = self.lp.n;
         let vs: Vec<f64> = self.slot_row[..self.k].iter().map(|&i| v[i]).collect();
         for (r, o) in out.iter_mut().enumerate() {
-            let mut s = if self.k > 0 {
-                dot(self.binv_row(r), &vs)
-            } else {
-                0.0
-            };
+            let mut s = dot(self.binv_row(r), &vs);
             if self.head[r] >= n {
                 s -= v[self.head[r] - n];
             }
@@ -885,7 +892,7 @@ impl<'a> Run<'a> {
     fn compute_weights(&mut self) {
         for r in 0..self.lp.m {
             let row = self.binv_row(r);
-            self.w[r] = dot(row, row) + self.implied_weight(r);
+            self.w[r] = dot(row, row) + implied_weight(&self.head, self.lp.n, r);
         }
     }
 
@@ -1173,8 +1180,8 @@ impl<'a> Run<'a> {
             ) {
                 let f = aq[i];
                 if f != 0.0 {
-                    let implied = if self.head[i] >= n { 1.0 } else { 0.0 };
-                    self.w[i] = axpy_sqnorm(-f, row_r, &mut row[..k]) + implied;
+                    self.w[i] =
+                        axpy_sqnorm(-f, row_r, &mut row[..k]) + implied_weight(&self.head, n, i);
                 }
             }
         }
@@ -1196,7 +1203,7 @@ impl<'a> Run<'a> {
         }
         {
             let row_r = self.binv_row(r);
-            self.w[r] = dot(row_r, row_r) + self.implied_weight(r);
+            self.w[r] = dot(row_r, row_r) + implied_weight(&self.head, self.lp.n, r);
         }
         self.column = aq;
         self.iterations += 1;

@@ -64,7 +64,7 @@ use super::lp::LpBuilder;
 use super::lp::{finite_box, simplex_error, LpOptions, LpSolver, LpStats, VertexLp};
 use super::polytope::CollisionSystem;
 use super::qr::project;
-use super::simplex::{implied_range, DenseLp, DenseOptions, SimplexError};
+use super::simplex::{finite_row_bounds, implied_range, DenseLp, DenseOptions, SimplexError};
 use crate::linalg::dot_f64;
 
 /// Largest ball inside the polytope within the affine subspace.
@@ -301,7 +301,7 @@ fn bisect_radius(
     // `DenseLp::new` sets it for the core rows), kept as it is at every r (the shifted box
     // is inside the unshifted one, so the bound never cuts).
     let row_lo: Vec<f64> = (0..mi)
-        .map(|k| implied_range(row(k), lo, hi).0 - 1.0)
+        .map(|k| finite_row_bounds(f64::NEG_INFINITY, h[k], implied_range(row(k), lo, hi)).0)
         .collect();
     // The LP's inequality rows, in order: ineq index of each.
     let mut in_lp: Vec<usize> = (0..n_core).collect();
