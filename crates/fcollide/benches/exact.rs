@@ -18,7 +18,8 @@
 //!
 //! Run: `cargo bench -p fcollide --bench exact` (optional args: number of targets, default 3;
 //! `--fc1-only` to skip the slower `fc2` rows; `--lenet-only` runs only the LeNet-5 vertex
-//! LPs, as many as the number argument, without the radius and extents).
+//! LPs, as many as the number argument, without the radius and extents; add `--highs` in a
+//! build with `--features highs` to solve them by HiGHS).
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -165,7 +166,13 @@ fn main() {
         let x = mnist_digits()
             .and_then(|d| d.into_iter().next().map(|(_, x)| x))
             .unwrap_or_else(|| synthetic(0));
-        lenet(&x, n_targets.max(1), false);
+        // `--highs` (a build with `--features highs`): the same LPs by HiGHS, the peer.
+        let solver = if std::env::args().any(|a| a == "--highs") {
+            LpSolver::Highs
+        } else {
+            LpSolver::Auto
+        };
+        lenet(&x, n_targets.max(1), false, solver);
         return;
     }
     let model_path = root().join("fcollide-out/model-mlp.safetensors");
@@ -269,7 +276,7 @@ fn main() {
                 Err(e) => println!("  fc2: error: {e}"),
             }
         }
-        lenet(x, 5, true);
+        lenet(x, 5, true, LpSolver::Auto);
     }
     println!(
         "fc1 bars: worst first LP {worst_first:.3}s (bar 0.5s: {}), worst warm vertex LP {worst_warm:.3}s (bar 0.15s: {})",
@@ -279,7 +286,7 @@ fn main() {
 }
 
 /// LeNet-5 at `fc1`: the region rows of both conv stages, solved by row generation.
-fn lenet(x: &[f32], vertices: usize, sizes: bool) {
+fn lenet(x: &[f32], vertices: usize, sizes: bool, solver: LpSolver) {
     let path = root().join("fcollide-out/model-lenet5.safetensors");
     let (net, source) = match fcollide::model::load(&path, &Default::default()) {
         Ok(l) => (l.graph, format!("trained ({})", path.display())),
@@ -294,6 +301,7 @@ fn lenet(x: &[f32], vertices: usize, sizes: bool) {
     p.vertices = vertices;
     p.directions = if sizes { 2 } else { 0 };
     p.chebyshev = sizes;
+    p.lp.solver = solver;
     let p = p.check().expect("valid params");
     let t0 = Instant::now();
     match exact_polytope(&net, x, &p) {
